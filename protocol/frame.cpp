@@ -1,0 +1,82 @@
+// Length-prefixed framing: see frame.hpp.
+#include "frame.hpp"
+
+#include <cstring>
+
+namespace tend::protocol {
+
+namespace {
+std::uint32_t read_be32(const char* p) {
+    const auto* u = reinterpret_cast<const unsigned char*>(p);
+    return (std::uint32_t{u[0]} << 24) | (std::uint32_t{u[1]} << 16) | (std::uint32_t{u[2]} << 8) |
+           std::uint32_t{u[3]};
+}
+}  // namespace
+
+void put_frame_header(std::vector<char>& out, std::uint32_t payload_size) {
+    out.resize(out.size() + kFrameHeaderBytes);
+    patch_frame_header(out, out.size() - kFrameHeaderBytes, payload_size);
+}
+
+void patch_frame_header(std::vector<char>& out, std::size_t at, std::uint32_t payload_size) {
+    out[at + 0] = static_cast<char>((payload_size >> 24) & 0xff);
+    out[at + 1] = static_cast<char>((payload_size >> 16) & 0xff);
+    out[at + 2] = static_cast<char>((payload_size >> 8) & 0xff);
+    out[at + 3] = static_cast<char>(payload_size & 0xff);
+}
+
+void FrameDecoder::feed(const char* data, std::size_t size) {
+    if (failed_ || size == 0) return;
+    // Compact before growing so the buffer holds at most one frame plus one read.
+    if (read_pos_ > 0 && read_pos_ == buffer_.size()) {
+        buffer_.clear();
+        read_pos_ = 0;
+    } else if (read_pos_ > buffer_.size() / 2) {
+        buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(read_pos_));
+        read_pos_ = 0;
+    }
+    buffer_.insert(buffer_.end(), data, data + size);
+}
+
+FrameEvent FrameDecoder::next() {
+    FrameEvent ev;
+    if (failed_) {
+        ev.kind = FrameEvent::Kind::error;
+        ev.error = "stream already failed";
+        return ev;
+    }
+    const std::size_t avail = buffer_.size() - read_pos_;
+    if (avail < kFrameHeaderBytes) return ev;
+    const std::uint32_t len = read_be32(buffer_.data() + read_pos_);
+    if (len == 0) {
+        failed_ = true;
+        ev.kind = FrameEvent::Kind::error;
+        ev.error = "zero-length frame";
+        return ev;
+    }
+    if (len > max_frame_bytes_) {
+        failed_ = true;
+        ev.kind = FrameEvent::Kind::error;
+        ev.error = "frame of " + std::to_string(len) + " bytes exceeds the limit of " +
+                   std::to_string(max_frame_bytes_) + " bytes";
+        return ev;
+    }
+    if (avail - kFrameHeaderBytes < len) return ev;
+    ev.kind = FrameEvent::Kind::frame;
+    ev.payload = std::span<const char>(buffer_.data() + read_pos_ + kFrameHeaderBytes, len);
+    read_pos_ += kFrameHeaderBytes + len;
+    return ev;
+}
+
+std::optional<std::string> FrameDecoder::finish() const {
+    const std::size_t avail = buffer_.size() - read_pos_;
+    if (failed_ || avail == 0) return std::nullopt;
+    if (avail < kFrameHeaderBytes) {
+        return "stream ended inside a frame header (" + std::to_string(avail) + " of 4 bytes)";
+    }
+    const std::uint32_t len = read_be32(buffer_.data() + read_pos_);
+    return "stream ended inside a frame: got " + std::to_string(avail - kFrameHeaderBytes) +
+           " of " + std::to_string(len) + " payload bytes";
+}
+
+}  // namespace tend::protocol

@@ -1,0 +1,72 @@
+// What a run tells its reporters: one event per test, per recycle, per
+// problem that is not a test, and a summary at the end. Events borrow their
+// data; a reporter that wants to keep something copies it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "messages.hpp"
+#include "recycle.hpp"
+
+namespace tend {
+
+enum class TestStatus : std::uint8_t { passed, failed, skipped, crashed, error, not_run };
+inline constexpr std::size_t kTestStatusCount = 6;
+std::string_view to_string(TestStatus s);
+/// True for the statuses that make a run fail.
+bool is_failure(TestStatus s);
+
+struct TestEvent {
+    const std::string& binary;
+    const protocol::TestInfo& test;
+    TestStatus status;
+    std::uint64_t duration_ns = 0;
+    pid_t worker_pid = 0;  ///< 0 when no worker ran it
+    protocol::Health health;
+    const std::vector<protocol::Failure>& failures;
+    std::string_view out;
+    std::string_view err;
+    std::string_view detail;  ///< why it crashed / errored / did not run, with stderr tail
+};
+
+struct RecycleEvent {
+    const std::string& binary;
+    pid_t worker_pid;
+    RecycleReason reason;
+};
+
+/// Something that went wrong outside any one test.
+struct Notice {
+    const std::string& binary;
+    std::string_view message;
+};
+
+struct Summary {
+    std::array<std::uint64_t, kTestStatusCount> counts{};
+    std::uint64_t total = 0;
+    double duration_s = 0;
+    std::uint64_t workers_started = 0;
+    std::uint64_t workers_crashed = 0;
+    std::array<std::uint64_t, 3> recycled{};  ///< by RecycleReason::Kind
+    std::uint64_t errors = 0;                 ///< notices that fail the run
+
+    std::uint64_t count(TestStatus s) const { return counts[static_cast<std::size_t>(s)]; }
+    std::uint64_t recycled_total() const { return recycled[0] + recycled[1] + recycled[2]; }
+};
+
+class Reporter {
+public:
+    virtual ~Reporter() = default;
+    virtual void test(const TestEvent& e) = 0;
+    virtual void recycle(const RecycleEvent& e) = 0;
+    virtual void notice(const Notice& n) = 0;
+    virtual void summary(const Summary& s) = 0;
+};
+
+}  // namespace tend

@@ -1,0 +1,14 @@
+// The descriptor limit workers inherit.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+namespace tend {
+
+/// Raises this process's RLIMIT_NOFILE soft limit to the hard limit (workers
+/// inherit it) and returns the soft limit now in force; nullopt when it is
+/// unlimited.
+std::optional<std::uint64_t> raise_fd_limit();
+
+}  // namespace tend

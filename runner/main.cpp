@@ -1,0 +1,203 @@
+// tend's command line: `tend list` and `tend run`.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "fd_limit.hpp"
+#include "human_reporter.hpp"
+#include "json_reporter.hpp"
+#include "pool.hpp"
+#include "units.hpp"
+
+namespace {
+
+/// Exit statuses (README.md, "Exit status").
+constexpr int kExitOk = 0;
+constexpr int kExitTestsFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitStartup = 3;
+
+struct LimitFlags {
+    std::string max_rss;
+    std::string max_fds;
+    std::string max_age;
+};
+
+/// Applies --max-rss/--max-fds/--max-age over the defaults; "none" lifts a limit.
+bool apply_limits(const LimitFlags& flags, tend::WorkerLimits& limits, std::string& error) {
+    if (!flags.max_rss.empty()) {
+        if (flags.max_rss == "none") {
+            limits.max_rss_bytes.reset();
+        } else if (auto v = tend::parse_size(flags.max_rss, error)) {
+            limits.max_rss_bytes = *v;
+        } else {
+            error = "--max-rss: " + error;
+            return false;
+        }
+    }
+    if (!flags.max_fds.empty()) {
+        if (flags.max_fds == "none") {
+            limits.max_open_fds.reset();
+        } else {
+            try {
+                std::size_t used = 0;
+                const auto v = std::stoull(flags.max_fds, &used);
+                if (used != flags.max_fds.size()) throw std::invalid_argument("trailing");
+                limits.max_open_fds = v;
+            } catch (const std::exception&) {
+                error = "--max-fds: '" + flags.max_fds + "' is not a descriptor count or 'none'";
+                return false;
+            }
+        }
+    }
+    if (!flags.max_age.empty()) {
+        if (flags.max_age == "none") {
+            limits.max_age.reset();
+        } else if (auto v = tend::parse_seconds(flags.max_age, error)) {
+            limits.max_age = tend::Seconds(*v);
+        } else {
+            error = "--max-age: " + error;
+            return false;
+        }
+    }
+    return true;
+}
+
+int usage_error(const std::string& message) {
+    std::fprintf(stderr, "tend: %s\nRun 'tend --help' for usage.\n", message.c_str());
+    return kExitUsage;
+}
+
+int run_list(const std::vector<std::string>& binaries, std::size_t jobs, bool as_json) {
+    tend::PoolOptions opts;
+    opts.binaries = binaries;
+    opts.jobs = jobs;
+    opts.list_only = true;
+    opts.limits = tend::WorkerLimits::unlimited();
+    tend::Pool pool(opts, nullptr);
+    pool.run();
+    int status = kExitOk;
+    for (const auto& b : pool.listing()) {
+        if (!b.error.empty()) {
+            std::fprintf(stderr, "tend: %s\n", b.error.c_str());
+            status = kExitStartup;
+            continue;
+        }
+        for (const auto& t : b.tests) {
+            if (as_json) {
+                nlohmann::json j{{"binary", b.binary}, {"id", t.id},     {"name", t.name},
+                                 {"suite", t.suite},   {"file", t.file}, {"line", t.line},
+                                 {"skip", t.skip},     {"timeout", t.timeout_s}};
+                std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+            } else {
+                std::printf("%s%s%s%s\n", binaries.size() > 1 ? (b.binary + ": ").c_str() : "",
+                            t.suite.empty() ? "" : (t.suite + "/").c_str(), t.name.c_str(),
+                            t.skip ? "  (skipped)" : "");
+            }
+        }
+    }
+    return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Worker pipes are written from the event loop; a worker that died must
+    // be an error code there, not a signal that kills the supervisor.
+    ::signal(SIGPIPE, SIG_IGN);
+    const auto fd_limit = tend::raise_fd_limit();
+
+    CLI::App app{"tend: runs test binaries on a pool of warm worker processes.\n"
+                 "\n"
+                 "Examples:\n"
+                 "  tend list ./build/tests/my_tests\n"
+                 "  tend run ./build/tests/my_tests -j 4\n"
+                 "  tend run ./a ./b --max-rss 512MiB --max-age none --json > events.jsonl\n",
+                 "tend"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "tend 0.1.0");
+
+    std::vector<std::string> binaries;
+    std::size_t jobs = std::max(1u, std::thread::hardware_concurrency());
+    bool as_json = false;
+    LimitFlags limit_flags;
+    bool verbose = false, quiet = false;
+
+    auto* list = app.add_subcommand("list", "Print the tests in test binaries.");
+    list->add_option("binaries", binaries, "Test binaries built with the tend worker library")
+        ->required()
+        ->check(CLI::ExistingFile);
+    list->add_flag("--json", as_json, "One JSON object per test");
+
+    auto* run = app.add_subcommand("run", "Run every test of the test binaries on warm workers.");
+    run->add_option("binaries", binaries, "Test binaries built with the tend worker library")
+        ->required()
+        ->check(CLI::ExistingFile);
+    run->add_option("-j,--jobs", jobs, "Worker processes (default: number of CPUs)")
+        ->check(CLI::Range(1, 4096));
+    run->add_option("--max-rss", limit_flags.max_rss,
+                    "Recycle a worker whose RSS reaches SIZE after a unit (512MiB, 1GiB; "
+                    "'none'). Default 1GiB")
+        ->type_name("SIZE|none");
+    run->add_option("--max-fds", limit_flags.max_fds,
+                    "Recycle a worker with N open descriptors after a unit ('none'). Default: "
+                    "half the descriptor limit")
+        ->type_name("N|none");
+    run->add_option("--max-age", limit_flags.max_age,
+                    "Recycle a worker older than SECONDS after a unit (fractional; 'none'). "
+                    "Default 3600")
+        ->type_name("SECONDS|none");
+    run->add_flag("--json", as_json, "Write JSON lines (one per event) to stdout");
+    run->add_flag("-v,--verbose", verbose, "Also log every recycle with its reason");
+    run->add_flag("-q,--quiet", quiet, "Print only failures and the summary");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        return kExitOk;
+    } catch (const CLI::CallForAllHelp&) {
+        std::cout << app.help("", CLI::AppFormatMode::All);
+        return kExitOk;
+    } catch (const CLI::CallForVersion& e) {
+        std::cout << e.what() << '\n';
+        return kExitOk;
+    } catch (const CLI::ParseError& e) {
+        if (app.get_subcommands().size() == 1 && e.get_exit_code() == 0) {
+            std::cout << app.get_subcommands()[0]->help();
+            return kExitOk;
+        }
+        return usage_error(e.what());
+    }
+
+    if (list->parsed()) return run_list(binaries, jobs, as_json);
+
+    tend::WorkerLimits limits = tend::WorkerLimits::defaults(fd_limit);
+    std::string error;
+    if (!apply_limits(limit_flags, limits, error)) return usage_error(error);
+
+    std::unique_ptr<tend::Reporter> reporter;
+    if (as_json) {
+        reporter = std::make_unique<tend::JsonReporter>(stdout);
+    } else {
+        reporter = std::make_unique<tend::HumanReporter>(
+            stdout, tend::HumanOptions{verbose, quiet, binaries.size() > 1});
+    }
+    tend::PoolOptions opts;
+    opts.binaries = binaries;
+    opts.jobs = jobs;
+    opts.limits = limits;
+    tend::Pool pool(opts, reporter.get());
+    const auto summary = pool.run();
+    if (pool.startup_failed()) return kExitStartup;
+    bool failed = summary.errors > 0;
+    for (std::size_t i = 0; i < tend::kTestStatusCount; ++i) {
+        if (summary.counts[i] && tend::is_failure(static_cast<tend::TestStatus>(i))) failed = true;
+    }
+    return failed ? kExitTestsFailed : kExitOk;
+}

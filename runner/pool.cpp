@@ -1,0 +1,402 @@
+// The pool: see pool.hpp.
+#include "pool.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace tend {
+
+std::string_view to_string(TestStatus s) {
+    switch (s) {
+        case TestStatus::passed: return "passed";
+        case TestStatus::failed: return "failed";
+        case TestStatus::skipped: return "skipped";
+        case TestStatus::crashed: return "crashed";
+        case TestStatus::error: return "error";
+        case TestStatus::not_run: return "not_run";
+    }
+    return "?";
+}
+
+bool is_failure(TestStatus s) {
+    return s != TestStatus::passed && s != TestStatus::skipped;
+}
+
+namespace {
+const std::vector<protocol::Failure> kNoFailures;
+
+std::string with_tail(std::string what, const std::string& tail) {
+    if (tail.empty()) return what;
+    constexpr std::size_t kShown = 4096;
+    std::string_view shown(tail);
+    if (shown.size() > kShown) shown.remove_prefix(shown.size() - kShown);
+    return what + "; last output on the worker's stderr:\n" + std::string(shown);
+}
+}  // namespace
+
+Pool::Pool(PoolOptions options, Reporter* reporter)
+    : options_(std::move(options)), reporter_(reporter), reaper_(io_) {
+    if (options_.jobs == 0) options_.jobs = 1;
+    for (const auto& b : options_.binaries) binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0});
+}
+
+Pool::~Pool() {
+    for (auto& [_, slot] : slots_) slot.proc->kill();
+}
+
+Summary Pool::run() {
+    started_ = std::chrono::steady_clock::now();
+    pump();
+    io_.run();
+    summary_.duration_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    if (reporter_) reporter_->summary(summary_);
+    return summary_;
+}
+
+std::vector<BinaryTests> Pool::listing() const {
+    std::vector<BinaryTests> out;
+    for (const auto& b : binaries_) {
+        out.push_back(BinaryTests{b.path, b.tests ? *b.tests : std::vector<protocol::TestInfo>{},
+                                  b.error});
+    }
+    return out;
+}
+
+std::size_t Pool::live_slots() const {
+    std::size_t n = 0;
+    for (const auto& [_, s] : slots_) n += s.state != State::stopping;
+    return n;
+}
+
+std::size_t Pool::ready_slots(std::size_t binary) const {
+    std::size_t n = 0;
+    for (const auto& [_, s] : slots_) {
+        n += s.binary == binary && (s.state == State::starting || s.state == State::idle);
+    }
+    return n;
+}
+
+bool Pool::binary_needs_slot(std::size_t i) const {
+    const auto& b = binaries_[i];
+    if (b.given_up) return false;
+    if (!b.tests) return !b.discovering;
+    return b.pending.size() > ready_slots(i);
+}
+
+bool Pool::all_done() const {
+    for (const auto& b : binaries_) {
+        if (b.given_up) continue;
+        if (!b.tests || !b.pending.empty()) return false;
+    }
+    for (const auto& [_, s] : slots_) {
+        if (s.state != State::idle && s.state != State::stopping) return false;
+    }
+    return true;
+}
+
+void Pool::pump() {
+    if (finished_) return;
+    // 1. Work for idle workers of the right binary.
+    for (auto& [_, slot] : slots_) {
+        if (slot.state == State::idle && !binaries_[slot.binary].pending.empty()) dispatch(slot);
+    }
+    // 2. An idle worker whose binary has nothing left gives its slot to a
+    //    binary that needs one.
+    bool someone_waits = false;
+    for (std::size_t i = 0; i < binaries_.size(); ++i) someone_waits |= binary_needs_slot(i);
+    if (someone_waits && live_slots() >= options_.jobs) {
+        for (auto& [_, slot] : slots_) {
+            if (slot.state == State::idle && binaries_[slot.binary].pending.empty() &&
+                binaries_[slot.binary].tests) {
+                slot.state = State::stopping;
+                slot.proc->stop();
+                if (live_slots() < options_.jobs) break;
+            }
+        }
+    }
+    // 3. Start workers while there are free slots and work for them:
+    //    undiscovered binaries first, then the binary with the most waiting.
+    while (live_slots() < options_.jobs) {
+        std::optional<std::size_t> pick;
+        bool discover = false;
+        for (std::size_t i = 0; i < binaries_.size() && !pick; ++i) {
+            const auto& b = binaries_[i];
+            if (!b.given_up && !b.tests && !b.discovering) {
+                pick = i;
+                discover = true;
+            }
+        }
+        if (!pick) {
+            std::size_t best = 0;
+            for (std::size_t i = 0; i < binaries_.size(); ++i) {
+                const auto& b = binaries_[i];
+                if (b.given_up || !b.tests) continue;
+                const std::size_t waiting = b.pending.size();
+                if (waiting > ready_slots(i) && waiting > best) {
+                    best = waiting;
+                    pick = i;
+                }
+            }
+        }
+        if (!pick) break;
+        spawn(*pick, discover);
+    }
+    // 4. Done: stop the idle workers and let the loop run out.
+    if (all_done()) {
+        for (auto& [_, slot] : slots_) {
+            if (slot.state == State::idle) {
+                slot.state = State::stopping;
+                slot.proc->stop();
+            }
+        }
+        if (slots_.empty()) {
+            finished_ = true;
+            reaper_.close();
+        }
+    }
+}
+
+bool Pool::spawn(std::size_t binary, bool discoverer) {
+    auto& b = binaries_[binary];
+    std::string error;
+    auto proc = WorkerProcess::spawn(io_, b.path, *this, error);
+    if (!proc) {
+        if (discoverer || !b.tests) {
+            startup_failed_ = true;
+            give_up(binary, error);
+        } else if (++b.deaths > options_.max_worker_deaths) {
+            give_up(binary, error);
+        }
+        return false;
+    }
+    reaper_.watch(proc);
+    ++summary_.workers_started;
+    Slot slot;
+    slot.proc = proc;
+    slot.binary = binary;
+    slot.discoverer = discoverer;
+    if (discoverer) b.discovering = true;
+    slots_.emplace(proc.get(), std::move(slot));
+    return true;
+}
+
+void Pool::dispatch(Slot& slot) {
+    auto& b = binaries_[slot.binary];
+    slot.unit = std::move(b.pending.front());
+    b.pending.pop_front();
+    slot.unit_id = next_unit_id_++;
+    slot.next = 0;
+    slot.state = State::running;
+    protocol::RunUnit req;
+    req.unit = slot.unit_id;
+    req.tests.reserve(slot.unit.tests.size());
+    for (const auto id : slot.unit.tests) req.tests.push_back({id, (*b.tests)[id].name});
+    slot.proc->send(req);
+}
+
+void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
+    auto it = slots_.find(&w);
+    if (it == slots_.end()) return;
+    Slot& slot = it->second;
+    auto& b = binaries_[slot.binary];
+    auto unexpected = [&] {
+        w.fail(fmt::format("unexpected '{}' message", protocol::type_name(m)));
+    };
+
+    if (auto* hello = std::get_if<protocol::Hello>(&m)) {
+        if (slot.state != State::starting) return unexpected();
+        if (hello->version != protocol::kProtocolVersion) {
+            return w.fail(fmt::format("worker speaks protocol version {}, tend speaks {}",
+                                      hello->version, protocol::kProtocolVersion));
+        }
+        if (slot.discoverer) {
+            slot.state = State::listing;
+            w.send(protocol::ListRequest{});
+        } else {
+            slot.state = State::idle;
+            pump();
+        }
+        return;
+    }
+    if (auto* list = std::get_if<protocol::TestList>(&m)) {
+        if (slot.state != State::listing) return unexpected();
+        for (std::size_t i = 0; i < list->tests.size(); ++i) {
+            if (list->tests[i].id != i) {
+                return w.fail(fmt::format("test list: test {} has id {}; ids must count up from 0",
+                                          i, list->tests[i].id));
+            }
+        }
+        b.tests = std::move(list->tests);
+        b.discovering = false;
+        if (!options_.list_only) {
+            for (auto& u : plan_units(slot.binary, *b.tests)) b.pending.push_back(std::move(u));
+        }
+        slot.state = State::idle;
+        pump();
+        return;
+    }
+    if (auto* result = std::get_if<protocol::TestResult>(&m)) {
+        if (slot.state != State::running || result->unit != slot.unit_id) return unexpected();
+        return handle_result(slot, *result);
+    }
+    if (auto* fin = std::get_if<protocol::Finalized>(&m)) {
+        if (slot.state != State::finalizing || fin->unit != slot.unit_id) return unexpected();
+        return handle_finalized(slot, *fin);
+    }
+    if (auto* err = std::get_if<protocol::WorkerError>(&m)) {
+        return w.fail("worker reported: " + err->message);
+    }
+    unexpected();
+}
+
+void Pool::handle_result(Slot& slot, protocol::TestResult& r) {
+    const auto& tests = slot.unit.tests;
+    if (slot.next >= tests.size() || tests[slot.next] != r.id) {
+        return slot.proc->fail(fmt::format("result for test id {} when test id {} was due", r.id,
+                                           slot.next < tests.size() ? tests[slot.next] : 0));
+    }
+    ++slot.next;
+    slot.health = r.health;
+    const TestStatus status = r.status == protocol::Status::passed    ? TestStatus::passed
+                              : r.status == protocol::Status::skipped ? TestStatus::skipped
+                                                                      : TestStatus::failed;
+    report(status, slot.binary, r.id, r.duration_ns, slot.proc->pid(), r.health, r.failures, r.out,
+           r.err, {});
+    if (slot.next == tests.size()) {
+        slot.state = State::finalizing;
+        slot.proc->send(protocol::Finalize{slot.unit_id});
+    }
+}
+
+void Pool::handle_finalized(Slot& slot, protocol::Finalized& f) {
+    const auto& b = binaries_[slot.binary];
+    for (const auto& e : f.errors) {
+        notice(slot.binary, fmt::format("unit '{}': {}", slot.unit.name, e), true);
+    }
+    // The reading after teardown is the one that counts; a worker that can
+    // not measure after teardown falls back to its last per-test reading.
+    if (f.health.rss_bytes) slot.health.rss_bytes = f.health.rss_bytes;
+    if (f.health.open_fds) slot.health.open_fds = f.health.open_fds;
+    const Seconds age = std::chrono::steady_clock::now() - slot.proc->started();
+    if (auto reason = evaluate_recycle(slot.health, age, options_.limits)) {
+        ++summary_.recycled[static_cast<std::size_t>(reason->kind)];
+        if (reporter_) reporter_->recycle(RecycleEvent{b.path, slot.proc->pid(), *reason});
+        slot.state = State::stopping;
+        slot.proc->stop();
+    } else {
+        slot.state = State::idle;
+    }
+    pump();
+}
+
+void Pool::on_protocol_error(WorkerProcess& w, const std::string& what) {
+    auto it = slots_.find(&w);
+    if (it == slots_.end()) return;
+    if (it->second.failure.empty()) it->second.failure = what;
+}
+
+void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
+    auto it = slots_.find(&w);
+    if (it == slots_.end()) return;
+    Slot slot = std::move(it->second);
+    slots_.erase(it);
+    auto& b = binaries_[slot.binary];
+    const std::string how = slot.failure.empty()
+                                ? fmt::format("worker {} {}", w.pid(), status.describe())
+                                : fmt::format("worker {} broke the protocol: {}", w.pid(), slot.failure);
+    const bool clean = slot.failure.empty() && !status.signaled && status.code == 0;
+
+    switch (slot.state) {
+        case State::stopping:
+            if (!clean && !slot.failure.empty()) notice(slot.binary, how, false);
+            break;
+        case State::starting:
+        case State::listing:
+            if (slot.discoverer) b.discovering = false;
+            if (!b.tests) {
+                startup_failed_ = true;
+                give_up(slot.binary,
+                        with_tail(fmt::format("{}: cannot discover tests: {} {}", b.path, how,
+                                              slot.state == State::starting ? "before saying hello"
+                                                                            : "while listing tests"),
+                                  w.stderr_tail()));
+            } else {
+                ++summary_.workers_crashed;
+                if (++b.deaths > options_.max_worker_deaths) {
+                    give_up(slot.binary, with_tail(how + " while starting", w.stderr_tail()));
+                }
+            }
+            break;
+        case State::running: {
+            ++summary_.workers_crashed;
+            const auto id = slot.unit.tests[slot.next];
+            const std::string detail = with_tail(how, w.stderr_tail());
+            report(slot.failure.empty() ? TestStatus::crashed : TestStatus::error, slot.binary, id,
+                   0, w.pid(), slot.health, kNoFailures, {}, {}, detail);
+            // The rest of the unit runs again on a fresh worker, scope and all.
+            Unit rest{slot.binary, slot.unit.name,
+                      std::vector<std::uint32_t>(slot.unit.tests.begin() + slot.next + 1,
+                                                 slot.unit.tests.end())};
+            if (++b.deaths > options_.max_worker_deaths) {
+                report_unrun(slot.binary, rest, 0,
+                             fmt::format("{} workers of this binary died; last: {}", b.deaths, how));
+                give_up(slot.binary, fmt::format("{} workers died; not starting more", b.deaths));
+            } else if (!rest.tests.empty()) {
+                b.pending.push_front(std::move(rest));
+            }
+            break;
+        }
+        case State::finalizing:
+            ++summary_.workers_crashed;
+            notice(slot.binary,
+                   with_tail(fmt::format("unit '{}': teardown did not finish: {}", slot.unit.name, how),
+                             w.stderr_tail()),
+                   true);
+            break;
+        case State::idle:
+            ++summary_.workers_crashed;
+            notice(slot.binary, with_tail(how + " while idle", w.stderr_tail()), false);
+            break;
+    }
+    pump();
+}
+
+void Pool::give_up(std::size_t binary, const std::string& why) {
+    auto& b = binaries_[binary];
+    if (b.given_up) return;
+    b.given_up = true;
+    if (b.error.empty()) b.error = why;
+    notice(binary, why, true);
+    while (!b.pending.empty()) {
+        report_unrun(binary, b.pending.front(), 0, why);
+        b.pending.pop_front();
+    }
+}
+
+void Pool::report_unrun(std::size_t binary, const Unit& unit, std::size_t from,
+                        const std::string& why) {
+    for (std::size_t i = from; i < unit.tests.size(); ++i) {
+        report(TestStatus::not_run, binary, unit.tests[i], 0, 0, {}, kNoFailures, {}, {}, why);
+    }
+}
+
+void Pool::report(TestStatus status, std::size_t binary, std::uint32_t id, std::uint64_t duration_ns,
+                  pid_t pid, const protocol::Health& health,
+                  const std::vector<protocol::Failure>& failures, std::string_view out,
+                  std::string_view err, std::string_view detail) {
+    ++summary_.counts[static_cast<std::size_t>(status)];
+    ++summary_.total;
+    if (!reporter_) return;
+    const auto& b = binaries_[binary];
+    reporter_->test(
+        TestEvent{b.path, (*b.tests)[id], status, duration_ns, pid, health, failures, out, err, detail});
+}
+
+void Pool::notice(std::size_t binary, const std::string& message, bool fails_run) {
+    if (fails_run) ++summary_.errors;
+    if (reporter_) reporter_->notice(Notice{binaries_[binary].path, message});
+}
+
+}  // namespace tend

@@ -1,0 +1,121 @@
+// The pool: N warm workers, the units waiting for them, and the rules that
+// tie the two together.
+//
+// - A binary is discovered once, by its first worker (list), and its tests
+//   are planned into units (plan.hpp).
+// - A unit goes to one idle worker of its binary as one request; results
+//   stream back one frame per test.
+// - After the unit's last result the pool sends finalize and waits for the
+//   teardown; only then does it call evaluate_recycle with the health the
+//   worker reported after the teardown and the worker's age. A recycled
+//   worker is stopped and, if work remains, replaced.
+// - A worker that dies mid-unit costs the test it was running (reported
+//   crashed, with its stderr tail); the rest of the unit goes back to the
+//   front of the queue for a fresh worker.
+//
+// Everything runs on the pool's one io_context; nothing here blocks.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "events.hpp"
+#include "plan.hpp"
+#include "recycle.hpp"
+#include "worker_process.hpp"
+
+namespace tend {
+
+struct PoolOptions {
+    std::vector<std::string> binaries;
+    std::size_t jobs = 1;
+    WorkerLimits limits;
+    /// Discover only: list every binary's tests and run none.
+    bool list_only = false;
+    /// Worker deaths per binary after which its remaining tests are not run.
+    std::size_t max_worker_deaths = 8;
+};
+
+struct BinaryTests {
+    std::string binary;
+    std::vector<protocol::TestInfo> tests;
+    std::string error;  ///< why discovery failed, if it did
+};
+
+class Pool final : public WorkerProcess::Listener {
+public:
+    Pool(PoolOptions options, Reporter* reporter);
+    ~Pool() override;
+
+    /// Runs to completion. Returns the summary (also given to the reporter).
+    Summary run();
+    /// After run() in list_only mode: every binary's tests, in listing order.
+    std::vector<BinaryTests> listing() const;
+    /// True when some binary could not be started or discovered.
+    bool startup_failed() const { return startup_failed_; }
+
+    void on_message(WorkerProcess& w, protocol::Message& m) override;
+    void on_protocol_error(WorkerProcess& w, const std::string& what) override;
+    void on_exit(WorkerProcess& w, const ExitStatus& status) override;
+
+private:
+    struct Binary {
+        std::string path;
+        std::optional<std::vector<protocol::TestInfo>> tests;
+        bool discovering = false;
+        bool given_up = false;
+        std::string error;
+        std::deque<Unit> pending;
+        std::size_t deaths = 0;
+    };
+    enum class State { starting, listing, idle, running, finalizing, stopping };
+    struct Slot {
+        std::shared_ptr<WorkerProcess> proc;
+        std::size_t binary = 0;
+        State state = State::starting;
+        bool discoverer = false;
+        Unit unit;
+        std::uint64_t unit_id = 0;
+        std::size_t next = 0;  ///< index in unit.tests of the next result due
+        protocol::Health health;
+        std::string failure;  ///< protocol error, when the worker broke it
+    };
+
+    void pump();
+    bool spawn(std::size_t binary, bool discoverer);
+    void dispatch(Slot& slot);
+    void handle_result(Slot& slot, protocol::TestResult& r);
+    void handle_finalized(Slot& slot, protocol::Finalized& f);
+    void give_up(std::size_t binary, const std::string& why);
+    void report_unrun(std::size_t binary, const Unit& unit, std::size_t from, const std::string& why);
+    void report(TestStatus status, std::size_t binary, std::uint32_t id, std::uint64_t duration_ns,
+                pid_t pid, const protocol::Health& health,
+                const std::vector<protocol::Failure>& failures, std::string_view out,
+                std::string_view err, std::string_view detail);
+    void notice(std::size_t binary, const std::string& message, bool fails_run);
+    std::size_t live_slots() const;
+    std::size_t ready_slots(std::size_t binary) const;
+    bool binary_needs_slot(std::size_t binary) const;
+    bool all_done() const;
+
+    PoolOptions options_;
+    Reporter* reporter_;
+    boost::asio::io_context io_;
+    ChildReaper reaper_;
+    std::vector<Binary> binaries_;
+    std::map<const WorkerProcess*, Slot> slots_;
+    Summary summary_;
+    std::uint64_t next_unit_id_ = 1;
+    bool startup_failed_ = false;
+    bool finished_ = false;
+    std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace tend

@@ -1,0 +1,315 @@
+// WorkerProcess and ChildReaper: see worker_process.hpp.
+#include "worker_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/env.hpp>
+#include <boost/process/environment.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/extend.hpp>
+#include <boost/process/io.hpp>
+#include <cerrno>
+#include <cstring>
+
+namespace tend {
+
+namespace bp = boost::process;
+
+std::string ExitStatus::describe() const {
+    if (signaled) {
+        const char* name = ::strsignal(code);
+        return "killed by signal " + std::to_string(code) + (name ? std::string(" (") + name + ")" : "");
+    }
+    return "exited with status " + std::to_string(code);
+}
+
+ExitStatus ExitStatus::from_wait_status(int status) {
+    if (WIFSIGNALED(status)) return {true, WTERMSIG(status)};
+    return {false, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+namespace {
+
+/// A pipe whose both ends are close-on-exec and numbered 10 or higher, so
+/// the child's dup2 onto 1..4 never lands on one of its own sources.
+struct Pipe {
+    int read = -1;
+    int write = -1;
+    bool open(std::string& error) {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) {
+            error = std::string("cannot create a pipe: ") + std::strerror(errno);
+            return false;
+        }
+        read = ::fcntl(fds[0], F_DUPFD_CLOEXEC, 10);
+        write = ::fcntl(fds[1], F_DUPFD_CLOEXEC, 10);
+        ::close(fds[0]);
+        ::close(fds[1]);
+        if (read < 0 || write < 0) {
+            error = std::string("cannot move a pipe: ") + std::strerror(errno);
+            close();
+            return false;
+        }
+        return true;
+    }
+    void close() {
+        if (read >= 0) ::close(read);
+        if (write >= 0) ::close(write);
+        read = write = -1;
+    }
+};
+
+std::string check_executable(const std::string& binary) {
+    struct stat st {};
+    if (::stat(binary.c_str(), &st) != 0) {
+        return binary + ": " + std::strerror(errno);
+    }
+    if (!S_ISREG(st.st_mode)) return binary + ": not a regular file";
+    if (::access(binary.c_str(), X_OK) != 0) return binary + ": not executable";
+    return {};
+}
+
+}  // namespace
+
+WorkerProcess::WorkerProcess(asio::io_context& io, std::string binary, Listener& listener)
+    : io_(io),
+      binary_(std::move(binary)),
+      listener_(listener),
+      commands_(io),
+      results_(io),
+      stderr_(io),
+      stop_timer_(io),
+      linger_timer_(io) {}
+
+WorkerProcess::~WorkerProcess() {
+    // A worker dropped while alive (supervisor shutting down on an error)
+    // must not outlive us.
+    if (pid_ > 0 && !reaped_) ::kill(-pid_, SIGKILL);
+}
+
+std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const std::string& binary,
+                                                    Listener& listener, std::string& error) {
+    error = check_executable(binary);
+    if (!error.empty()) return nullptr;
+    Pipe cmd, res, err;
+    if (!cmd.open(error) || !res.open(error) || !err.open(error)) {
+        cmd.close();
+        res.close();
+        err.close();
+        return nullptr;
+    }
+    auto env = boost::this_process::environment();
+    env["TEND_WORKER_FDS"] = "3,4";
+
+    // Runs in the child between fork and exec: async-signal-safe calls only.
+    const int cmd_r = cmd.read, res_w = res.write, err_w = err.write;
+    auto setup = [cmd_r, res_w, err_w](auto&) {
+        ::dup2(cmd_r, 3);
+        ::dup2(res_w, 4);
+        ::dup2(err_w, 1);
+        ::dup2(err_w, 2);
+        ::setpgid(0, 0);  // own group: one signal reaches what the tests started
+        ::signal(SIGPIPE, SIG_DFL);  // the supervisor ignores it; tests get the default
+    };
+    std::error_code ec;
+    bp::child child(bp::exe = binary, env, bp::std_in < bp::null,
+                    bp::extend::on_exec_setup = setup, ec);
+    ::close(cmd.read);
+    ::close(res.write);
+    ::close(err.write);
+    if (ec || !child.valid()) {
+        ::close(cmd.write);
+        ::close(res.read);
+        ::close(err.read);
+        error = binary + ": cannot start: " + ec.message();
+        return nullptr;
+    }
+    std::shared_ptr<WorkerProcess> w(new WorkerProcess(io, binary, listener));
+    w->pid_ = child.id();
+    ::setpgid(w->pid_, w->pid_);  // both sides set it: whoever runs first wins the race
+    child.detach();               // the reaper waits for it
+    w->started_ = std::chrono::steady_clock::now();
+    w->commands_.assign(cmd.write);
+    w->results_.assign(res.read);
+    w->stderr_.assign(err.read);
+    w->read_results();
+    w->read_stderr();
+    return w;
+}
+
+void WorkerProcess::send(const protocol::Message& m) {
+    if (stopping_ || failed_ || reaped_) return;
+    std::vector<char> frame;
+    protocol::encode_frame(m, frame);
+    write_queue_.push_back(std::move(frame));
+    if (!writing_) write_next();
+}
+
+void WorkerProcess::write_next() {
+    if (write_queue_.empty()) {
+        writing_ = false;
+        if (stopping_ && commands_.is_open()) {
+            boost::system::error_code ignored;
+            commands_.close(ignored);  // end of commands: the worker exits
+        }
+        return;
+    }
+    writing_ = true;
+    asio::async_write(commands_, asio::buffer(write_queue_.front()),
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                          self->write_queue_.pop_front();
+                          if (ec) {
+                              // The worker is gone; its exit will be reported.
+                              self->write_queue_.clear();
+                              self->writing_ = false;
+                              return;
+                          }
+                          self->write_next();
+                      });
+}
+
+void WorkerProcess::stop(std::chrono::milliseconds grace) {
+    if (stopping_ || reaped_) return;
+    send(protocol::Shutdown{});
+    stopping_ = true;
+    if (!writing_) write_next();
+    stop_timer_.expires_after(grace);
+    stop_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (!ec && !self->reaped_) self->kill();
+    });
+}
+
+void WorkerProcess::kill() {
+    if (pid_ > 0 && !reaped_) {
+        ::kill(-pid_, SIGKILL);
+        ::kill(pid_, SIGKILL);  // in case it left its group
+    }
+}
+
+void WorkerProcess::fail(const std::string& what) {
+    if (failed_) return;
+    failed_ = true;
+    kill();
+    listener_.on_protocol_error(*this, what);
+}
+
+void WorkerProcess::read_results() {
+    results_.async_read_some(
+        asio::buffer(read_buf_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+            if (n > 0 && !self->failed_) {
+                self->decoder_.feed(self->read_buf_.data(), n);
+                for (;;) {
+                    auto ev = self->decoder_.next();
+                    if (ev.kind == protocol::FrameEvent::Kind::none) break;
+                    if (ev.kind == protocol::FrameEvent::Kind::error) {
+                        self->fail(ev.error);
+                        break;
+                    }
+                    auto decoded = protocol::decode_payload(ev.payload);
+                    if (!decoded.message) {
+                        self->fail(decoded.error);
+                        break;
+                    }
+                    self->listener_.on_message(*self, *decoded.message);
+                    if (self->failed_) break;
+                }
+            }
+            if (ec) {
+                if (ec == asio::error::eof && !self->failed_) {
+                    if (auto cut = self->decoder_.finish()) self->fail(*cut);
+                }
+                self->results_done_ = true;
+                self->maybe_report_exit();
+                return;
+            }
+            self->read_results();
+        });
+}
+
+void WorkerProcess::read_stderr() {
+    stderr_.async_read_some(
+        asio::buffer(err_buf_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+            if (n > 0) {
+                auto& tail = self->stderr_tail_;
+                tail.append(self->err_buf_.data(), n);
+                if (tail.size() > 2 * kStderrTailBytes) tail.erase(0, tail.size() - kStderrTailBytes);
+            }
+            if (ec) {
+                auto& tail = self->stderr_tail_;
+                if (tail.size() > kStderrTailBytes) tail.erase(0, tail.size() - kStderrTailBytes);
+                self->stderr_done_ = true;
+                self->maybe_report_exit();
+                return;
+            }
+            self->read_stderr();
+        });
+}
+
+void WorkerProcess::reaped(int wait_status) {
+    reaped_ = true;
+    exit_status_ = ExitStatus::from_wait_status(wait_status);
+    stop_timer_.cancel();
+    // Its results may still sit in the pipe: keep reading to end of file. A
+    // forked grandchild can hold the pipe open, so do not wait forever.
+    linger_timer_.expires_after(std::chrono::seconds(1));
+    linger_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (ec) return;
+        boost::system::error_code ignored;
+        self->results_.cancel(ignored);
+        self->stderr_.cancel(ignored);
+    });
+    maybe_report_exit();
+}
+
+void WorkerProcess::maybe_report_exit() {
+    if (exit_reported_ || !reaped_ || !results_done_ || !stderr_done_) return;
+    exit_reported_ = true;
+    linger_timer_.cancel();
+    boost::system::error_code ignored;
+    commands_.close(ignored);
+    results_.close(ignored);
+    stderr_.close(ignored);
+    listener_.on_exit(*this, exit_status_);
+}
+
+ChildReaper::ChildReaper(asio::io_context& io) : signals_(io, SIGCHLD) { wait_signal(); }
+
+void ChildReaper::watch(const std::shared_ptr<WorkerProcess>& w) { children_[w->pid()] = w; }
+
+void ChildReaper::close() {
+    closed_ = true;
+    boost::system::error_code ignored;
+    signals_.cancel(ignored);
+    signals_.clear(ignored);
+}
+
+void ChildReaper::wait_signal() {
+    signals_.async_wait([this](boost::system::error_code ec, int) {
+        if (ec || closed_) return;
+        reap_all();
+        if (!closed_) wait_signal();  // reaping may have ended the run
+    });
+}
+
+void ChildReaper::reap_all() {
+    for (auto it = children_.begin(); it != children_.end();) {
+        int status = 0;
+        const pid_t r = ::waitpid(it->first, &status, WNOHANG);
+        if (r == it->first || (r < 0 && errno == ECHILD)) {
+            auto w = it->second.lock();
+            it = children_.erase(it);
+            if (w) w->reaped(r > 0 ? status : 0);
+        } else {
+            ++it;
+        }
+    }
+}
+
+}  // namespace tend

@@ -1,0 +1,133 @@
+// One worker process as the supervisor sees it: spawn, the three pipes, the
+// framing, and exit. Passive: it reports what happens to a Listener and does
+// what it is told; the pool decides. Every descriptor is driven by the run's
+// one io_context.
+//
+// Descriptors handed to the worker (docs/protocol.md):
+//   0  /dev/null
+//   1, 2  one pipe, drained continuously into a bounded tail buffer
+//   3  commands (supervisor -> worker), 4  results (worker -> supervisor)
+// Everything else is close-on-exec, so no worker holds a sibling's pipes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "frame.hpp"
+#include "messages.hpp"
+
+namespace tend {
+
+namespace asio = boost::asio;
+
+/// How a process ended, from waitpid().
+struct ExitStatus {
+    bool signaled = false;
+    int code = 0;  ///< exit code, or the signal number when signaled
+    /// "exited with status 3", "killed by signal 11 (Segmentation fault)".
+    std::string describe() const;
+    static ExitStatus from_wait_status(int status);
+};
+
+/// Bytes of a worker's stderr kept: the tail, for crash reports.
+inline constexpr std::size_t kStderrTailBytes = 64 * 1024;
+
+class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
+public:
+    class Listener {
+    public:
+        virtual ~Listener() = default;
+        virtual void on_message(WorkerProcess& w, protocol::Message& m) = 0;
+        /// The worker broke the protocol; it has been killed already.
+        virtual void on_protocol_error(WorkerProcess& w, const std::string& what) = 0;
+        /// The process is gone and every result it sent has been delivered.
+        virtual void on_exit(WorkerProcess& w, const ExitStatus& status) = 0;
+    };
+
+    /// Starts `binary` as a worker. On failure returns null and sets `error`.
+    static std::shared_ptr<WorkerProcess> spawn(asio::io_context& io, const std::string& binary,
+                                                Listener& listener, std::string& error);
+    ~WorkerProcess();
+
+    /// Queues one message for the worker.
+    void send(const protocol::Message& m);
+    /// Asks the worker to exit (shutdown message, then end of commands);
+    /// kills its process group if it is still there after `grace`.
+    void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+    /// SIGKILLs the worker's whole process group.
+    void kill();
+    /// Kills the worker for breaking the protocol; no further messages are
+    /// delivered and the listener hears on_protocol_error(what).
+    void fail(const std::string& what);
+    /// Called by the reaper with the wait status.
+    void reaped(int wait_status);
+
+    pid_t pid() const { return pid_; }
+    const std::string& binary() const { return binary_; }
+    std::chrono::steady_clock::time_point started() const { return started_; }
+    /// The last kStderrTailBytes the worker wrote to stdout/stderr outside tests.
+    const std::string& stderr_tail() const { return stderr_tail_; }
+    bool exited() const { return exit_reported_; }
+
+private:
+    WorkerProcess(asio::io_context& io, std::string binary, Listener& listener);
+    void read_results();
+    void read_stderr();
+    void write_next();
+    void maybe_report_exit();
+
+    asio::io_context& io_;
+    std::string binary_;
+    Listener& listener_;
+    pid_t pid_ = -1;
+    std::chrono::steady_clock::time_point started_;
+    asio::posix::stream_descriptor commands_;
+    asio::posix::stream_descriptor results_;
+    asio::posix::stream_descriptor stderr_;
+    asio::steady_timer stop_timer_;
+    asio::steady_timer linger_timer_;
+    protocol::FrameDecoder decoder_;
+    std::array<char, 64 * 1024> read_buf_{};
+    std::array<char, 16 * 1024> err_buf_{};
+    std::deque<std::vector<char>> write_queue_;
+    bool writing_ = false;
+    bool stopping_ = false;
+    bool failed_ = false;
+    bool results_done_ = false;
+    bool stderr_done_ = false;
+    bool reaped_ = false;
+    bool exit_reported_ = false;
+    ExitStatus exit_status_;
+    std::string stderr_tail_;
+};
+
+/// Reaps children on SIGCHLD and hands each wait status to its WorkerProcess.
+/// Create it before the first spawn so no exit goes unnoticed.
+class ChildReaper {
+public:
+    explicit ChildReaper(asio::io_context& io);
+    void watch(const std::shared_ptr<WorkerProcess>& w);
+    /// Stops listening for SIGCHLD (lets the io_context run out of work).
+    void close();
+
+private:
+    void wait_signal();
+    void reap_all();
+    asio::signal_set signals_;
+    bool closed_ = false;
+    std::map<pid_t, std::weak_ptr<WorkerProcess>> children_;
+};
+
+}  // namespace tend

@@ -1,0 +1,267 @@
+// Include this header in exactly one source file of a doctest test binary,
+// instead of defining DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN. The binary then
+// behaves as a normal doctest binary when a person runs it, and as a tend
+// worker when tend starts it.
+//
+//   #include <tend/doctest.hpp>
+//
+// Define TEND_DOCTEST_NO_MAIN first to write main() yourself and call
+// tend::doctest_main(argc, argv) from it.
+//
+// Units: a unit is a TEST_SUITE; tests outside any suite form one unit per
+// source file. tend::worker::on_unit_teardown() registers a teardown for the
+// current unit.
+#pragma once
+
+#ifndef DOCTEST_CONFIG_IMPLEMENT
+#define DOCTEST_CONFIG_IMPLEMENT
+#endif
+#include <doctest/doctest.h>
+
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tend/worker.hpp"
+
+// doctest defines this in its implementation part (included above) without
+// declaring it in the interface.
+namespace doctest::detail {
+std::set<TestCase>& getRegisteredTests();
+}  // namespace doctest::detail
+
+namespace tend::doctest_adapter {
+
+/// The run in progress in worker mode, read by the reporter.
+struct ActiveRun {
+    tend::worker::TestSession* session = nullptr;
+    const std::uint32_t* ids = nullptr;
+    std::size_t count = 0;
+    std::size_t next = 0;
+};
+inline ActiveRun& active_run() {
+    static ActiveRun run;
+    return run;
+}
+
+inline std::string unit_key(const doctest::TestCaseData& tc) {
+    if (tc.m_test_suite && tc.m_test_suite[0] != '\0') return std::string("suite:") + tc.m_test_suite;
+    return std::string("file:") + tc.m_file.c_str();
+}
+
+/// Reports doctest's events for the requested tests to tend's session.
+class Reporter final : public doctest::IReporter {
+public:
+    explicit Reporter(const doctest::ContextOptions&) {}
+
+    void report_query(const doctest::QueryData&) override {}
+    void test_run_start() override {}
+    void test_run_end(const doctest::TestRunStats&) override {}
+
+    void test_case_start(const doctest::TestCaseData&) override {
+        auto& run = active_run();
+        if (!run.session || run.next >= run.count) return;
+        failures_.clear();
+        subcases_.clear();
+        run.session->begin(run.ids[run.next++]);
+    }
+    void test_case_reenter(const doctest::TestCaseData&) override { subcases_.clear(); }
+    void test_case_end(const doctest::CurrentTestCaseStats& stats) override {
+        auto& run = active_run();
+        if (!run.session) return;
+        if (crashed_) return;  // doctest's signal handler: the process is about to die
+        if (stats.testCaseSuccess) failures_.clear();
+        run.session->end(stats.testCaseSuccess ? tend::worker::Outcome::passed
+                                               : tend::worker::Outcome::failed,
+                         std::move(failures_));
+        failures_.clear();
+    }
+    void test_case_exception(const doctest::TestCaseException& e) override {
+        if (e.is_crash) {
+            // Called from doctest's fatal-signal handler, which re-raises the
+            // signal next: the supervisor reports the crash from the exit.
+            crashed_ = true;
+            if (auto* session = active_run().session) session->crashing(e.error_string.c_str());
+            return;
+        }
+        tend::worker::FailureDetail f;
+        f.kind = e.is_crash ? "crash" : "exception";
+        f.message = e.error_string.c_str();
+        f.subcase = subcase_path();
+        failures_.push_back(std::move(f));
+    }
+    void subcase_start(const doctest::SubcaseSignature& s) override {
+        subcases_.emplace_back(s.m_name.c_str());
+    }
+    void subcase_end() override {
+        if (!subcases_.empty()) subcases_.pop_back();
+    }
+    void log_assert(const doctest::AssertData& a) override {
+        if (!a.m_failed) return;
+        tend::worker::FailureDetail f;
+        f.file = a.m_file ? a.m_file : "";
+        f.line = a.m_line > 0 ? static_cast<std::uint32_t>(a.m_line) : 0;
+        f.kind = doctest::assertString(a.m_at);
+        f.expression = a.m_expr ? a.m_expr : "";
+        if (a.m_threw) {
+            f.expanded = std::string("threw exception: ") + a.m_exception.c_str();
+        } else if (a.m_at & doctest::assertType::is_throws_as) {
+            f.expanded = std::string("did not throw ") +
+                         (a.m_exception_type ? a.m_exception_type : "the expected exception");
+        } else if (a.m_at & doctest::assertType::is_throws) {
+            f.expanded = "did not throw";
+        } else {
+            f.expanded = a.m_decomp.c_str();
+        }
+        f.message = contexts();
+        f.subcase = subcase_path();
+        failures_.push_back(std::move(f));
+    }
+    void log_message(const doctest::MessageData& m) override {
+        if (m.m_severity & doctest::assertType::is_warn) return;  // MESSAGE/WARN: not failures
+        tend::worker::FailureDetail f;
+        f.file = m.m_file ? m.m_file : "";
+        f.line = m.m_line > 0 ? static_cast<std::uint32_t>(m.m_line) : 0;
+        f.kind = doctest::assertString(m.m_severity);
+        f.message = m.m_string.c_str();
+        const std::string ctx = contexts();
+        if (!ctx.empty()) f.message += "\n" + ctx;
+        f.subcase = subcase_path();
+        failures_.push_back(std::move(f));
+    }
+    void test_case_skipped(const doctest::TestCaseData&) override {
+        auto& run = active_run();
+        if (!run.session || run.next >= run.count) return;
+        run.session->skipped(run.ids[run.next++]);
+    }
+
+private:
+    std::string subcase_path() const {
+        std::string path;
+        for (const auto& s : subcases_) {
+            if (!path.empty()) path += " / ";
+            path += s;
+        }
+        return path;
+    }
+    static std::string contexts() {
+        std::ostringstream os;
+        const int n = get_num_active_contexts();
+        const auto* ctx = get_active_contexts();
+        for (int i = 0; i < n; ++i) {
+            ctx[i]->stringify(&os);
+            os << '\n';
+        }
+        std::string s = os.str();
+        if (!s.empty()) s.pop_back();
+        return s;
+    }
+
+    std::vector<tend::worker::FailureDetail> failures_;
+    std::vector<std::string> subcases_;
+    bool crashed_ = false;
+};
+
+/// In a binary run by hand, runs a unit's teardowns once its last test is
+/// done: when the next test belongs to another unit, or the run ends.
+class ScopeListener final : public doctest::IReporter {
+public:
+    explicit ScopeListener(const doctest::ContextOptions&) {}
+    void report_query(const doctest::QueryData&) override {}
+    void test_run_start() override {}
+    void test_run_end(const doctest::TestRunStats&) override { finish_unit(); }
+    void test_case_start(const doctest::TestCaseData& tc) override {
+        if (tend::worker::launched_by_tend()) return;
+        std::string key = unit_key(tc);
+        if (key != unit_) finish_unit();
+        unit_ = std::move(key);
+    }
+    void test_case_reenter(const doctest::TestCaseData&) override {}
+    void test_case_end(const doctest::CurrentTestCaseStats&) override {}
+    void test_case_exception(const doctest::TestCaseException&) override {}
+    void subcase_start(const doctest::SubcaseSignature&) override {}
+    void subcase_end() override {}
+    void log_assert(const doctest::AssertData&) override {}
+    void log_message(const doctest::MessageData&) override {}
+    void test_case_skipped(const doctest::TestCaseData&) override {}
+
+private:
+    void finish_unit() {
+        if (tend::worker::launched_by_tend()) return;
+        for (const auto& e : tend::worker::run_unit_teardowns()) {
+            std::fprintf(stderr, "tend: %s (unit %s)\n", e.c_str(), unit_.c_str());
+        }
+    }
+    std::string unit_;
+};
+
+/// The doctest adapter: owns the registry and runs subsets of it.
+///
+/// Running a few tests must not cost a pass over all of them, so the adapter
+/// moves doctest's registry out once, indexes it by id, and for each request
+/// puts just the requested tests back before calling Context::run(). Ids are
+/// positions in the registry's own order, so ascending ids run in the order
+/// doctest iterates them (order-by=none).
+class Adapter final : public tend::worker::Adapter {
+public:
+    Adapter() {
+        all_.swap(doctest::detail::getRegisteredTests());
+        by_id_.reserve(all_.size());
+        for (const auto& tc : all_) by_id_.push_back(&tc);
+        context_.setOption("reporters", "tend");
+        context_.setOption("order-by", "none");
+        context_.setOption("no-exitcode", true);
+        context_.setOption("no-intro", true);
+        context_.setOption("no-version", true);
+    }
+    ~Adapter() override { all_.swap(doctest::detail::getRegisteredTests()); }
+
+    std::string framework() const override { return "doctest"; }
+
+    std::vector<tend::worker::TestDescription> list() override {
+        std::vector<tend::worker::TestDescription> out;
+        out.reserve(by_id_.size());
+        for (const auto* tc : by_id_) {
+            out.push_back({tc->m_name ? tc->m_name : "", tc->m_test_suite ? tc->m_test_suite : "",
+                           tc->m_file.c_str(), tc->m_line, tc->m_skip, tc->m_timeout});
+        }
+        return out;
+    }
+
+    void run(std::span<const std::uint32_t> ids, tend::worker::TestSession& session) override {
+        auto& registry = doctest::detail::getRegisteredTests();
+        registry.clear();
+        for (const auto id : ids) registry.insert(registry.end(), *by_id_[id]);
+        active_run() = ActiveRun{&session, ids.data(), ids.size(), 0};
+        context_.run();
+        active_run() = ActiveRun{};
+        registry.clear();
+    }
+
+private:
+    std::set<doctest::detail::TestCase> all_;
+    std::vector<const doctest::detail::TestCase*> by_id_;
+    doctest::Context context_;
+};
+
+REGISTER_REPORTER("tend", 0, Reporter);
+REGISTER_LISTENER("tend-scope", 0, ScopeListener);
+
+}  // namespace tend::doctest_adapter
+
+namespace tend {
+/// main() of a doctest binary that can also serve as a tend worker.
+inline int doctest_main(int argc, char** argv) {
+    if (tend::worker::launched_by_tend()) {
+        doctest_adapter::Adapter adapter;
+        return tend::worker::serve(adapter);
+    }
+    doctest::Context context(argc, argv);
+    return context.run();
+}
+}  // namespace tend
+
+#ifndef TEND_DOCTEST_NO_MAIN
+int main(int argc, char** argv) { return tend::doctest_main(argc, argv); }
+#endif

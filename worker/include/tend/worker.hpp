@@ -1,0 +1,88 @@
+// The tend worker runtime: what a test binary links to become a worker.
+//
+// A binary becomes a worker when tend starts it with TEND_WORKER_FDS set: it
+// then serves the protocol of docs/protocol.md on the two descriptors named
+// there (never on stdout/stderr, which tests own), runs the tests it is asked
+// for in-process, captures each test's output and reports its own health
+// after every test. Framework adapters (doctest: <tend/doctest.hpp>) sit on
+// the small Adapter interface below.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace tend::worker {
+
+/// Registers `teardown` to run when the current unit (for doctest: the
+/// TEST_SUITE, or the source file for tests outside any suite) is finalized.
+/// Teardowns run last-registered first. In a binary run by hand they run when
+/// the unit's last test has finished.
+void on_unit_teardown(std::function<void()> teardown);
+
+/// Runs and forgets the registered teardowns, last first. Returns one line
+/// per teardown that threw. Adapters call this; tests need not.
+std::vector<std::string> run_unit_teardowns();
+
+/// True when tend started this process as a worker.
+bool launched_by_tend();
+
+/// A test as an adapter describes it. Its id is its index in list().
+struct TestDescription {
+    std::string name;
+    std::string suite;
+    std::string file;
+    std::uint32_t line = 0;
+    bool skip = false;
+    double timeout_s = 0;
+};
+
+/// A failed assertion, a failing message or an escaped exception.
+struct FailureDetail {
+    std::string file;
+    std::uint32_t line = 0;
+    std::string kind;
+    std::string expression;
+    std::string expanded;
+    std::string message;
+    std::string subcase;
+};
+
+enum class Outcome { passed, failed, skipped };
+
+/// What the runtime offers an adapter while a unit runs.
+class TestSession {
+public:
+    virtual ~TestSession() = default;
+    /// Call right before test `id` starts: starts output capture and the clock.
+    virtual void begin(std::uint32_t id) = 0;
+    /// Call when the test begun last has finished; sends its result.
+    virtual void end(Outcome outcome, std::vector<FailureDetail> failures) = 0;
+    /// Call for a test that is not run at all (a skip decorator).
+    virtual void skipped(std::uint32_t id) = 0;
+    /// Call from a fatal-signal handler while the test begun last is dying:
+    /// sends no result (the supervisor reports the crash from the exit
+    /// status) but copies the test's captured output and `what` to the
+    /// worker's real stderr, where the supervisor keeps the tail.
+    virtual void crashing(const char* what) = 0;
+};
+
+class Adapter {
+public:
+    virtual ~Adapter() = default;
+    /// "doctest", "gtest", ...: sent in hello.
+    virtual std::string framework() const = 0;
+    /// Every registered test; a test's id is its index here.
+    virtual std::vector<TestDescription> list() = 0;
+    /// Runs the tests `ids` (valid indexes into list(), ascending) in that
+    /// order, reporting each through `session`.
+    virtual void run(std::span<const std::uint32_t> ids, TestSession& session) = 0;
+};
+
+/// Serves the protocol until shutdown or until the supervisor goes away.
+/// Returns the process exit status. Call only when launched_by_tend().
+int serve(Adapter& adapter);
+
+}  // namespace tend::worker

@@ -1,0 +1,284 @@
+// The worker side of the protocol: a blocking loop on the two descriptors tend
+// handed over. The worker is a test process, so plain blocking I/O is right
+// here: it does one thing at a time and the supervisor does the multiplexing.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <cstdio>
+#include <exception>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "frame.hpp"
+#include "health_probe.hpp"
+#include "messages.hpp"
+#include "output_capture.hpp"
+#include "tend/worker.hpp"
+
+namespace tend::worker {
+
+namespace {
+
+constexpr const char* kFdsEnv = "TEND_WORKER_FDS";
+
+std::vector<std::function<void()>>& teardowns() {
+    static std::vector<std::function<void()>> list;
+    return list;
+}
+
+/// Writes all of `data`; false when the supervisor is gone.
+bool write_all(int fd, const char* data, std::size_t size) {
+    while (size > 0) {
+        const ssize_t n = ::write(fd, data, size);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        data += n;
+        size -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+void complain(int fd, const std::string& what) {
+    const std::string line = "tend worker: " + what + "\n";
+    if (fd >= 0) (void)write_all(fd, line.data(), line.size());
+}
+
+protocol::Failure to_wire(FailureDetail&& f) {
+    return protocol::Failure{std::move(f.file),       f.line,
+                             std::move(f.kind),       std::move(f.expression),
+                             std::move(f.expanded),   std::move(f.message),
+                             std::move(f.subcase)};
+}
+
+class Server final : public TestSession {
+public:
+    Server(Adapter& adapter, int in_fd, int out_fd)
+        : adapter_(adapter), in_fd_(in_fd), out_fd_(out_fd) {}
+
+    int serve() {
+        const auto tests = adapter_.list();
+        names_.reserve(tests.size());
+        for (std::uint32_t i = 0; i < tests.size(); ++i) {
+            names_.push_back(tests[i].name);
+            by_name_.emplace(tests[i].name, i);
+        }
+        if (!send(protocol::Hello{protocol::kProtocolVersion, ::getpid(), adapter_.framework()})) {
+            return 0;
+        }
+        protocol::FrameDecoder decoder;
+        std::vector<char> buf(64 * 1024);
+        for (;;) {
+            const ssize_t n = ::read(in_fd_, buf.data(), buf.size());
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                complain(capture_.real_stderr(), std::string("reading commands: ") + std::strerror(errno));
+                return 3;
+            }
+            if (n == 0) return 0;  // the supervisor went away: nothing left to do
+            decoder.feed(buf.data(), static_cast<std::size_t>(n));
+            for (;;) {
+                auto ev = decoder.next();
+                if (ev.kind == protocol::FrameEvent::Kind::none) break;
+                if (ev.kind == protocol::FrameEvent::Kind::error) {
+                    complain(capture_.real_stderr(), "bad command frame: " + ev.error);
+                    return 3;
+                }
+                auto decoded = protocol::decode_payload(ev.payload);
+                if (!decoded.message) {
+                    complain(capture_.real_stderr(), decoded.error);
+                    return 3;
+                }
+                const int status = handle(tests, *decoded.message);
+                if (status >= 0) return status;
+            }
+        }
+    }
+
+    void begin(std::uint32_t id) override {
+        current_ = id;
+        std::string discard_out, discard_err;
+        capture_.take(discard_out, discard_err);  // output between tests is nobody's
+        result_.out.swap(discard_out);
+        result_.err.swap(discard_err);
+        started_ = std::chrono::steady_clock::now();
+    }
+
+    void end(Outcome outcome, std::vector<FailureDetail> failures) override {
+        const auto elapsed = std::chrono::steady_clock::now() - started_;
+        result_.unit = unit_;
+        result_.id = current_;
+        result_.status =
+            outcome == Outcome::passed ? protocol::Status::passed
+            : outcome == Outcome::skipped ? protocol::Status::skipped
+                                          : protocol::Status::failed;
+        result_.duration_ns = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
+        result_.failures.clear();
+        for (auto& f : failures) result_.failures.push_back(to_wire(std::move(f)));
+        capture_.take(result_.out, result_.err);
+        result_.health = probe_.read();
+        if (!send(result_)) std::_Exit(0);  // supervisor gone mid-unit: stop quietly
+    }
+
+    void crashing(const char* what) override {
+        capture_.take(result_.out, result_.err);
+        const int fd = capture_.real_stderr();
+        const std::string head = "tend worker: test id " + std::to_string(current_) + " crashed: " +
+                                 (what ? what : "fatal signal") + "\n";
+        (void)write_all(fd, head.data(), head.size());
+        if (!result_.out.empty()) {
+            const std::string label = "--- its stdout ---\n";
+            (void)write_all(fd, label.data(), label.size());
+            (void)write_all(fd, result_.out.data(), result_.out.size());
+        }
+        if (!result_.err.empty()) {
+            const std::string label = "\n--- its stderr ---\n";
+            (void)write_all(fd, label.data(), label.size());
+            (void)write_all(fd, result_.err.data(), result_.err.size());
+        }
+    }
+
+    void skipped(std::uint32_t id) override {
+        begin(id);
+        end(Outcome::skipped, {});
+    }
+
+private:
+    /// Returns an exit status to stop serving, or -1 to go on.
+    int handle(const std::vector<TestDescription>& tests, const protocol::Message& m) {
+        if (std::holds_alternative<protocol::ListRequest>(m)) {
+            protocol::TestList list;
+            list.tests.reserve(tests.size());
+            for (std::uint32_t i = 0; i < tests.size(); ++i) {
+                const auto& t = tests[i];
+                list.tests.push_back(
+                    protocol::TestInfo{i, t.name, t.suite, t.file, t.line, t.skip, t.timeout_s});
+            }
+            return send(list) ? -1 : 0;
+        }
+        if (const auto* run = std::get_if<protocol::RunUnit>(&m)) {
+            std::vector<std::uint32_t> ids;
+            ids.reserve(run->tests.size());
+            for (const auto& ref : run->tests) {
+                auto id = resolve(ref);
+                if (!id) {
+                    return send(protocol::WorkerError{"no test named '" + ref.name + "' (id " +
+                                                      std::to_string(ref.id) + ")"})
+                               ? -1
+                               : 0;
+                }
+                ids.push_back(*id);
+            }
+            unit_ = run->unit;
+            run_in_order(ids);
+            return -1;
+        }
+        if (const auto* fin = std::get_if<protocol::Finalize>(&m)) {
+            protocol::Finalized done;
+            done.unit = fin->unit;
+            std::string ignore_out, ignore_err;
+            capture_.take(ignore_out, ignore_err);
+            done.errors = run_unit_teardowns();
+            capture_.take(done.out, done.err);
+            done.health = probe_.read();
+            return send(done) ? -1 : 0;
+        }
+        if (std::holds_alternative<protocol::Shutdown>(m)) return 0;
+        complain(capture_.real_stderr(),
+                 "unexpected message '" + std::string(protocol::type_name(m)) + "'");
+        return 3;
+    }
+
+    std::optional<std::uint32_t> resolve(const protocol::TestRef& ref) const {
+        if (ref.id < names_.size() && names_[ref.id] == ref.name) return ref.id;
+        // The id means another test (a different build?): fall back to the
+        // name when it is unambiguous.
+        if (by_name_.count(ref.name) == 1) return by_name_.find(ref.name)->second;
+        return std::nullopt;
+    }
+
+    /// Adapters run ascending ids; a request in another order is cut into
+    /// ascending runs so the tests still run in the order asked.
+    void run_in_order(const std::vector<std::uint32_t>& ids) {
+        std::size_t from = 0;
+        for (std::size_t i = 1; i <= ids.size(); ++i) {
+            if (i == ids.size() || ids[i] <= ids[i - 1]) {
+                adapter_.run(std::span<const std::uint32_t>(ids.data() + from, i - from), *this);
+                from = i;
+            }
+        }
+    }
+
+    bool send(const protocol::Message& m) {
+        out_buf_.clear();
+        protocol::encode_frame(m, out_buf_);
+        return write_all(out_fd_, out_buf_.data(), out_buf_.size());
+    }
+
+    Adapter& adapter_;
+    int in_fd_;
+    int out_fd_;
+    HealthProbe probe_;
+    OutputCapture capture_;
+    std::vector<std::string> names_;
+    std::unordered_multimap<std::string, std::uint32_t> by_name_;
+    std::vector<char> out_buf_;
+    protocol::TestResult result_;
+    std::uint64_t unit_ = 0;
+    std::uint32_t current_ = 0;
+    std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace
+
+void on_unit_teardown(std::function<void()> teardown) { teardowns().push_back(std::move(teardown)); }
+
+std::vector<std::string> run_unit_teardowns() {
+    std::vector<std::string> errors;
+    auto& list = teardowns();
+    while (!list.empty()) {
+        auto fn = std::move(list.back());
+        list.pop_back();
+        try {
+            fn();
+        } catch (const std::exception& e) {
+            errors.push_back(std::string("teardown threw: ") + e.what());
+        } catch (...) {
+            errors.push_back("teardown threw a non-std::exception");
+        }
+    }
+    return errors;
+}
+
+bool launched_by_tend() {
+    static const bool launched = std::getenv(kFdsEnv) != nullptr;
+    return launched;
+}
+
+int serve(Adapter& adapter) {
+    const char* spec = std::getenv(kFdsEnv);
+    int in_fd = -1, out_fd = -1;
+    if (!spec || std::sscanf(spec, "%d,%d", &in_fd, &out_fd) != 2 || in_fd < 0 || out_fd < 0 ||
+        ::fcntl(in_fd, F_GETFD) < 0 || ::fcntl(out_fd, F_GETFD) < 0) {
+        complain(2, std::string(kFdsEnv) + "='" + (spec ? spec : "") +
+                        "' does not name two open descriptors \"IN,OUT\"");
+        return 3;
+    }
+    // Tests may start processes (even this binary): they must neither see
+    // the variable nor inherit the protocol descriptors.
+    ::unsetenv(kFdsEnv);
+    ::fcntl(in_fd, F_SETFD, FD_CLOEXEC);
+    ::fcntl(out_fd, F_SETFD, FD_CLOEXEC);
+    Server server(adapter, in_fd, out_fd);
+    return server.serve();
+}
+
+}  // namespace tend::worker
