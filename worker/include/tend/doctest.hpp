@@ -123,7 +123,8 @@ public:
         tend::worker::FailureDetail f;
         f.file = m.m_file ? m.m_file : "";
         f.line = m.m_line > 0 ? static_cast<std::uint32_t>(m.m_line) : 0;
-        f.kind = doctest::assertString(m.m_severity);
+        // FAIL stops the test, FAIL_CHECK goes on (doctest's severities).
+        f.kind = (m.m_severity & doctest::assertType::is_require) ? "FAIL" : "FAIL_CHECK";
         f.message = m.m_string.c_str();
         const std::string ctx = contexts();
         if (!ctx.empty()) f.message += "\n" + ctx;

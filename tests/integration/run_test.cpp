@@ -1,0 +1,341 @@
+// `tend run` end to end: real tend, real worker processes built from the
+// fixtures in tests/fixtures.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "run_tend.hpp"
+
+using namespace tend_test;
+using nlohmann::json;
+
+namespace {
+/// Every test event carries both health readings (this is Linux).
+void check_health(const Outcome& o) {
+    for (const auto& e : o.of("test")) {
+        if (e["status"] == "not_run" || e["status"] == "crashed") continue;
+        INFO(e.dump());
+        CHECK(e["health"]["rss_bytes"].is_number_unsigned());
+        CHECK(e["health"]["rss_bytes"].get<std::uint64_t>() > 0);
+        CHECK(e["health"]["open_fds"].is_number_unsigned());
+        CHECK(e["health"]["open_fds"].get<std::uint64_t>() >= 3);
+    }
+}
+
+/// No recycle in the middle of a unit: all tests of a suite ran on one
+/// worker, and that worker's recycle comes after the suite's last result.
+void check_recycles_at_unit_boundaries(const Outcome& o) {
+    std::map<std::string, std::set<long>> pids_by_suite;
+    std::map<long, std::size_t> last_test_index;
+    std::map<long, std::size_t> recycle_index;
+    for (std::size_t i = 0; i < o.events.size(); ++i) {
+        const auto& e = o.events[i];
+        if (e["event"] == "test") {
+            const long pid = e["worker_pid"].get<long>();
+            pids_by_suite[e["suite"].get<std::string>()].insert(pid);
+            last_test_index[pid] = i;
+        } else if (e["event"] == "recycle") {
+            const long pid = e["worker_pid"].get<long>();
+            CHECK_MESSAGE(recycle_index.count(pid) == 0, "worker recycled twice");
+            recycle_index[pid] = i;
+        }
+    }
+    for (const auto& [suite, pids] : pids_by_suite) {
+        INFO("suite " << suite);
+        CHECK(pids.size() == 1);
+    }
+    for (const auto& [pid, at] : recycle_index) {
+        REQUIRE(last_test_index.count(pid));
+        CHECK(last_test_index[pid] < at);
+    }
+}
+}  // namespace
+
+TEST_SUITE("tend run") {
+    TEST_CASE("reports every outcome of a mixed suite, once each, with details") {
+        auto o = run_tend({"run", fixture("basic"), "-j", "2", "--json"});
+        CHECK(o.exit_code == 1);
+        auto tests = o.tests();
+        CHECK(tests.size() == 11);
+        for (const auto& [name, events] : tests) {
+            INFO(name);
+            CHECK(events.size() == 1);
+        }
+        CHECK(tests["math/adds"][0]["status"] == "passed");
+        CHECK(tests["/loose test"][0]["status"] == "passed");
+        CHECK(tests["/skipped"][0]["status"] == "skipped");
+
+        const auto& check = tests["math/fails a check"][0];
+        CHECK(check["status"] == "failed");
+        REQUIRE(check["failures"].size() == 1);
+        CHECK(check["failures"][0]["kind"] == "CHECK_EQ");
+        CHECK(check["failures"][0]["expression"] == "1, expected");
+        CHECK(check["failures"][0]["expanded"] == "1, 2");
+        CHECK(check["failures"][0]["line"].get<int>() > 0);
+        CHECK(check["failures"][0]["file"].get<std::string>().find("basic.cpp") != std::string::npos);
+
+        const auto& thrown = tests["math/throws"][0];
+        CHECK(thrown["status"] == "failed");
+        REQUIRE(thrown["failures"].size() == 1);
+        CHECK(thrown["failures"][0]["kind"] == "exception");
+        CHECK(thrown["failures"][0]["message"] == "boom");
+
+        const auto& sub = tests["math/fails in a subcase"][0];
+        REQUIRE(sub["failures"].size() == 1);
+        CHECK(sub["failures"][0]["subcase"] == "outer / inner");
+
+        const auto& ctx = tests["math/fails with context"][0];
+        REQUIRE(ctx["failures"].size() == 1);
+        CHECK(ctx["failures"][0]["kind"] == "FAIL_CHECK");
+        CHECK(ctx["failures"][0]["message"] == "explicit failure\ncontext value 42");
+
+        for (const char* name : {"names/name, with comma", "names/star * and question ?",
+                                 "names/brackets [tag] and {braces}", "names/ünïcödé ✓"}) {
+            INFO(name);
+            REQUIRE(tests.count(name));
+            CHECK(tests[name][0]["status"] == "passed");
+        }
+        auto summary = o.of("summary");
+        REQUIRE(summary.size() == 1);
+        CHECK(o.events.back()["event"] == "summary");
+        CHECK(summary[0]["total"] == 11);
+        CHECK(summary[0]["passed"] == 6);
+        CHECK(summary[0]["failed"] == 4);
+        CHECK(summary[0]["skipped"] == 1);
+        check_health(o);
+    }
+
+    TEST_CASE("a worker that leaks memory is recycled for memory, only between units") {
+        auto o = run_tend({"run", fixture("leaky_mem"), "-j", "1", "--max-rss", "20MiB", "--max-fds",
+                           "none", "--max-age", "none", "--json"});
+        CHECK(o.exit_code == 0);
+        CHECK(o.tests().size() == 9);
+        auto recycles = o.of("recycle");
+        CHECK(recycles.size() == 3);  // every unit leaks 24 MiB
+        for (const auto& r : recycles) {
+            CHECK(r["reason"] == "memory");
+            CHECK(r["detail"].get<std::string>().find("≥ limit 20.0 MiB") != std::string::npos);
+        }
+        check_recycles_at_unit_boundaries(o);
+        check_health(o);
+        // The second test of a unit was already over the limit, and still
+        // ran on the same worker.
+        auto tests = o.tests();
+        CHECK(tests["leak_a/a3"][0]["health"]["rss_bytes"].get<std::uint64_t>() >= (20u << 20));
+        auto summary = o.of("summary")[0];
+        CHECK(summary["workers"]["recycled"]["memory"] == 3);
+        CHECK(summary["workers"]["started"] == 3);
+    }
+
+    TEST_CASE("a worker that leaks descriptors is recycled for fds") {
+        auto o = run_tend({"run", fixture("leaky_fds"), "-j", "1", "--max-fds", "40", "--max-rss",
+                           "none", "--max-age", "none", "--json"});
+        CHECK(o.exit_code == 0);
+        auto recycles = o.of("recycle");
+        CHECK(recycles.size() == 2);
+        for (const auto& r : recycles) {
+            CHECK(r["reason"] == "fds");
+            CHECK(r["detail"].get<std::string>().find("open fds") == 0);
+        }
+        check_recycles_at_unit_boundaries(o);
+        // Descriptor counts grow by 20 a test within a unit.
+        auto tests = o.tests();
+        const auto a1 = tests["fds_a/a1"][0]["health"]["open_fds"].get<long>();
+        const auto a3 = tests["fds_a/a3"][0]["health"]["open_fds"].get<long>();
+        CHECK(a3 - a1 == 40);
+    }
+
+    TEST_CASE("memory is checked before descriptors when both are over") {
+        auto o = run_tend({"run", fixture("leaky_mem"), "-j", "1", "--max-rss", "1MiB", "--max-fds",
+                           "1", "--max-age", "0", "--json"});
+        auto recycles = o.of("recycle");
+        CHECK(recycles.size() == 3);
+        for (const auto& r : recycles) CHECK(r["reason"] == "memory");
+    }
+
+    TEST_CASE("a tiny max-age recycles at every unit boundary") {
+        auto o = run_tend({"run", fixture("scoped"), "-j", "1", "--max-age", "0.000001", "--json"});
+        CHECK(o.exit_code == 0);
+        auto recycles = o.of("recycle");
+        CHECK(recycles.size() == 3);
+        for (const auto& r : recycles) CHECK(r["reason"] == "age");
+        check_recycles_at_unit_boundaries(o);
+    }
+
+    TEST_CASE("no limits, no recycles: units share warm workers") {
+        auto o = run_tend({"run", fixture("leaky_mem"), "-j", "1", "--max-rss", "none", "--max-fds",
+                           "none", "--max-age", "none", "--json"});
+        CHECK(o.exit_code == 0);
+        CHECK(o.of("recycle").empty());
+        std::set<long> pids;
+        for (const auto& e : o.of("test")) pids.insert(e["worker_pid"].get<long>());
+        CHECK(pids.size() == 1);
+    }
+
+    TEST_CASE("scope teardown runs once per unit, before a recycled worker exits") {
+        const std::string marker = "/tmp/tend-it-marker-" + std::to_string(::getpid());
+        for (const char* max_age : {"0", "none"}) {
+            std::remove(marker.c_str());
+            INFO("--max-age " << max_age);
+            auto o = run_tend({"run", fixture("scoped"), "-j", "1", "--max-age", max_age, "--json"},
+                              "TEND_FIXTURE_MARKER=" + shell_quote(marker));
+            CHECK(o.exit_code == 0);
+            CHECK(o.tests().size() == 5);
+            std::istringstream lines(slurp(marker));
+            std::vector<std::pair<std::string, std::string>> notes;  // (what, pid)
+            for (std::string line; std::getline(lines, line);) {
+                const auto sp = line.rfind(' ');
+                notes.emplace_back(line.substr(0, sp), line.substr(sp + 1));
+            }
+            std::map<std::string, int> teardowns;
+            for (std::size_t i = 0; i < notes.size(); ++i) {
+                const auto& [what, pid] = notes[i];
+                if (what.rfind("teardown ", 0) != 0) continue;
+                ++teardowns[what];
+                // This worker exits later, never before its teardown.
+                bool exit_after = false;
+                for (std::size_t j = i + 1; j < notes.size(); ++j) {
+                    if (notes[j].second == pid && notes[j].first == "exit") exit_after = true;
+                }
+                CHECK_MESSAGE(exit_after, what << " in worker " << pid << " not followed by its exit");
+            }
+            CHECK(teardowns == std::map<std::string, int>{
+                                   {"teardown scope_a", 1}, {"teardown scope_b", 1}, {"teardown scope_c", 1}});
+            for (const auto& r : o.of("recycle")) {
+                const auto pid = std::to_string(r["worker_pid"].get<long>());
+                CHECK(std::count(notes.begin(), notes.end(), std::make_pair(std::string("exit"), pid)) == 1);
+            }
+        }
+        std::remove(marker.c_str());
+    }
+
+    TEST_CASE("a test printing megabytes does not disturb the protocol") {
+        auto o = run_tend({"run", fixture("noisy"), "-j", "1", "--json"});
+        CHECK(o.exit_code == 0);
+        auto tests = o.tests();
+        REQUIRE(tests.size() == 4);
+        for (const auto& [name, events] : tests) {
+            INFO(name);
+            REQUIRE(events.size() == 1);
+            CHECK(events[0]["status"] == "passed");
+        }
+        const auto flood_out = tests["noise/floods stdout and stderr"][0]["stdout"].get<std::string>();
+        const auto flood_err = tests["noise/floods stdout and stderr"][0]["stderr"].get<std::string>();
+        CHECK(flood_out.rfind("[tend: ", 0) == 0);
+        CHECK(flood_out.find("earlier bytes of this output dropped") != std::string::npos);
+        CHECK(flood_out.size() <= (1u << 20) + 200);
+        CHECK(flood_out.size() >= (1u << 20));
+        CHECK(flood_out.substr(flood_out.size() - 20) == "last line of stdout\n");
+        CHECK(flood_err.rfind("[tend: ", 0) == 0);
+        CHECK(flood_err.size() <= (1u << 20) + 200);
+        const auto& little = tests["noise/prints a little"][0];
+        CHECK(little["stdout"] == "hello from the test\nno newline at the end");
+        CHECK(little["stderr"] == "to stderr\n");
+        CHECK(tests["noise/quiet after the flood"][0]["stdout"] == "");
+        const std::string fake("\0\0\0\5hello", 9);
+        CHECK(tests["noise/writes frame-like bytes to stdout"][0]["stdout"] == fake);
+    }
+
+    TEST_CASE("a crash costs only the test that was running") {
+        auto o = run_tend({"run", fixture("crashing"), "-j", "1", "--json"});
+        CHECK(o.exit_code == 1);
+        auto tests = o.tests();
+        CHECK(tests.size() == 7);
+        for (const auto& [name, events] : tests) {
+            INFO(name);
+            CHECK(events.size() == 1);
+        }
+        const auto& seg = tests["crashy/segfaults"][0];
+        CHECK(seg["status"] == "crashed");
+        const auto detail = seg["detail"].get<std::string>();
+        CHECK(detail.find("killed by signal 11") != std::string::npos);
+        CHECK(detail.find("about to crash") != std::string::npos);  // its captured stdout
+        CHECK(tests["crashy/before the crash"][0]["status"] == "passed");
+        CHECK(tests["crashy/after the crash"][0]["status"] == "passed");
+        CHECK(tests["crashy/last of the unit"][0]["status"] == "passed");
+        // The rest of the unit ran on a fresh worker.
+        CHECK(tests["crashy/after the crash"][0]["worker_pid"] != seg["worker_pid"]);
+        CHECK(tests["exits/calls exit"][0]["status"] == "crashed");
+        CHECK(tests["exits/calls exit"][0]["detail"].get<std::string>().find("exited with status 0") !=
+              std::string::npos);
+        CHECK(tests["exits/after exit"][0]["status"] == "passed");
+        auto summary = o.of("summary")[0];
+        CHECK(summary["crashed"] == 2);
+        CHECK(summary["passed"] == 5);
+    }
+
+    TEST_CASE("several binaries in one run") {
+        auto o = run_tend({"run", fixture("basic"), fixture("noisy"), fixture("scoped"), "-j", "2",
+                           "--json"});
+        CHECK(o.exit_code == 1);
+        CHECK(o.of("test").size() == 11 + 4 + 5);
+        std::set<std::string> binaries;
+        for (const auto& e : o.of("test")) binaries.insert(e["binary"].get<std::string>());
+        CHECK(binaries.size() == 3);
+    }
+
+    TEST_CASE("human output: one line per test and a summary") {
+        auto o = run_tend({"run", fixture("scoped"), "-j", "1", "--max-age", "0", "-v"});
+        CHECK(o.exit_code == 0);
+        CHECK(o.out.find("  PASS [") != std::string::npos);
+        CHECK(o.out.find("scope_a/a1\n") != std::string::npos);
+        CHECK(o.out.find("RECYCLE worker") != std::string::npos);
+        CHECK(o.out.find("age ") != std::string::npos);
+        CHECK(o.out.find("Summary [") != std::string::npos);
+        CHECK(o.out.find("5 tests: 5 passed, 0 failed") != std::string::npos);
+        CHECK(o.out.find("Workers: 3 started, 3 recycled (0 memory, 0 fds, 3 age), 0 crashed") !=
+              std::string::npos);
+    }
+}
+
+TEST_SUITE("tend list") {
+    TEST_CASE("lists every test, names intact") {
+        auto o = run_tend({"list", fixture("basic"), "--json"});
+        CHECK(o.exit_code == 0);
+        REQUIRE(o.events.size() == 11);
+        std::set<std::string> names;
+        for (const auto& e : o.events) names.insert(e["name"].get<std::string>());
+        CHECK(names.count("name, with comma"));
+        CHECK(names.count("ünïcödé ✓"));
+        CHECK(names.count("brackets [tag] and {braces}"));
+        for (const auto& e : o.events) {
+            CHECK(e["file"].get<std::string>().find("basic.cpp") != std::string::npos);
+            CHECK(e["line"].get<int>() > 0);
+        }
+        auto plain = run_tend({"list", fixture("basic")});
+        CHECK(plain.out.find("math/fails a check\n") != std::string::npos);
+        CHECK(plain.out.find("skipped  (skipped)\n") != std::string::npos);
+    }
+}
+
+TEST_SUITE("usage and startup errors") {
+    TEST_CASE("usage errors exit 2 and name what was wrong") {
+        auto none = run_tend({"run"});
+        CHECK(none.exit_code == 2);
+        auto bad_size = run_tend({"run", fixture("basic"), "--max-rss", "lots"});
+        CHECK(bad_size.exit_code == 2);
+        CHECK(bad_size.err.find("--max-rss: 'lots' is not a size") != std::string::npos);
+        auto bad_age = run_tend({"run", fixture("basic"), "--max-age", "soon"});
+        CHECK(bad_age.exit_code == 2);
+        CHECK(bad_age.err.find("--max-age") != std::string::npos);
+        auto bad_fds = run_tend({"run", fixture("basic"), "--max-fds", "12x"});
+        CHECK(bad_fds.exit_code == 2);
+        auto missing = run_tend({"run", "/nonexistent/binary"});
+        CHECK(missing.exit_code == 2);
+        CHECK(missing.err.find("/nonexistent/binary") != std::string::npos);
+        auto bad_jobs = run_tend({"run", fixture("basic"), "-j", "0"});
+        CHECK(bad_jobs.exit_code == 2);
+    }
+    TEST_CASE("a binary that is not a tend worker is a startup error naming it") {
+        auto o = run_tend({"run", "/bin/true", "--json"});
+        CHECK(o.exit_code == 3);
+        auto errors = o.of("error");
+        REQUIRE(errors.size() == 1);
+        CHECK(errors[0]["binary"] == "/bin/true");
+        CHECK(errors[0]["message"].get<std::string>().find("before saying hello") != std::string::npos);
+        auto listed = run_tend({"list", "/bin/true"});
+        CHECK(listed.exit_code == 3);
+        CHECK(listed.err.find("/bin/true") != std::string::npos);
+    }
+}

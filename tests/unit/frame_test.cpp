@@ -1,0 +1,211 @@
+// Framing and message decoding: round trips, and every malformed input
+// becoming an error that names what was wrong.
+#include <doctest/doctest.h>
+
+#include <msgpack.hpp>
+#include <random>
+
+#include "frame.hpp"
+#include "messages.hpp"
+
+using namespace tend::protocol;
+
+namespace {
+std::vector<char> frame_of(const Message& m) {
+    std::vector<char> out;
+    encode_frame(m, out);
+    return out;
+}
+
+/// Feeds `bytes` to a decoder in chunks of `chunk` and decodes every frame.
+std::vector<Message> decode_all(const std::vector<char>& bytes, std::size_t chunk) {
+    FrameDecoder dec;
+    std::vector<Message> out;
+    for (std::size_t i = 0; i < bytes.size(); i += chunk) {
+        dec.feed(bytes.data() + i, std::min(chunk, bytes.size() - i));
+        for (;;) {
+            auto ev = dec.next();
+            if (ev.kind == FrameEvent::Kind::none) break;
+            REQUIRE(ev.kind == FrameEvent::Kind::frame);
+            auto d = decode_payload(ev.payload);
+            REQUIRE_MESSAGE(d.message, d.error);
+            out.push_back(*d.message);
+        }
+    }
+    CHECK_FALSE(dec.finish());
+    return out;
+}
+
+std::vector<char> payload_of(const std::function<void(msgpack::packer<msgpack::sbuffer>&)>& fill) {
+    msgpack::sbuffer buf;
+    msgpack::packer<msgpack::sbuffer> pk(buf);
+    fill(pk);
+    return {buf.data(), buf.data() + buf.size()};
+}
+}  // namespace
+
+TEST_SUITE("protocol") {
+    TEST_CASE("every message survives a round trip, whole or byte by byte") {
+        TestResult result;
+        result.unit = 7;
+        result.id = 3;
+        result.status = Status::failed;
+        result.duration_ns = 12345;
+        result.failures.push_back({"a.cpp", 10, "CHECK_EQ", "x == y", "1 == 2", "ctx", "outer / inner"});
+        result.out = std::string("bytes \xff\xfe not utf-8\n", 20);
+        result.err = "err";
+        result.health = {4096, std::nullopt};
+        const std::vector<Message> messages = {
+            Hello{kProtocolVersion, 1234, "doctest"},
+            ListRequest{},
+            TestList{{{0, "name, with comma", "suite", "f.cpp", 3, true, 2.5},
+                      {1, "ünïcödé * ? [x]", "", "g.cpp", 9, false, 0}}},
+            RunUnit{9, {{0, "a"}, {5, "b"}}},
+            result,
+            Finalize{9},
+            Finalized{9, {1, 2}, "o", "e", {"teardown threw: x"}},
+            Shutdown{},
+            WorkerError{"no test named 'q'"},
+        };
+        std::vector<char> stream;
+        for (const auto& m : messages) encode_frame(m, stream);
+        CHECK(decode_all(stream, stream.size()) == messages);
+        CHECK(decode_all(stream, 1) == messages);
+        CHECK(decode_all(stream, 7) == messages);
+    }
+
+    TEST_CASE("absent health readings stay absent") {
+        TestResult r;
+        auto f = frame_of(r);
+        auto d = decode_payload(std::span<const char>(f).subspan(4));
+        REQUIRE(d.message);
+        const auto& back = std::get<TestResult>(*d.message);
+        CHECK_FALSE(back.health.rss_bytes);
+        CHECK_FALSE(back.health.open_fds);
+    }
+
+    TEST_CASE("an oversized frame is an error naming both sizes") {
+        FrameDecoder dec(1024);
+        std::vector<char> header;
+        put_frame_header(header, 5000);
+        dec.feed(header.data(), header.size());
+        auto ev = dec.next();
+        REQUIRE(ev.kind == FrameEvent::Kind::error);
+        CHECK(ev.error == "frame of 5000 bytes exceeds the limit of 1024 bytes");
+        CHECK(dec.failed());
+        CHECK(dec.next().kind == FrameEvent::Kind::error);  // stays failed
+    }
+
+    TEST_CASE("a zero-length frame is an error") {
+        FrameDecoder dec;
+        const char zero[4] = {0, 0, 0, 0};
+        dec.feed(zero, 4);
+        auto ev = dec.next();
+        REQUIRE(ev.kind == FrameEvent::Kind::error);
+        CHECK(ev.error == "zero-length frame");
+    }
+
+    TEST_CASE("a stream cut inside a frame says how much was missing") {
+        auto f = frame_of(Hello{1, 2, "x"});
+        FrameDecoder dec;
+        dec.feed(f.data(), f.size() - 3);
+        CHECK(dec.next().kind == FrameEvent::Kind::none);
+        auto cut = dec.finish();
+        REQUIRE(cut);
+        CHECK(cut->find("stream ended inside a frame: got") == 0);
+        FrameDecoder header_only;
+        header_only.feed(f.data(), 2);
+        CHECK(*header_only.finish() == "stream ended inside a frame header (2 of 4 bytes)");
+    }
+
+    TEST_CASE("malformed payloads are errors that say what was wrong") {
+        auto decode = [](const std::vector<char>& p) { return decode_payload(p); };
+        SUBCASE("not msgpack") {
+            auto d = decode({'\xc1'});  // 0xc1 is never used in msgpack
+            CHECK_FALSE(d.message);
+            CHECK(d.error.find("malformed frame") == 0);
+        }
+        SUBCASE("cut short") {
+            auto d = decode({'\x82', '\xa4', 't'});
+            CHECK_FALSE(d.message);
+            CHECK(d.error == "malformed frame: msgpack value cut short");
+        }
+        SUBCASE("trailing bytes") {
+            auto p = payload_of([](auto& pk) {
+                pk.pack_map(1);
+                pk.pack(std::string("type"));
+                pk.pack(std::string("list"));
+            });
+            p.push_back('\x01');
+            auto d = decode(p);
+            CHECK(d.error == "malformed frame: 1 trailing bytes after the message");
+        }
+        SUBCASE("not a map") {
+            auto d = decode(payload_of([](auto& pk) { pk.pack(42); }));
+            CHECK(d.error == "malformed frame: message: expected a map, got unsigned integer");
+        }
+        SUBCASE("no type") {
+            auto d = decode(payload_of([](auto& pk) { pk.pack_map(0); }));
+            CHECK(d.error == "malformed frame: message: missing key 'type'");
+        }
+        SUBCASE("unknown type") {
+            auto d = decode(payload_of([](auto& pk) {
+                pk.pack_map(1);
+                pk.pack(std::string("type"));
+                pk.pack(std::string("teleport"));
+            }));
+            CHECK(d.error == "malformed frame: unknown message type 'teleport'");
+        }
+        SUBCASE("wrong key type") {
+            auto d = decode(payload_of([](auto& pk) {
+                pk.pack_map(2);
+                pk.pack(std::string("type"));
+                pk.pack(std::string("finalize"));
+                pk.pack(std::string("unit"));
+                pk.pack(std::string("seven"));
+            }));
+            CHECK(d.error == "malformed frame: finalize.unit: expected unsigned integer, got string");
+        }
+        SUBCASE("missing key") {
+            auto d = decode(payload_of([](auto& pk) {
+                pk.pack_map(1);
+                pk.pack(std::string("type"));
+                pk.pack(std::string("hello"));
+            }));
+            CHECK(d.error == "malformed frame: hello: missing key 'version'");
+        }
+        SUBCASE("unknown status") {
+            TestResult r;
+            auto f = frame_of(r);
+            std::string s(f.begin() + 4, f.end());
+            const auto at = s.find("passed");
+            REQUIRE(at != std::string::npos);
+            s.replace(at, 6, "peachy");
+            auto d = decode(std::vector<char>(s.begin(), s.end()));
+            CHECK(d.error == "malformed frame: result.status: unknown status 'peachy'");
+        }
+        SUBCASE("a tiny frame claiming a huge array") {
+            // array32 header claiming 2^32-1 elements, then nothing.
+            auto d = decode({'\xdd', '\xff', '\xff', '\xff', '\xff'});
+            CHECK_FALSE(d.message);
+            CHECK(d.error.find("malformed frame") == 0);
+        }
+    }
+
+    TEST_CASE("random bytes never crash the decoder") {
+        std::mt19937 rng(12345);
+        for (int round = 0; round < 2000; ++round) {
+            std::vector<char> bytes(rng() % 64);
+            for (auto& b : bytes) b = static_cast<char>(rng());
+            FrameDecoder dec(256);
+            dec.feed(bytes.data(), bytes.size());
+            for (int i = 0; i < 8; ++i) {
+                auto ev = dec.next();
+                if (ev.kind != FrameEvent::Kind::frame) break;
+                (void)decode_payload(ev.payload);
+            }
+            (void)decode_payload(bytes);
+            (void)dec.finish();
+        }
+    }
+}

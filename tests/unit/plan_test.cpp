@@ -1,0 +1,29 @@
+// Units: suites, one unit per file for suite-less tests, largest first.
+#include <doctest/doctest.h>
+
+#include "plan.hpp"
+
+using tend::protocol::TestInfo;
+
+TEST_CASE("plan_units groups by suite, then by file for suite-less tests") {
+    std::vector<TestInfo> tests = {
+        {0, "a1", "alpha", "x.cpp", 1, false, 0}, {1, "f1", "", "x.cpp", 2, false, 0},
+        {2, "b1", "beta", "y.cpp", 3, false, 0},  {3, "a2", "alpha", "y.cpp", 4, false, 0},
+        {4, "f2", "", "y.cpp", 5, false, 0},      {5, "a3", "alpha", "x.cpp", 6, false, 0},
+        {6, "f3", "", "x.cpp", 7, false, 0},      {7, "s", "x.cpp", "z.cpp", 8, false, 0},
+    };
+    const auto units = tend::plan_units(3, tests);
+    REQUIRE(units.size() == 5);
+    CHECK(units[0].name == "alpha");
+    CHECK(units[0].tests == std::vector<std::uint32_t>{0, 3, 5});
+    CHECK(units[1].name == "x.cpp");  // suite-less tests of x.cpp, not the suite named x.cpp
+    CHECK(units[1].tests == std::vector<std::uint32_t>{1, 6});
+    for (const auto& u : units) CHECK(u.binary == 3);
+    // Ties keep listing order: beta, y.cpp's loose tests, the suite "x.cpp".
+    CHECK(units[2].name == "beta");
+    CHECK(units[3].name == "y.cpp");
+    CHECK(units[4].name == "x.cpp");
+    CHECK(units[4].tests == std::vector<std::uint32_t>{7});
+}
+
+TEST_CASE("plan_units of nothing is nothing") { CHECK(tend::plan_units(0, {}).empty()); }
