@@ -361,11 +361,14 @@ Message decode_fields(const Fields& f, std::string_view type) {
         const auto& arr = f.array("errors");
         for (std::uint32_t i = 0; i < arr.size; ++i) {
             const auto& e = arr.ptr[i];
-            if (e.type != msgpack::type::STR) {
+            if (e.type == msgpack::type::STR) {
+                m.errors.emplace_back(e.via.str.ptr, e.via.str.size);
+            } else if (e.type == msgpack::type::BIN) {
+                m.errors.emplace_back(e.via.bin.ptr, e.via.bin.size);
+            } else {
                 throw DecodeError(at("finalized.errors", i) + ": expected string, got " +
                                   std::string(kind_name(e)));
             }
-            m.errors.emplace_back(e.via.str.ptr, e.via.str.size);
         }
         return m;
     }

@@ -11,4 +11,9 @@ namespace tend {
 /// unlimited.
 std::optional<std::uint64_t> raise_fd_limit();
 
+/// Marks every descriptor above stderr close-on-exec: whatever tend itself
+/// inherited (from a shell, an IDE, a CI agent) must not reach the workers,
+/// where it would keep pipes open and count in open_fds.
+void close_inherited_on_exec();
+
 }  // namespace tend

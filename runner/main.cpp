@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
     // be an error code there, not a signal that kills the supervisor.
     ::signal(SIGPIPE, SIG_IGN);
     const auto fd_limit = tend::raise_fd_limit();
+    tend::close_inherited_on_exec();
 
     CLI::App app{"tend: runs test binaries on a pool of warm worker processes.\n"
                  "\n"

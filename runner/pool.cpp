@@ -272,8 +272,13 @@ void Pool::handle_result(Slot& slot, protocol::TestResult& r) {
 
 void Pool::handle_finalized(Slot& slot, protocol::Finalized& f) {
     const auto& b = binaries_[slot.binary];
+    // A failed teardown is reported with what it printed; the output of a
+    // teardown that succeeded is not shown anywhere (yet).
     for (const auto& e : f.errors) {
-        notice(slot.binary, fmt::format("unit '{}': {}", slot.unit.name, e), true);
+        std::string message = fmt::format("unit '{}': {}", slot.unit.name, e);
+        if (!f.out.empty()) message += "\nteardown stdout:\n" + f.out;
+        if (!f.err.empty()) message += "\nteardown stderr:\n" + f.err;
+        notice(slot.binary, message, true);
     }
     // The reading after teardown is the one that counts; a worker that can
     // not measure after teardown falls back to its last per-test reading.
@@ -310,17 +315,20 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
 
     switch (slot.state) {
         case State::stopping:
-            if (!clean && !slot.failure.empty()) notice(slot.binary, how, false);
+            // Its tests are all reported; an unclean exit (a crash in a static
+            // destructor, a kill after the grace period) is still worth saying.
+            if (!clean) notice(slot.binary, with_tail(how + " after shutdown", w.stderr_tail()), false);
             break;
         case State::starting:
         case State::listing:
             if (slot.discoverer) b.discovering = false;
             if (!b.tests) {
                 startup_failed_ = true;
+                const char* when = !slot.failure.empty()          ? ""
+                                   : slot.state == State::starting ? " before saying hello"
+                                                                   : " while listing tests";
                 give_up(slot.binary,
-                        with_tail(fmt::format("{}: cannot discover tests: {} {}", b.path, how,
-                                              slot.state == State::starting ? "before saying hello"
-                                                                            : "while listing tests"),
+                        with_tail(fmt::format("{}: cannot discover tests: {}{}", b.path, how, when),
                                   w.stderr_tail()));
             } else {
                 ++summary_.workers_crashed;

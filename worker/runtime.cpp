@@ -82,7 +82,15 @@ public:
                 complain(capture_.real_stderr(), std::string("reading commands: ") + std::strerror(errno));
                 return 3;
             }
-            if (n == 0) return 0;  // the supervisor went away: nothing left to do
+            if (n == 0) {
+                // The supervisor went away: nothing left to do, unless it
+                // left half a command behind, which is worth saying.
+                if (auto cut = decoder.finish()) {
+                    complain(capture_.real_stderr(), "commands ended mid-frame: " + *cut);
+                    return 3;
+                }
+                return 0;
+            }
             decoder.feed(buf.data(), static_cast<std::size_t>(n));
             for (;;) {
                 auto ev = decoder.next();

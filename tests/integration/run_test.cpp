@@ -1,6 +1,8 @@
 // `tend run` end to end: real tend, real worker processes built from the
 // fixtures in tests/fixtures.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <set>
@@ -123,6 +125,7 @@ TEST_SUITE("tend run") {
         // ran on the same worker.
         auto tests = o.tests();
         CHECK(tests["leak_a/a3"][0]["health"]["rss_bytes"].get<std::uint64_t>() >= (20u << 20));
+        REQUIRE(o.of("summary").size() == 1);
         auto summary = o.of("summary")[0];
         CHECK(summary["workers"]["recycled"]["memory"] == 3);
         CHECK(summary["workers"]["started"] == 3);
@@ -260,6 +263,7 @@ TEST_SUITE("tend run") {
         CHECK(tests["exits/calls exit"][0]["detail"].get<std::string>().find("exited with status 0") !=
               std::string::npos);
         CHECK(tests["exits/after exit"][0]["status"] == "passed");
+        REQUIRE(o.of("summary").size() == 1);
         auto summary = o.of("summary")[0];
         CHECK(summary["crashed"] == 2);
         CHECK(summary["passed"] == 5);
@@ -286,6 +290,22 @@ TEST_SUITE("tend run") {
         CHECK(o.out.find("5 tests: 5 passed, 0 failed") != std::string::npos);
         CHECK(o.out.find("Workers: 3 started, 3 recycled (0 memory, 0 fds, 3 age), 0 crashed") !=
               std::string::npos);
+    }
+}
+
+TEST_SUITE("worker environment") {
+    TEST_CASE("descriptors tend inherited do not reach workers; the protocol stays private") {
+        // Descriptor 150, open without close-on-exec here, is inherited by
+        // the shell and by tend; tend must not pass it on.
+        const int fd = ::open("/dev/null", O_RDONLY);
+        REQUIRE(fd >= 0);
+        REQUIRE(::dup2(fd, 150) == 150);
+        ::close(fd);
+        auto o = run_tend({"run", fixture("fd_probe"), "--json"});
+        ::close(150);
+        CHECK(o.exit_code == 0);
+        REQUIRE(o.of("summary").size() == 1);
+        CHECK(o.of("summary")[0]["passed"] == 3);
     }
 }
 
@@ -334,8 +354,28 @@ TEST_SUITE("usage and startup errors") {
         REQUIRE(errors.size() == 1);
         CHECK(errors[0]["binary"] == "/bin/true");
         CHECK(errors[0]["message"].get<std::string>().find("before saying hello") != std::string::npos);
+        CHECK(errors[0]["message"].get<std::string>().find("/bin/true: cannot discover tests: worker") == 0);
         auto listed = run_tend({"list", "/bin/true"});
         CHECK(listed.exit_code == 3);
         CHECK(listed.err.find("/bin/true") != std::string::npos);
+    }
+    TEST_CASE("a worker speaking another protocol version is refused by name") {
+        auto o = run_tend({"run", fixture("rogue_worker"), "--json"}, "TEND_ROGUE_MODE=version");
+        CHECK(o.exit_code == 3);
+        auto errors = o.of("error");
+        REQUIRE(errors.size() == 1);
+        const auto message = errors[0]["message"].get<std::string>();
+        CHECK(message.find("worker speaks protocol version 2, tend speaks 1") != std::string::npos);
+        CHECK(message.find("before saying hello") == std::string::npos);
+    }
+    TEST_CASE("a worker that exits badly after shutdown is reported, its results kept") {
+        auto o = run_tend({"run", fixture("rogue_worker"), "--json"}, "TEND_ROGUE_MODE=dirty_exit");
+        CHECK(o.exit_code == 0);
+        CHECK(o.of("test").size() == 1);
+        auto errors = o.of("error");
+        REQUIRE(errors.size() == 1);
+        const auto message = errors[0]["message"].get<std::string>();
+        CHECK(message.find("exited with status 7 after shutdown") != std::string::npos);
+        CHECK(message.find("rogue: exiting badly") != std::string::npos);
     }
 }

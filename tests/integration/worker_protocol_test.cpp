@@ -44,10 +44,10 @@ public:
         from_ = res[0];
     }
     ~DirectWorker() {
-        ::close(to_);
+        if (to_ >= 0) ::close(to_);
         ::close(from_);
         int status = 0;
-        ::waitpid(pid_, &status, 0);
+        if (pid_ > 0) ::waitpid(pid_, &status, 0);
     }
     void send(const Message& m) {
         std::vector<char> f;
@@ -78,6 +78,19 @@ public:
         return std::get<T>(m);
     }
     pid_t pid() const { return pid_; }
+    /// Writes raw bytes on the command pipe.
+    void send_raw(const std::vector<char>& bytes) {
+        REQUIRE(::write(to_, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    }
+    /// Closes the command pipe and returns the worker's exit status.
+    int close_and_wait() {
+        ::close(to_);
+        to_ = -1;
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
 
 private:
     pid_t pid_ = -1;
@@ -166,5 +179,19 @@ TEST_SUITE("worker protocol") {
         auto err = w.receive_as<WorkerError>();
         CHECK(err.message == "no test named 'no such test' (id 0)");
         w.send(Shutdown{});
+    }
+    TEST_CASE("commands that end mid-frame make the worker exit 3, not 0") {
+        DirectWorker w(tend_test::fixture("basic"));
+        (void)w.receive_as<Hello>();
+        std::vector<char> frame;
+        encode_frame(Finalize{1}, frame);
+        frame.resize(frame.size() - 2);
+        w.send_raw(frame);
+        CHECK(w.close_and_wait() == 3);
+    }
+    TEST_CASE("end of commands between frames is a clean exit") {
+        DirectWorker w(tend_test::fixture("basic"));
+        (void)w.receive_as<Hello>();
+        CHECK(w.close_and_wait() == 0);
     }
 }

@@ -74,6 +74,31 @@ TEST_SUITE("protocol") {
         CHECK(decode_all(stream, 7) == messages);
     }
 
+    TEST_CASE("teardown errors may travel as bin, like every other string") {
+        auto p = payload_of([](auto& pk) {
+            pk.pack_map(7);
+            pk.pack(std::string("type"));
+            pk.pack(std::string("finalized"));
+            pk.pack(std::string("unit"));
+            pk.pack(3);
+            pk.pack(std::string("health"));
+            pk.pack_map(0);
+            pk.pack(std::string("stdout"));
+            pk.pack(std::string(""));
+            pk.pack(std::string("stderr"));
+            pk.pack(std::string(""));
+            pk.pack(std::string("errors"));
+            pk.pack_array(1);
+            pk.pack_bin(4);
+            pk.pack_bin_body("oops", 4);
+            pk.pack(std::string("future_key"));  // unknown keys are ignored
+            pk.pack(1.5);
+        });
+        auto d = decode_payload(p);
+        REQUIRE_MESSAGE(d.message, d.error);
+        CHECK(std::get<Finalized>(*d.message).errors == std::vector<std::string>{"oops"});
+    }
+
     TEST_CASE("absent health readings stay absent") {
         TestResult r;
         auto f = frame_of(r);
