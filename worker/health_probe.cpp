@@ -51,7 +51,12 @@ protocol::Health HealthProbe::read() {
         }
     }
     if (fd_dir_ >= 0 && ::lseek(fd_dir_, 0, SEEK_SET) == 0) {
-        alignas(8) char buf[8192];
+        // Room for about a thousand entries: one getdents64 call for any
+        // sane process. A call that left more than the largest possible
+        // entry unused has returned everything, so no second call is needed
+        // to see end of directory.
+        alignas(8) static char buf[32 * 1024];
+        constexpr long kLargestEntry = sizeof(LinuxDirent64) + 256;
         std::uint64_t count = 0;
         bool ok = true;
         for (;;) {
@@ -66,6 +71,7 @@ protocol::Health HealthProbe::read() {
                 if (d->d_name[0] != '.') ++count;
                 off += d->d_reclen;
             }
+            if (n + kLargestEntry <= static_cast<long>(sizeof buf)) break;
         }
         const std::uint64_t own = (statm_fd_ >= 0 ? 1 : 0) + 1;
         if (ok && count >= own) h.open_fds = count - own;

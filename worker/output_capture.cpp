@@ -39,6 +39,9 @@ OutputCapture::OutputCapture() {
     saved_err_ = ::fcntl(2, F_DUPFD_CLOEXEC, 10);
     ::dup2(out_fd_, 1);
     ::dup2(err_fd_, 2);
+    // Line-buffered, as on a terminal: a test that crashes still leaves the
+    // lines it printed in the capture, where the crash reporter finds them.
+    std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
 }
 
 OutputCapture::~OutputCapture() {

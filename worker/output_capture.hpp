@@ -17,8 +17,8 @@ inline constexpr std::size_t kMaxCapturedBytes = 1024 * 1024;
 
 class OutputCapture {
 public:
-    /// Redirects stdout and stderr; `real_stderr` keeps a descriptor to the
-    /// original stderr for the runtime's own diagnostics.
+    /// Redirects stdout and stderr, keeping a descriptor to the original
+    /// stderr for the runtime's own diagnostics.
     OutputCapture();
     ~OutputCapture();
     OutputCapture(const OutputCapture&) = delete;
@@ -30,6 +30,9 @@ public:
     void take(std::string& out, std::string& err, std::size_t cap = kMaxCapturedBytes);
     /// The original stderr (or -1).
     int real_stderr() const { return saved_err_; }
+    /// The capture files (for the crash reporter).
+    int out_fd() const { return out_fd_; }
+    int err_fd() const { return err_fd_; }
 
 private:
     int out_fd_ = -1;

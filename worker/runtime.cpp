@@ -2,6 +2,7 @@
 // handed over. The worker is a test process, so plain blocking I/O is right
 // here: it does one thing at a time and the supervisor does the multiplexing.
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -51,6 +52,87 @@ void complain(int fd, const std::string& what) {
     if (fd >= 0) (void)write_all(fd, line.data(), line.size());
 }
 
+/// What the fatal-signal handler needs; plain data, read in the handler.
+struct CrashContext {
+    int real_stderr = -1;
+    int capture_out = -1;
+    int capture_err = -1;
+    const char* test_name = nullptr;
+};
+CrashContext& crash_context() {
+    static CrashContext ctx;
+    return ctx;
+}
+
+void write_str(int fd, const char* s) {
+    if (s) (void)write_all(fd, s, std::strlen(s));
+}
+
+/// Copies the last `cap` bytes written to a capture file to `to`.
+void dump_capture(int from, int to, const char* label) {
+    constexpr off_t cap = 64 * 1024;
+    const off_t end = ::lseek(from, 0, SEEK_CUR);
+    if (end <= 0) return;
+    write_str(to, label);
+    off_t pos = end > cap ? end - cap : 0;
+    char buf[4096];
+    while (pos < end) {
+        const ssize_t n = ::pread(from, buf, sizeof buf, pos);
+        if (n <= 0) break;
+        (void)write_all(to, buf, static_cast<std::size_t>(n));
+        pos += n;
+    }
+    write_str(to, "\n");
+}
+
+/// Runs on the alternate stack when a test dies of a signal: leaves the
+/// test's name and captured output on the real stderr, whose tail the
+/// supervisor keeps for the crash report, then dies of the same signal.
+/// Only async-signal-safe calls.
+void on_fatal_signal(int sig) {
+    const auto& ctx = crash_context();
+    if (ctx.real_stderr >= 0) {
+        char num[16];
+        int len = 0;
+        for (int v = sig; v > 0 && len < 15; v /= 10) num[len++] = static_cast<char>('0' + v % 10);
+        char digits[16];
+        for (int i = 0; i < len; ++i) digits[i] = num[len - 1 - i];
+        digits[len] = '\0';
+        write_str(ctx.real_stderr, "tend worker: fatal signal ");
+        write_str(ctx.real_stderr, digits);
+        if (ctx.test_name) {
+            write_str(ctx.real_stderr, " in test '");
+            write_str(ctx.real_stderr, ctx.test_name);
+            write_str(ctx.real_stderr, "'");
+        }
+        write_str(ctx.real_stderr, "\n");
+        dump_capture(ctx.capture_out, ctx.real_stderr, "--- its stdout ---\n");
+        dump_capture(ctx.capture_err, ctx.real_stderr, "--- its stderr ---\n");
+    }
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+}
+
+void install_crash_reporter(int real_stderr, int capture_out, int capture_err) {
+    auto& ctx = crash_context();
+    ctx.real_stderr = real_stderr;
+    ctx.capture_out = capture_out;
+    ctx.capture_err = capture_err;
+    // An alternate stack, so a stack overflow can still be reported.
+    static std::vector<char> alt_stack(64 * 1024);
+    stack_t ss{};
+    ss.ss_sp = alt_stack.data();
+    ss.ss_size = alt_stack.size();
+    ::sigaltstack(&ss, nullptr);
+    struct sigaction sa {};
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS}) {
+        ::sigaction(sig, &sa, nullptr);
+    }
+}
+
 protocol::Failure to_wire(FailureDetail&& f) {
     return protocol::Failure{std::move(f.file),       f.line,
                              std::move(f.kind),       std::move(f.expression),
@@ -64,6 +146,7 @@ public:
         : adapter_(adapter), in_fd_(in_fd), out_fd_(out_fd) {}
 
     int serve() {
+        install_crash_reporter(capture_.real_stderr(), capture_.out_fd(), capture_.err_fd());
         const auto tests = adapter_.list();
         names_.reserve(tests.size());
         for (std::uint32_t i = 0; i < tests.size(); ++i) {
@@ -111,11 +194,11 @@ public:
     }
 
     void begin(std::uint32_t id) override {
+        // Output written between two tests (there is none from the adapters)
+        // lands in the next test's capture: cutting it off here would cost
+        // two syscalls a test.
         current_ = id;
-        std::string discard_out, discard_err;
-        capture_.take(discard_out, discard_err);  // output between tests is nobody's
-        result_.out.swap(discard_out);
-        result_.err.swap(discard_err);
+        crash_context().test_name = id < names_.size() ? names_[id].c_str() : nullptr;
         started_ = std::chrono::steady_clock::now();
     }
 
@@ -133,6 +216,7 @@ public:
         for (auto& f : failures) result_.failures.push_back(to_wire(std::move(f)));
         capture_.take(result_.out, result_.err);
         result_.health = probe_.read();
+        crash_context().test_name = nullptr;
         if (!send(result_)) std::_Exit(0);  // supervisor gone mid-unit: stop quietly
     }
 

@@ -1,103 +1,14 @@
 // The worker runtime and doctest adapter driven directly over the protocol,
 // without the supervisor: exact-name selection, single tests, unknown names.
 #include <doctest/doctest.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "frame.hpp"
-#include "messages.hpp"
+#include "direct_worker.hpp"
 #include "run_tend.hpp"
 
-extern char** environ;
-
 using namespace tend::protocol;
+using tend_test::DirectWorker;
 
 namespace {
-
-/// A fixture binary started as a worker, spoken to synchronously.
-class DirectWorker {
-public:
-    explicit DirectWorker(const std::string& binary) {
-        int cmd[2], res[2];
-        REQUIRE(::pipe2(cmd, O_CLOEXEC) == 0);
-        REQUIRE(::pipe2(res, O_CLOEXEC) == 0);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, cmd[0], 3);
-        posix_spawn_file_actions_adddup2(&fa, res[1], 4);
-        std::vector<std::string> env_storage;
-        for (char** e = environ; *e; ++e) env_storage.emplace_back(*e);
-        env_storage.emplace_back("TEND_WORKER_FDS=3,4");
-        std::vector<char*> envp;
-        for (auto& s : env_storage) envp.push_back(s.data());
-        envp.push_back(nullptr);
-        char* argv[] = {const_cast<char*>(binary.c_str()), nullptr};
-        REQUIRE(::posix_spawn(&pid_, binary.c_str(), &fa, nullptr, argv, envp.data()) == 0);
-        posix_spawn_file_actions_destroy(&fa);
-        ::close(cmd[0]);
-        ::close(res[1]);
-        to_ = cmd[1];
-        from_ = res[0];
-    }
-    ~DirectWorker() {
-        if (to_ >= 0) ::close(to_);
-        ::close(from_);
-        int status = 0;
-        if (pid_ > 0) ::waitpid(pid_, &status, 0);
-    }
-    void send(const Message& m) {
-        std::vector<char> f;
-        encode_frame(m, f);
-        REQUIRE(::write(to_, f.data(), f.size()) == static_cast<ssize_t>(f.size()));
-    }
-    Message receive() {
-        for (;;) {
-            auto ev = decoder_.next();
-            REQUIRE(ev.kind != FrameEvent::Kind::error);
-            if (ev.kind == FrameEvent::Kind::frame) {
-                auto d = decode_payload(ev.payload);
-                REQUIRE_MESSAGE(d.message, d.error);
-                return *d.message;
-            }
-            pollfd p{from_, POLLIN, 0};
-            REQUIRE_MESSAGE(::poll(&p, 1, 10000) == 1, "worker sent nothing for 10 s");
-            char buf[65536];
-            const ssize_t n = ::read(from_, buf, sizeof buf);
-            REQUIRE(n > 0);
-            decoder_.feed(buf, static_cast<std::size_t>(n));
-        }
-    }
-    template <typename T>
-    T receive_as() {
-        auto m = receive();
-        REQUIRE_MESSAGE(std::holds_alternative<T>(m), "got '" << type_name(m) << "'");
-        return std::get<T>(m);
-    }
-    pid_t pid() const { return pid_; }
-    /// Writes raw bytes on the command pipe.
-    void send_raw(const std::vector<char>& bytes) {
-        REQUIRE(::write(to_, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
-    }
-    /// Closes the command pipe and returns the worker's exit status.
-    int close_and_wait() {
-        ::close(to_);
-        to_ = -1;
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-
-private:
-    pid_t pid_ = -1;
-    int to_ = -1;
-    int from_ = -1;
-    FrameDecoder decoder_;
-};
 
 std::uint32_t id_of(const TestList& list, const std::string& name) {
     for (const auto& t : list.tests) {

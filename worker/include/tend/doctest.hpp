@@ -16,6 +16,14 @@
 #ifndef DOCTEST_CONFIG_IMPLEMENT
 #define DOCTEST_CONFIG_IMPLEMENT
 #endif
+// doctest installs and removes its fatal-signal handlers around every test:
+// 14 syscalls a test, more than tend's whole per-test budget. Under tend the
+// worker runtime installs one crash reporter for the worker's lifetime
+// instead; run by hand, a crash is reported by the shell without the test's
+// name. Define TEND_DOCTEST_POSIX_SIGNALS to keep doctest's handlers.
+#if !defined(TEND_DOCTEST_POSIX_SIGNALS) && !defined(DOCTEST_CONFIG_NO_POSIX_SIGNALS)
+#define DOCTEST_CONFIG_NO_POSIX_SIGNALS
+#endif
 #include <doctest/doctest.h>
 
 #include <set>
