@@ -1,8 +1,9 @@
 // Measures the worker's own health (RSS, open descriptors) after each test.
 //
 // Cheap by construction: /proc/self/statm and /proc/self/fd are opened once
-// and re-read in place (pread, lseek + getdents64), so one reading costs two
-// or three syscalls and no allocation.
+// and re-read in place, so one reading costs two syscalls (pread, and fstat
+// on Linux 6.2+ where /proc/self/fd's size is the descriptor count; lseek +
+// getdents64 before that) and no allocation.
 #pragma once
 
 #include "messages.hpp"
@@ -19,6 +20,9 @@ public:
     /// Current readings; a reading this platform cannot take stays absent.
     /// open_fds leaves out the two descriptors the probe itself holds.
     protocol::Health read();
+    /// The descriptor count by listing /proc/self/fd, whatever the kernel
+    /// (read() uses it where fstat cannot tell); same exclusions as read().
+    std::optional<std::uint64_t> count_fds_by_listing();
 
 private:
     int statm_fd_ = -1;
