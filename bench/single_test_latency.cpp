@@ -7,6 +7,8 @@
 //   one-test round trip: run 1 test + finalize, mean over ITERATIONS, in µs
 //   pipelined per test:  one run request for every test, time to the last
 //                        result divided by the number of tests, in µs
+//   pipe round trip:     one byte there and back between two processes, the
+//                        floor under any one-test round trip, in µs
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +18,29 @@
 
 using namespace tend::protocol;
 using Clock = std::chrono::steady_clock;
+
+namespace {
+double pipe_round_trip_us(int iterations) {
+    int there[2], back[2];
+    if (::pipe(there) != 0 || ::pipe(back) != 0) return -1;
+    const pid_t child = ::fork();
+    char c = 'x';
+    if (child == 0) {
+        for (int i = 0; i < iterations; ++i) {
+            if (::read(there[0], &c, 1) != 1 || ::write(back[1], &c, 1) != 1) break;
+        }
+        ::_exit(0);
+    }
+    const auto t0 = Clock::now();
+    for (int i = 0; i < iterations; ++i) {
+        if (::write(there[1], &c, 1) != 1 || ::read(back[0], &c, 1) != 1) break;
+    }
+    const double us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / iterations;
+    ::waitpid(child, nullptr, 0);
+    for (int fd : {there[0], there[1], back[0], back[1]}) ::close(fd);
+    return us;
+}
+}  // namespace
 
 int main(int argc, char** argv) {
     if (argc < 2) {
@@ -62,8 +87,9 @@ int main(int argc, char** argv) {
         (void)w.receive_as<Finalized>();
         w.send(Shutdown{});
 
-        std::printf("tests=%u one_test_round_trip_us=%.2f pipelined_per_test_us=%.3f\n", n, single_us,
-                    pipelined_us);
+        std::printf("tests=%u one_test_round_trip_us=%.2f pipelined_per_test_us=%.3f "
+                    "pipe_round_trip_us=%.2f\n",
+                    n, single_us, pipelined_us, pipe_round_trip_us(iterations));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "single_test_latency: %s\n", e.what());
         return 1;

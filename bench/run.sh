@@ -1,0 +1,79 @@
+#!/bin/bash
+# tend's benchmarks, all measured in one run so the ratios compare like with
+# like on a shared, noisy machine. Usage: bench/run.sh [BUILD_DIR]
+# (default build-bench, configured as a release build).
+#
+#  1. Per-test overhead: 10,000 no-op doctest tests, `tend run -j 1` against
+#     the same binary run natively; (tend - native) / tests.
+#  2. `tend run -j 2` on those 10,000 against the native binary.
+#  3. 2,000 trivial tests: `tend run -j 2` against `ctest -j2` running one
+#     process per test (needs ctest; skipped without it).
+#  4. The worker alone over the protocol (bench/single_test_latency): one
+#     test of a 10-test and of a 10,000-test binary, pipelined cost per test,
+#     and the machine's raw pipe round trip; also pinned to one CPU, where
+#     no cross-CPU wake-up is paid.
+# Each wall time is the best of 5 runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build-bench}
+if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build" --buildtype=release >/dev/null
+fi
+ninja -C "$build" >/dev/null
+tend="$build/runner/tend"
+suite="$build/bench/noop_suite"
+latency="$build/bench/single_test_latency"
+
+# best_of COMMAND...: the best wall time of 5 runs, in microseconds.
+best_of() {
+    local best=""
+    for _ in 1 2 3 4 5; do
+        local start end
+        start=$(date +%s%N)
+        "$@" >/dev/null 2>&1 || true
+        end=$(date +%s%N)
+        local us=$(((end - start) / 1000))
+        if [ -z "$best" ] || [ "$us" -lt "$best" ]; then best=$us; fi
+    done
+    echo "$best"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "== tend benchmarks ($(date -u +%F), $(nproc) CPUs, kernel $(uname -r))"
+
+export TEND_BENCH_TESTS=10000 TEND_BENCH_PER_SUITE=100
+native=$(best_of "$suite")
+j1=$(best_of "$tend" run "$suite" -j 1 -q)
+j2=$(best_of "$tend" run "$suite" -j 2 -q)
+overhead=$(awk -v t="$j1" -v n="$native" 'BEGIN { printf "%.2f", (t - n) / 10000 }')
+echo "10,000 no-op tests (100 suites of 100):"
+echo "  native binary            $((native / 1000)) ms"
+echo "  tend run -j 1            $((j1 / 1000)) ms   overhead per test: ${overhead} us (target <= 5)"
+echo "  tend run -j 2            $((j2 / 1000)) ms   = $(ratio "$j2" "$native") x native"
+
+export TEND_BENCH_TESTS=2000 TEND_BENCH_PER_SUITE=100
+j2_small=$(best_of "$tend" run "$suite" -j 2 -q)
+if command -v ctest >/dev/null; then
+    ctest_dir=$(mktemp -d)
+    trap 'rm -rf "$ctest_dir"' EXIT
+    abs_suite=$(readlink -f "$suite")
+    for i in $(seq 0 1999); do
+        echo "add_test(noop_$i \"$abs_suite\" \"--test-case=noop $i\")"
+    done >"$ctest_dir/CTestTestfile.cmake"
+    ctest_us=$(best_of ctest --test-dir "$ctest_dir" -j2 -Q)
+    echo "2,000 trivial tests:"
+    echo "  ctest -j2 (a process per test)  $((ctest_us / 1000)) ms"
+    echo "  tend run -j 2                   $((j2_small / 1000)) ms   ctest / tend = $(ratio "$ctest_us" "$j2_small") x (target >= 100)"
+else
+    echo "2,000 trivial tests: tend run -j 2 $((j2_small / 1000)) ms (ctest not installed: no comparison)"
+fi
+
+echo "The worker alone, over the protocol (no supervisor):"
+for n in 10 10000; do
+    echo "  $n tests:              $(TEND_BENCH_TESTS=$n "$latency" "$suite" 2000)"
+done
+if command -v taskset >/dev/null; then
+    for n in 10 10000; do
+        echo "  $n tests, one CPU:     $(TEND_BENCH_TESTS=$n taskset -c 0 "$latency" "$suite" 2000)"
+    done
+fi
