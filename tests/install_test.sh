@@ -1,0 +1,22 @@
+#!/bin/sh
+# `meson install` into a scratch root, then build an outside project the way
+# the README says (pkg-config --cflags --libs tend-worker) and run it under
+# the installed tend. Usage: install_test.sh BUILD_DIR SOURCE_DIR
+set -eu
+build=$1
+source=$2
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+
+meson install -C "$build" --destdir "$root" --no-rebuild --quiet >/dev/null
+pc=$(find "$root" -name tend-worker.pc | head -n 1)
+[ -n "$pc" ] || { echo "tend-worker.pc was not installed" >&2; exit 1; }
+tend=$(find "$root" -type f -name tend -perm -u+x | head -n 1)
+[ -n "$tend" ] || { echo "the tend binary was not installed" >&2; exit 1; }
+
+# The .pc names the real prefix; the sysroot puts the scratch root in front.
+flags=$(PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$root pkg-config --cflags --libs tend-worker)
+c++ -std=c++20 -o "$root/outside_tests" "$source/examples/example_tests.cpp" $flags
+"$tend" run "$root/outside_tests" -q
+"$root/outside_tests" >/dev/null  # and still a plain doctest binary
+echo "install test: outside project built with pkg-config and run under the installed tend"
