@@ -1,11 +1,10 @@
 // Benchmark suite: TEND_BENCH_TESTS no-op doctest tests (default 10,000),
 // TEND_BENCH_PER_SUITE to a suite (default 100), registered at run time so
 // no giant source has to be compiled.
-#include <tend/doctest.hpp>
-
 #include <cstdlib>
 #include <deque>
 #include <string>
+#include <tend/doctest.hpp>
 
 namespace {
 void noop() {}

@@ -35,7 +35,8 @@ double pipe_round_trip_us(int iterations) {
     for (int i = 0; i < iterations; ++i) {
         if (::write(there[1], &c, 1) != 1 || ::read(back[0], &c, 1) != 1) break;
     }
-    const double us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / iterations;
+    const double us =
+        std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / iterations;
     ::waitpid(child, nullptr, 0);
     for (int fd : {there[0], there[1], back[0], back[1]}) ::close(fd);
     return us;
@@ -87,9 +88,10 @@ int main(int argc, char** argv) {
         (void)w.receive_as<Finalized>();
         w.send(Shutdown{});
 
-        std::printf("tests=%u one_test_round_trip_us=%.2f pipelined_per_test_us=%.3f "
-                    "pipe_round_trip_us=%.2f\n",
-                    n, single_us, pipelined_us, pipe_round_trip_us(iterations));
+        std::printf(
+            "tests=%u one_test_round_trip_us=%.2f pipelined_per_test_us=%.3f "
+            "pipe_round_trip_us=%.2f\n",
+            n, single_us, pipelined_us, pipe_round_trip_us(iterations));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "single_test_latency: %s\n", e.what());
         return 1;

@@ -37,7 +37,7 @@ struct FrameEvent {
 /// Incremental decoder. After an error it stays failed: a byte stream that
 /// lost its framing cannot be trusted again.
 class FrameDecoder {
-public:
+  public:
     explicit FrameDecoder(std::uint32_t max_frame_bytes = kDefaultMaxFrameBytes)
         : max_frame_bytes_(max_frame_bytes) {}
 
@@ -53,7 +53,7 @@ public:
     /// Bytes buffered and not yet returned as a frame.
     std::size_t buffered() const { return buffer_.size() - read_pos_; }
 
-private:
+  private:
     std::uint32_t max_frame_bytes_;
     std::vector<char> buffer_;
     std::size_t read_pos_ = 0;

@@ -2,7 +2,6 @@
 #include "messages.hpp"
 
 #include <msgpack.hpp>
-
 #include <stdexcept>
 
 #include "frame.hpp"
@@ -11,9 +10,12 @@ namespace tend::protocol {
 
 std::string_view to_string(Status s) {
     switch (s) {
-        case Status::passed: return "passed";
-        case Status::failed: return "failed";
-        case Status::skipped: return "skipped";
+        case Status::passed:
+            return "passed";
+        case Status::failed:
+            return "failed";
+        case Status::skipped:
+            return "skipped";
     }
     return "?";
 }
@@ -194,24 +196,34 @@ struct DecodeError : std::runtime_error {
 
 std::string_view kind_name(const msgpack::object& o) {
     switch (o.type) {
-        case msgpack::type::NIL: return "nil";
-        case msgpack::type::BOOLEAN: return "boolean";
-        case msgpack::type::POSITIVE_INTEGER: return "unsigned integer";
-        case msgpack::type::NEGATIVE_INTEGER: return "negative integer";
+        case msgpack::type::NIL:
+            return "nil";
+        case msgpack::type::BOOLEAN:
+            return "boolean";
+        case msgpack::type::POSITIVE_INTEGER:
+            return "unsigned integer";
+        case msgpack::type::NEGATIVE_INTEGER:
+            return "negative integer";
         case msgpack::type::FLOAT32:
-        case msgpack::type::FLOAT64: return "float";
-        case msgpack::type::STR: return "string";
-        case msgpack::type::BIN: return "binary";
-        case msgpack::type::ARRAY: return "array";
-        case msgpack::type::MAP: return "map";
-        case msgpack::type::EXT: return "extension";
+        case msgpack::type::FLOAT64:
+            return "float";
+        case msgpack::type::STR:
+            return "string";
+        case msgpack::type::BIN:
+            return "binary";
+        case msgpack::type::ARRAY:
+            return "array";
+        case msgpack::type::MAP:
+            return "map";
+        case msgpack::type::EXT:
+            return "extension";
     }
     return "unknown";
 }
 
 /// A msgpack map read by key, with errors that name where they happened.
 class Fields {
-public:
+  public:
     Fields(const msgpack::object& o, std::string where) : where_(std::move(where)) {
         if (o.type != msgpack::type::MAP) {
             throw DecodeError(where_ + ": expected a map, got " + std::string(kind_name(o)));
@@ -222,7 +234,8 @@ public:
     const msgpack::object* find(std::string_view key) const {
         for (std::uint32_t i = 0; i < map_->size; ++i) {
             const auto& k = map_->ptr[i].key;
-            if (k.type == msgpack::type::STR && std::string_view(k.via.str.ptr, k.via.str.size) == key) {
+            if (k.type == msgpack::type::STR &&
+                std::string_view(k.via.str.ptr, k.via.str.size) == key) {
                 return &map_->ptr[i].val;
             }
         }
@@ -285,7 +298,7 @@ public:
     }
     const std::string& where() const { return where_; }
 
-private:
+  private:
     const msgpack::object_map* map_ = nullptr;
     std::string where_;
 };
@@ -377,11 +390,15 @@ Message decode_fields(const Fields& f, std::string_view type) {
     throw DecodeError("unknown message type '" + std::string(type) + "'");
 }
 
-bool reference_payload(msgpack::type::object_type, std::size_t, void*) { return true; }
+bool reference_payload(msgpack::type::object_type, std::size_t, void*) {
+    return true;
+}
 
 }  // namespace
 
-std::string_view type_name(const Message& m) { return std::visit(TypeNameOf{}, m); }
+std::string_view type_name(const Message& m) {
+    return std::visit(TypeNameOf{}, m);
+}
 
 void encode_frame(const Message& m, std::vector<char>& out) {
     const std::size_t header_at = out.size();

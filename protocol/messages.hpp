@@ -6,10 +6,10 @@
 //   supervisor -> worker       list
 //   worker     -> supervisor   tests      {tests: [{id, name, suite, file, line, skip, timeout}]}
 //   supervisor -> worker       run        {unit, tests: [{id, name}]}
-//   worker     -> supervisor   result     {unit, id, status, duration_ns, health, ...}  x one per test
-//   supervisor -> worker       finalize   {unit}          (scope teardown of the unit)
-//   worker     -> supervisor   finalized  {unit, health, stdout, stderr, errors}
-//   supervisor -> worker       shutdown                   (worker exits 0)
+//   worker     -> supervisor   result     {unit, id, status, duration_ns, health, ...}  x one per
+//   test supervisor -> worker       finalize   {unit}          (scope teardown of the unit) worker
+//   -> supervisor   finalized  {unit, health, stdout, stderr, errors} supervisor -> worker shutdown
+//   (worker exits 0)
 //
 // Every payload is one msgpack map with a string "type". Unknown keys are
 // ignored so either side can grow; a missing or mistyped key is an error

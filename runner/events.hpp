@@ -61,7 +61,7 @@ struct Summary {
 };
 
 class Reporter {
-public:
+  public:
     virtual ~Reporter() = default;
     virtual void test(const TestEvent& e) = 0;
     virtual void recycle(const RecycleEvent& e) = 0;

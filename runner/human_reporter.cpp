@@ -10,12 +10,18 @@ namespace tend {
 namespace {
 std::string_view label(TestStatus s) {
     switch (s) {
-        case TestStatus::passed: return "PASS";
-        case TestStatus::failed: return "FAIL";
-        case TestStatus::skipped: return "SKIP";
-        case TestStatus::crashed: return "CRASH";
-        case TestStatus::error: return "ERROR";
-        case TestStatus::not_run: return "NOTRUN";
+        case TestStatus::passed:
+            return "PASS";
+        case TestStatus::failed:
+            return "FAIL";
+        case TestStatus::skipped:
+            return "SKIP";
+        case TestStatus::crashed:
+            return "CRASH";
+        case TestStatus::error:
+            return "ERROR";
+        case TestStatus::not_run:
+            return "NOTRUN";
     }
     return "?";
 }
@@ -59,7 +65,8 @@ void HumanReporter::test(const TestEvent& e) {
             out += fmt::format("         {}:{}: {}", where, line, f.kind);
             if (!f.expression.empty()) out += fmt::format("( {} )", f.expression);
             out += '\n';
-            if (!f.expanded.empty()) out += fmt::format("           with expansion: {}\n", f.expanded);
+            if (!f.expanded.empty())
+                out += fmt::format("           with expansion: {}\n", f.expanded);
             if (!f.subcase.empty()) out += fmt::format("           in subcase: {}\n", f.subcase);
             if (!f.message.empty()) out += indent_tail(f.message, 20, "           ");
         }
@@ -72,8 +79,8 @@ void HumanReporter::test(const TestEvent& e) {
 
 void HumanReporter::recycle(const RecycleEvent& e) {
     if (!options_.verbose) return;
-    std::fputs(fmt::format("{:>6} worker {} ({}): {}\n", "RECYCLE", e.worker_pid, basename(e.binary),
-                           e.reason.sentence())
+    std::fputs(fmt::format("{:>6} worker {} ({}): {}\n", "RECYCLE", e.worker_pid,
+                           basename(e.binary), e.reason.sentence())
                    .c_str(),
                out_);
 }
@@ -83,15 +90,19 @@ void HumanReporter::notice(const Notice& n) {
 }
 
 void HumanReporter::summary(const Summary& s) {
-    std::string line = fmt::format("Summary [{:.3f}s] {} tests: {} passed, {} failed", s.duration_s,
-                                   s.total, s.count(TestStatus::passed), s.count(TestStatus::failed));
-    for (auto st : {TestStatus::skipped, TestStatus::crashed, TestStatus::error, TestStatus::not_run}) {
+    std::string line =
+        fmt::format("Summary [{:.3f}s] {} tests: {} passed, {} failed", s.duration_s, s.total,
+                    s.count(TestStatus::passed), s.count(TestStatus::failed));
+    for (auto st :
+         {TestStatus::skipped, TestStatus::crashed, TestStatus::error, TestStatus::not_run}) {
         if (s.count(st)) line += fmt::format(", {} {}", s.count(st), to_string(st));
     }
     if (s.errors) line += fmt::format("; {} errors outside tests", s.errors);
-    line += fmt::format("\nWorkers: {} started, {} recycled", s.workers_started, s.recycled_total());
+    line +=
+        fmt::format("\nWorkers: {} started, {} recycled", s.workers_started, s.recycled_total());
     if (s.recycled_total()) {
-        line += fmt::format(" ({} memory, {} fds, {} age)", s.recycled[0], s.recycled[1], s.recycled[2]);
+        line += fmt::format(" ({} memory, {} fds, {} age)", s.recycled[0], s.recycled[1],
+                            s.recycled[2]);
     }
     line += fmt::format(", {} crashed\n", s.workers_crashed);
     std::fputs(line.c_str(), out_);

@@ -9,20 +9,20 @@
 namespace tend {
 
 struct HumanOptions {
-    bool verbose = false;  ///< show passing tests' lines and every recycle
-    bool quiet = false;    ///< only failures and the summary
+    bool verbose = false;      ///< show passing tests' lines and every recycle
+    bool quiet = false;        ///< only failures and the summary
     bool show_binary = false;  ///< prefix test names with their binary (several binaries)
 };
 
 class HumanReporter final : public Reporter {
-public:
+  public:
     HumanReporter(std::FILE* out, HumanOptions options) : out_(out), options_(options) {}
     void test(const TestEvent& e) override;
     void recycle(const RecycleEvent& e) override;
     void notice(const Notice& n) override;
     void summary(const Summary& s) override;
 
-private:
+  private:
     std::FILE* out_;
     HumanOptions options_;
 };

@@ -85,10 +85,10 @@ void JsonReporter::summary(const Summary& s) {
     }
     j["errors"] = s.errors;
     j["duration_ms"] = s.duration_s * 1e3;
-    j["workers"] = {{"started", s.workers_started},
-                    {"crashed", s.workers_crashed},
-                    {"recycled",
-                     {{"memory", s.recycled[0]}, {"fds", s.recycled[1]}, {"age", s.recycled[2]}}}};
+    j["workers"] = {
+        {"started", s.workers_started},
+        {"crashed", s.workers_crashed},
+        {"recycled", {{"memory", s.recycled[0]}, {"fds", s.recycled[1]}, {"age", s.recycled[2]}}}};
     write(dump(j));
     std::fflush(out_);
 }

@@ -9,14 +9,14 @@
 namespace tend {
 
 class JsonReporter final : public Reporter {
-public:
+  public:
     explicit JsonReporter(std::FILE* out) : out_(out) {}
     void test(const TestEvent& e) override;
     void recycle(const RecycleEvent& e) override;
     void notice(const Notice& n) override;
     void summary(const Summary& s) override;
 
-private:
+  private:
     void write(const std::string& line);
     std::FILE* out_;
 };

@@ -90,8 +90,9 @@ int run_list(const std::vector<std::string>& binaries, std::size_t jobs, bool as
         }
         for (const auto& t : b.tests) {
             if (as_json) {
-                nlohmann::json j{{"binary", b.binary}, {"id", t.id},     {"name", t.name},
-                                 {"suite", t.suite},   {"file", t.file}, {"line", t.line},
+                nlohmann::json j{{"binary", b.binary}, {"id", t.id},
+                                 {"name", t.name},     {"suite", t.suite},
+                                 {"file", t.file},     {"line", t.line},
                                  {"skip", t.skip},     {"timeout", t.timeout_s}};
                 std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
             } else {
@@ -113,13 +114,14 @@ int main(int argc, char** argv) {
     const auto fd_limit = tend::raise_fd_limit();
     tend::close_inherited_on_exec();
 
-    CLI::App app{"tend: runs test binaries on a pool of warm worker processes.\n"
-                 "\n"
-                 "Examples:\n"
-                 "  tend list ./build/tests/my_tests\n"
-                 "  tend run ./build/tests/my_tests -j 4\n"
-                 "  tend run ./a ./b --max-rss 512MiB --max-age none --json > events.jsonl\n",
-                 "tend"};
+    CLI::App app{
+        "tend: runs test binaries on a pool of warm worker processes.\n"
+        "\n"
+        "Examples:\n"
+        "  tend list ./build/tests/my_tests\n"
+        "  tend run ./build/tests/my_tests -j 4\n"
+        "  tend run ./a ./b --max-rss 512MiB --max-age none --json > events.jsonl\n",
+        "tend"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "tend 0.1.0");
 

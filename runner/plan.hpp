@@ -15,8 +15,8 @@
 namespace tend {
 
 struct Unit {
-    std::size_t binary = 0;     ///< index into the run's binaries
-    std::string name;           ///< the suite, or the file for suite-less tests
+    std::size_t binary = 0;            ///< index into the run's binaries
+    std::string name;                  ///< the suite, or the file for suite-less tests
     std::vector<std::uint32_t> tests;  ///< test ids, ascending (the worker's run order)
 };
 

@@ -9,12 +9,18 @@ namespace tend {
 
 std::string_view to_string(TestStatus s) {
     switch (s) {
-        case TestStatus::passed: return "passed";
-        case TestStatus::failed: return "failed";
-        case TestStatus::skipped: return "skipped";
-        case TestStatus::crashed: return "crashed";
-        case TestStatus::error: return "error";
-        case TestStatus::not_run: return "not_run";
+        case TestStatus::passed:
+            return "passed";
+        case TestStatus::failed:
+            return "failed";
+        case TestStatus::skipped:
+            return "skipped";
+        case TestStatus::crashed:
+            return "crashed";
+        case TestStatus::error:
+            return "error";
+        case TestStatus::not_run:
+            return "not_run";
     }
     return "?";
 }
@@ -38,7 +44,8 @@ std::string with_tail(std::string what, const std::string& tail) {
 Pool::Pool(PoolOptions options, Reporter* reporter)
     : options_(std::move(options)), reporter_(reporter), reaper_(io_) {
     if (options_.jobs == 0) options_.jobs = 1;
-    for (const auto& b : options_.binaries) binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0});
+    for (const auto& b : options_.binaries)
+        binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0});
 }
 
 Pool::~Pool() {
@@ -58,8 +65,8 @@ Summary Pool::run() {
 std::vector<BinaryTests> Pool::listing() const {
     std::vector<BinaryTests> out;
     for (const auto& b : binaries_) {
-        out.push_back(BinaryTests{b.path, b.tests ? *b.tests : std::vector<protocol::TestInfo>{},
-                                  b.error});
+        out.push_back(
+            BinaryTests{b.path, b.tests ? *b.tests : std::vector<protocol::TestInfo>{}, b.error});
     }
     return out;
 }
@@ -308,23 +315,25 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
     Slot slot = std::move(it->second);
     slots_.erase(it);
     auto& b = binaries_[slot.binary];
-    const std::string how = slot.failure.empty()
-                                ? fmt::format("worker {} {}", w.pid(), status.describe())
-                                : fmt::format("worker {} broke the protocol: {}", w.pid(), slot.failure);
+    const std::string how =
+        slot.failure.empty()
+            ? fmt::format("worker {} {}", w.pid(), status.describe())
+            : fmt::format("worker {} broke the protocol: {}", w.pid(), slot.failure);
     const bool clean = slot.failure.empty() && !status.signaled && status.code == 0;
 
     switch (slot.state) {
         case State::stopping:
             // Its tests are all reported; an unclean exit (a crash in a static
             // destructor, a kill after the grace period) is still worth saying.
-            if (!clean) notice(slot.binary, with_tail(how + " after shutdown", w.stderr_tail()), false);
+            if (!clean)
+                notice(slot.binary, with_tail(how + " after shutdown", w.stderr_tail()), false);
             break;
         case State::starting:
         case State::listing:
             if (slot.discoverer) b.discovering = false;
             if (!b.tests) {
                 startup_failed_ = true;
-                const char* when = !slot.failure.empty()          ? ""
+                const char* when = !slot.failure.empty()           ? ""
                                    : slot.state == State::starting ? " before saying hello"
                                                                    : " while listing tests";
                 give_up(slot.binary,
@@ -348,8 +357,9 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
                       std::vector<std::uint32_t>(slot.unit.tests.begin() + slot.next + 1,
                                                  slot.unit.tests.end())};
             if (++b.deaths > options_.max_worker_deaths) {
-                report_unrun(slot.binary, rest, 0,
-                             fmt::format("{} workers of this binary died; last: {}", b.deaths, how));
+                report_unrun(
+                    slot.binary, rest, 0,
+                    fmt::format("{} workers of this binary died; last: {}", b.deaths, how));
                 give_up(slot.binary, fmt::format("{} workers died; not starting more", b.deaths));
             } else if (!rest.tests.empty()) {
                 b.pending.push_front(std::move(rest));
@@ -359,8 +369,9 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
         case State::finalizing:
             ++summary_.workers_crashed;
             notice(slot.binary,
-                   with_tail(fmt::format("unit '{}': teardown did not finish: {}", slot.unit.name, how),
-                             w.stderr_tail()),
+                   with_tail(
+                       fmt::format("unit '{}': teardown did not finish: {}", slot.unit.name, how),
+                       w.stderr_tail()),
                    true);
             break;
         case State::idle:
@@ -390,16 +401,16 @@ void Pool::report_unrun(std::size_t binary, const Unit& unit, std::size_t from,
     }
 }
 
-void Pool::report(TestStatus status, std::size_t binary, std::uint32_t id, std::uint64_t duration_ns,
-                  pid_t pid, const protocol::Health& health,
+void Pool::report(TestStatus status, std::size_t binary, std::uint32_t id,
+                  std::uint64_t duration_ns, pid_t pid, const protocol::Health& health,
                   const std::vector<protocol::Failure>& failures, std::string_view out,
                   std::string_view err, std::string_view detail) {
     ++summary_.counts[static_cast<std::size_t>(status)];
     ++summary_.total;
     if (!reporter_) return;
     const auto& b = binaries_[binary];
-    reporter_->test(
-        TestEvent{b.path, (*b.tests)[id], status, duration_ns, pid, health, failures, out, err, detail});
+    reporter_->test(TestEvent{b.path, (*b.tests)[id], status, duration_ns, pid, health, failures,
+                              out, err, detail});
 }
 
 void Pool::notice(std::size_t binary, const std::string& message, bool fails_run) {

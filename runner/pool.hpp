@@ -50,7 +50,7 @@ struct BinaryTests {
 };
 
 class Pool final : public WorkerProcess::Listener {
-public:
+  public:
     Pool(PoolOptions options, Reporter* reporter);
     ~Pool() override;
 
@@ -65,7 +65,7 @@ public:
     void on_protocol_error(WorkerProcess& w, const std::string& what) override;
     void on_exit(WorkerProcess& w, const ExitStatus& status) override;
 
-private:
+  private:
     struct Binary {
         std::string path;
         std::optional<std::vector<protocol::TestInfo>> tests;
@@ -94,7 +94,8 @@ private:
     void handle_result(Slot& slot, protocol::TestResult& r);
     void handle_finalized(Slot& slot, protocol::Finalized& f);
     void give_up(std::size_t binary, const std::string& why);
-    void report_unrun(std::size_t binary, const Unit& unit, std::size_t from, const std::string& why);
+    void report_unrun(std::size_t binary, const Unit& unit, std::size_t from,
+                      const std::string& why);
     void report(TestStatus status, std::size_t binary, std::uint32_t id, std::uint64_t duration_ns,
                 pid_t pid, const protocol::Health& health,
                 const std::vector<protocol::Failure>& failures, std::string_view out,

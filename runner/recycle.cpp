@@ -20,9 +20,12 @@ WorkerLimits WorkerLimits::defaults(std::optional<std::uint64_t> worker_fd_limit
 
 std::string_view RecycleReason::name() const {
     switch (kind) {
-        case Kind::memory: return "memory";
-        case Kind::fds: return "fds";
-        case Kind::age: return "age";
+        case Kind::memory:
+            return "memory";
+        case Kind::fds:
+            return "fds";
+        case Kind::age:
+            return "age";
     }
     return "?";
 }

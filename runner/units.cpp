@@ -52,10 +52,20 @@ std::optional<std::uint64_t> parse_size(std::string_view text, std::string& erro
         double factor;
     };
     static constexpr Suffix kSuffixes[] = {
-        {"", 1},           {"b", 1},           {"k", 1024.0},       {"kib", 1024.0},
-        {"kb", 1e3},       {"m", 1048576.0},   {"mib", 1048576.0},  {"mb", 1e6},
-        {"g", 1073741824.0}, {"gib", 1073741824.0}, {"gb", 1e9},    {"t", 1099511627776.0},
-        {"tib", 1099511627776.0}, {"tb", 1e12},
+        {"", 1},
+        {"b", 1},
+        {"k", 1024.0},
+        {"kib", 1024.0},
+        {"kb", 1e3},
+        {"m", 1048576.0},
+        {"mib", 1048576.0},
+        {"mb", 1e6},
+        {"g", 1073741824.0},
+        {"gib", 1073741824.0},
+        {"gb", 1e9},
+        {"t", 1099511627776.0},
+        {"tib", 1099511627776.0},
+        {"tb", 1e12},
     };
     for (const auto& suffix : kSuffixes) {
         if (iequals(unit, suffix.name)) {

@@ -25,7 +25,8 @@ namespace bp = boost::process;
 std::string ExitStatus::describe() const {
     if (signaled) {
         const char* name = ::strsignal(code);
-        return "killed by signal " + std::to_string(code) + (name ? std::string(" (") + name + ")" : "");
+        return "killed by signal " + std::to_string(code) +
+               (name ? std::string(" (") + name + ")" : "");
     }
     return "exited with status " + std::to_string(code);
 }
@@ -115,12 +116,12 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
         ::dup2(res_w, 4);
         ::dup2(err_w, 1);
         ::dup2(err_w, 2);
-        ::setpgid(0, 0);  // own group: one signal reaches what the tests started
+        ::setpgid(0, 0);             // own group: one signal reaches what the tests started
         ::signal(SIGPIPE, SIG_DFL);  // the supervisor ignores it; tests get the default
     };
     std::error_code ec;
-    bp::child child(bp::exe = binary, env, bp::std_in < bp::null,
-                    bp::extend::on_exec_setup = setup, ec);
+    bp::child child(bp::exe = binary, env, bp::std_in < bp::null, bp::extend::on_exec_setup = setup,
+                    ec);
     ::close(cmd.read);
     ::close(res.write);
     ::close(err.write);
@@ -202,7 +203,8 @@ void WorkerProcess::fail(const std::string& what) {
 
 void WorkerProcess::read_results() {
     results_.async_read_some(
-        asio::buffer(read_buf_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        asio::buffer(read_buf_),
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
             if (n > 0 && !self->failed_) {
                 self->decoder_.feed(self->read_buf_.data(), n);
                 for (;;) {
@@ -235,11 +237,13 @@ void WorkerProcess::read_results() {
 
 void WorkerProcess::read_stderr() {
     stderr_.async_read_some(
-        asio::buffer(err_buf_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        asio::buffer(err_buf_),
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
             if (n > 0) {
                 auto& tail = self->stderr_tail_;
                 tail.append(self->err_buf_.data(), n);
-                if (tail.size() > 2 * kStderrTailBytes) tail.erase(0, tail.size() - kStderrTailBytes);
+                if (tail.size() > 2 * kStderrTailBytes)
+                    tail.erase(0, tail.size() - kStderrTailBytes);
             }
             if (ec) {
                 auto& tail = self->stderr_tail_;
@@ -279,9 +283,13 @@ void WorkerProcess::maybe_report_exit() {
     listener_.on_exit(*this, exit_status_);
 }
 
-ChildReaper::ChildReaper(asio::io_context& io) : signals_(io, SIGCHLD) { wait_signal(); }
+ChildReaper::ChildReaper(asio::io_context& io) : signals_(io, SIGCHLD) {
+    wait_signal();
+}
 
-void ChildReaper::watch(const std::shared_ptr<WorkerProcess>& w) { children_[w->pid()] = w; }
+void ChildReaper::watch(const std::shared_ptr<WorkerProcess>& w) {
+    children_[w->pid()] = w;
+}
 
 void ChildReaper::close() {
     closed_ = true;

@@ -45,9 +45,9 @@ struct ExitStatus {
 inline constexpr std::size_t kStderrTailBytes = 64 * 1024;
 
 class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
-public:
+  public:
     class Listener {
-    public:
+      public:
         virtual ~Listener() = default;
         virtual void on_message(WorkerProcess& w, protocol::Message& m) = 0;
         /// The worker broke the protocol; it has been killed already.
@@ -81,7 +81,7 @@ public:
     const std::string& stderr_tail() const { return stderr_tail_; }
     bool exited() const { return exit_reported_; }
 
-private:
+  private:
     WorkerProcess(asio::io_context& io, std::string binary, Listener& listener);
     void read_results();
     void read_stderr();
@@ -116,13 +116,13 @@ private:
 /// Reaps children on SIGCHLD and hands each wait status to its WorkerProcess.
 /// Create it before the first spawn so no exit goes unnoticed.
 class ChildReaper {
-public:
+  public:
     explicit ChildReaper(asio::io_context& io);
     void watch(const std::shared_ptr<WorkerProcess>& w);
     /// Stops listening for SIGCHLD (lets the io_context run out of work).
     void close();
 
-private:
+  private:
     void wait_signal();
     void reap_all();
     asio::signal_set signals_;

@@ -11,7 +11,7 @@
 namespace tend::worker {
 
 class HealthProbe {
-public:
+  public:
     HealthProbe();
     ~HealthProbe();
     HealthProbe(const HealthProbe&) = delete;
@@ -24,7 +24,7 @@ public:
     /// (read() uses it where fstat cannot tell); same exclusions as read().
     std::optional<std::uint64_t> count_fds_by_listing();
 
-private:
+  private:
     int statm_fd_ = -1;
     int fd_dir_ = -1;
     long page_size_ = 4096;

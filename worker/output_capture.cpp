@@ -74,14 +74,15 @@ void drain_capture_file(int fd, std::string& into, std::size_t cap) {
     if (size > cap) {
         keep = cap;
         from = static_cast<off_t>(size - cap);
-        into = "[tend: " + std::to_string(size - cap) + " earlier bytes of this output dropped; last " +
-               std::to_string(cap) + " kept]\n";
+        into = "[tend: " + std::to_string(size - cap) +
+               " earlier bytes of this output dropped; last " + std::to_string(cap) + " kept]\n";
     }
     const std::size_t prefix = into.size();
     into.resize(prefix + keep);
     std::size_t got = 0;
     while (got < keep) {
-        const ssize_t n = ::pread(fd, into.data() + prefix + got, keep - got, from + static_cast<off_t>(got));
+        const ssize_t n =
+            ::pread(fd, into.data() + prefix + got, keep - got, from + static_cast<off_t>(got));
         if (n <= 0) break;
         got += static_cast<std::size_t>(n);
     }

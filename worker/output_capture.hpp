@@ -16,7 +16,7 @@ namespace tend::worker {
 inline constexpr std::size_t kMaxCapturedBytes = 1024 * 1024;
 
 class OutputCapture {
-public:
+  public:
     /// Redirects stdout and stderr, keeping a descriptor to the original
     /// stderr for the runtime's own diagnostics.
     OutputCapture();
@@ -34,7 +34,7 @@ public:
     int out_fd() const { return out_fd_; }
     int err_fd() const { return err_fd_; }
 
-private:
+  private:
     int out_fd_ = -1;
     int err_fd_ = -1;
     int saved_out_ = -1;

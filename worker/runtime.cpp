@@ -7,9 +7,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cstdio>
 #include <exception>
 #include <optional>
 #include <string>
@@ -134,14 +134,14 @@ void install_crash_reporter(int real_stderr, int capture_out, int capture_err) {
 }
 
 protocol::Failure to_wire(FailureDetail&& f) {
-    return protocol::Failure{std::move(f.file),       f.line,
-                             std::move(f.kind),       std::move(f.expression),
-                             std::move(f.expanded),   std::move(f.message),
+    return protocol::Failure{std::move(f.file),     f.line,
+                             std::move(f.kind),     std::move(f.expression),
+                             std::move(f.expanded), std::move(f.message),
                              std::move(f.subcase)};
 }
 
 class Server final : public TestSession {
-public:
+  public:
     Server(Adapter& adapter, int in_fd, int out_fd)
         : adapter_(adapter), in_fd_(in_fd), out_fd_(out_fd) {}
 
@@ -162,7 +162,8 @@ public:
             const ssize_t n = ::read(in_fd_, buf.data(), buf.size());
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) {
-                complain(capture_.real_stderr(), std::string("reading commands: ") + std::strerror(errno));
+                complain(capture_.real_stderr(),
+                         std::string("reading commands: ") + std::strerror(errno));
                 return 3;
             }
             if (n == 0) {
@@ -206,10 +207,9 @@ public:
         const auto elapsed = std::chrono::steady_clock::now() - started_;
         result_.unit = unit_;
         result_.id = current_;
-        result_.status =
-            outcome == Outcome::passed ? protocol::Status::passed
-            : outcome == Outcome::skipped ? protocol::Status::skipped
-                                          : protocol::Status::failed;
+        result_.status = outcome == Outcome::passed    ? protocol::Status::passed
+                         : outcome == Outcome::skipped ? protocol::Status::skipped
+                                                       : protocol::Status::failed;
         result_.duration_ns = static_cast<std::uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
         result_.failures.clear();
@@ -223,8 +223,8 @@ public:
     void crashing(const char* what) override {
         capture_.take(result_.out, result_.err);
         const int fd = capture_.real_stderr();
-        const std::string head = "tend worker: test id " + std::to_string(current_) + " crashed: " +
-                                 (what ? what : "fatal signal") + "\n";
+        const std::string head = "tend worker: test id " + std::to_string(current_) +
+                                 " crashed: " + (what ? what : "fatal signal") + "\n";
         (void)write_all(fd, head.data(), head.size());
         if (!result_.out.empty()) {
             const std::string label = "--- its stdout ---\n";
@@ -243,7 +243,7 @@ public:
         end(Outcome::skipped, {});
     }
 
-private:
+  private:
     /// Returns an exit status to stop serving, or -1 to go on.
     int handle(const std::vector<TestDescription>& tests, const protocol::Message& m) {
         if (std::holds_alternative<protocol::ListRequest>(m)) {
@@ -331,7 +331,9 @@ private:
 
 }  // namespace
 
-void on_unit_teardown(std::function<void()> teardown) { teardowns().push_back(std::move(teardown)); }
+void on_unit_teardown(std::function<void()> teardown) {
+    teardowns().push_back(std::move(teardown));
+}
 
 std::vector<std::string> run_unit_teardowns() {
     std::vector<std::string> errors;

@@ -24,14 +24,20 @@ inline std::string env_or_die(const char* name) {
     return v;
 }
 
-inline std::string tend_exe() { return env_or_die("TEND_EXE"); }
-inline std::string fixture(const std::string& name) { return env_or_die("TEND_FIXTURES") + "/" + name; }
+inline std::string tend_exe() {
+    return env_or_die("TEND_EXE");
+}
+inline std::string fixture(const std::string& name) {
+    return env_or_die("TEND_FIXTURES") + "/" + name;
+}
 
 inline std::string shell_quote(const std::string& s) {
     std::string out = "'";
     for (char c : s) {
-        if (c == '\'') out += "'\\''";
-        else out += c;
+        if (c == '\'')
+            out += "'\\''";
+        else
+            out += c;
     }
     return out + "'";
 }
@@ -47,7 +53,8 @@ struct Outcome {
         std::map<std::string, std::vector<nlohmann::json>> by_name;
         for (const auto& e : events) {
             if (e["event"] == "test") {
-                by_name[e["suite"].get<std::string>() + "/" + e["name"].get<std::string>()].push_back(e);
+                by_name[e["suite"].get<std::string>() + "/" + e["name"].get<std::string>()]
+                    .push_back(e);
             }
         }
         return by_name;
@@ -72,7 +79,8 @@ inline std::string slurp(const std::string& path) {
 /// from stdout when they look like JSON.
 inline Outcome run_tend(const std::vector<std::string>& args, const std::string& env_prefix = "") {
     static int counter = 0;
-    const std::string base = "/tmp/tend-it-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    const std::string base =
+        "/tmp/tend-it-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
     std::string cmd = env_prefix + " " + shell_quote(tend_exe());
     for (const auto& a : args) cmd += " " + shell_quote(a);
     cmd += " >" + base + ".out 2>" + base + ".err </dev/null";

@@ -75,7 +75,8 @@ TEST_SUITE("tend run") {
         CHECK(check["failures"][0]["expression"] == "1, expected");
         CHECK(check["failures"][0]["expanded"] == "1, 2");
         CHECK(check["failures"][0]["line"].get<int>() > 0);
-        CHECK(check["failures"][0]["file"].get<std::string>().find("basic.cpp") != std::string::npos);
+        CHECK(check["failures"][0]["file"].get<std::string>().find("basic.cpp") !=
+              std::string::npos);
 
         const auto& thrown = tests["math/throws"][0];
         CHECK(thrown["status"] == "failed");
@@ -109,8 +110,8 @@ TEST_SUITE("tend run") {
     }
 
     TEST_CASE("a worker that leaks memory is recycled for memory, only between units") {
-        auto o = run_tend({"run", fixture("leaky_mem"), "-j", "1", "--max-rss", "20MiB", "--max-fds",
-                           "none", "--max-age", "none", "--json"});
+        auto o = run_tend({"run", fixture("leaky_mem"), "-j", "1", "--max-rss", "20MiB",
+                           "--max-fds", "none", "--max-age", "none", "--json"});
         CHECK(o.exit_code == 0);
         CHECK(o.tests().size() == 9);
         auto recycles = o.of("recycle");
@@ -201,13 +202,16 @@ TEST_SUITE("tend run") {
                 for (std::size_t j = i + 1; j < notes.size(); ++j) {
                     if (notes[j].second == pid && notes[j].first == "exit") exit_after = true;
                 }
-                CHECK_MESSAGE(exit_after, what << " in worker " << pid << " not followed by its exit");
+                CHECK_MESSAGE(exit_after,
+                              what << " in worker " << pid << " not followed by its exit");
             }
-            CHECK(teardowns == std::map<std::string, int>{
-                                   {"teardown scope_a", 1}, {"teardown scope_b", 1}, {"teardown scope_c", 1}});
+            CHECK(teardowns == std::map<std::string, int>{{"teardown scope_a", 1},
+                                                          {"teardown scope_b", 1},
+                                                          {"teardown scope_c", 1}});
             for (const auto& r : o.of("recycle")) {
                 const auto pid = std::to_string(r["worker_pid"].get<long>());
-                CHECK(std::count(notes.begin(), notes.end(), std::make_pair(std::string("exit"), pid)) == 1);
+                CHECK(std::count(notes.begin(), notes.end(),
+                                 std::make_pair(std::string("exit"), pid)) == 1);
             }
         }
         std::remove(marker.c_str());
@@ -223,8 +227,10 @@ TEST_SUITE("tend run") {
             REQUIRE(events.size() == 1);
             CHECK(events[0]["status"] == "passed");
         }
-        const auto flood_out = tests["noise/floods stdout and stderr"][0]["stdout"].get<std::string>();
-        const auto flood_err = tests["noise/floods stdout and stderr"][0]["stderr"].get<std::string>();
+        const auto flood_out =
+            tests["noise/floods stdout and stderr"][0]["stdout"].get<std::string>();
+        const auto flood_err =
+            tests["noise/floods stdout and stderr"][0]["stderr"].get<std::string>();
         CHECK(flood_out.rfind("[tend: ", 0) == 0);
         CHECK(flood_out.find("earlier bytes of this output dropped") != std::string::npos);
         CHECK(flood_out.size() <= (1u << 20) + 200);
@@ -260,8 +266,8 @@ TEST_SUITE("tend run") {
         // The rest of the unit ran on a fresh worker.
         CHECK(tests["crashy/after the crash"][0]["worker_pid"] != seg["worker_pid"]);
         CHECK(tests["exits/calls exit"][0]["status"] == "crashed");
-        CHECK(tests["exits/calls exit"][0]["detail"].get<std::string>().find("exited with status 0") !=
-              std::string::npos);
+        CHECK(tests["exits/calls exit"][0]["detail"].get<std::string>().find(
+                  "exited with status 0") != std::string::npos);
         CHECK(tests["exits/after exit"][0]["status"] == "passed");
         REQUIRE(o.of("summary").size() == 1);
         auto summary = o.of("summary")[0];
@@ -270,8 +276,8 @@ TEST_SUITE("tend run") {
     }
 
     TEST_CASE("several binaries in one run") {
-        auto o = run_tend({"run", fixture("basic"), fixture("noisy"), fixture("scoped"), "-j", "2",
-                           "--json"});
+        auto o = run_tend(
+            {"run", fixture("basic"), fixture("noisy"), fixture("scoped"), "-j", "2", "--json"});
         CHECK(o.exit_code == 1);
         CHECK(o.of("test").size() == 11 + 4 + 5);
         std::set<std::string> binaries;
@@ -353,8 +359,10 @@ TEST_SUITE("usage and startup errors") {
         auto errors = o.of("error");
         REQUIRE(errors.size() == 1);
         CHECK(errors[0]["binary"] == "/bin/true");
-        CHECK(errors[0]["message"].get<std::string>().find("before saying hello") != std::string::npos);
-        CHECK(errors[0]["message"].get<std::string>().find("/bin/true: cannot discover tests: worker") == 0);
+        CHECK(errors[0]["message"].get<std::string>().find("before saying hello") !=
+              std::string::npos);
+        CHECK(errors[0]["message"].get<std::string>().find(
+                  "/bin/true: cannot discover tests: worker") == 0);
         auto listed = run_tend({"list", "/bin/true"});
         CHECK(listed.exit_code == 3);
         CHECK(listed.err.find("/bin/true") != std::string::npos);

@@ -21,8 +21,9 @@ extern char** environ;
 namespace tend_test {
 
 class DirectWorker {
-public:
-    explicit DirectWorker(const std::string& binary, const std::vector<std::string>& extra_env = {}) {
+  public:
+    explicit DirectWorker(const std::string& binary,
+                          const std::vector<std::string>& extra_env = {}) {
         int cmd[2], res[2];
         if (::pipe2(cmd, O_CLOEXEC) != 0 || ::pipe2(res, O_CLOEXEC) != 0) {
             throw std::runtime_error("pipe2 failed");
@@ -70,7 +71,8 @@ public:
     tend::protocol::Message receive() {
         for (;;) {
             auto ev = decoder_.next();
-            if (ev.kind == tend::protocol::FrameEvent::Kind::error) throw std::runtime_error(ev.error);
+            if (ev.kind == tend::protocol::FrameEvent::Kind::error)
+                throw std::runtime_error(ev.error);
             if (ev.kind == tend::protocol::FrameEvent::Kind::frame) {
                 auto d = tend::protocol::decode_payload(ev.payload);
                 if (!d.message) throw std::runtime_error(d.error);
@@ -88,7 +90,8 @@ public:
     T receive_as() {
         auto m = receive();
         if (!std::holds_alternative<T>(m)) {
-            throw std::runtime_error("unexpected '" + std::string(tend::protocol::type_name(m)) + "'");
+            throw std::runtime_error("unexpected '" + std::string(tend::protocol::type_name(m)) +
+                                     "'");
         }
         return std::get<T>(m);
     }
@@ -103,7 +106,7 @@ public:
     }
     pid_t pid() const { return pid_; }
 
-private:
+  private:
     pid_t pid_ = -1;
     int to_ = -1;
     int from_ = -1;

@@ -1,11 +1,12 @@
 // Framing and message decoding: round trips, and every malformed input
 // becoming an error that names what was wrong.
+#include "frame.hpp"
+
 #include <doctest/doctest.h>
 
 #include <msgpack.hpp>
 #include <random>
 
-#include "frame.hpp"
 #include "messages.hpp"
 
 using namespace tend::protocol;
@@ -51,7 +52,8 @@ TEST_SUITE("protocol") {
         result.id = 3;
         result.status = Status::failed;
         result.duration_ns = 12345;
-        result.failures.push_back({"a.cpp", 10, "CHECK_EQ", "x == y", "1 == 2", "ctx", "outer / inner"});
+        result.failures.push_back(
+            {"a.cpp", 10, "CHECK_EQ", "x == y", "1 == 2", "ctx", "outer / inner"});
         result.out = std::string("bytes \xff\xfe not utf-8\n", 20);
         result.err = "err";
         result.health = {4096, std::nullopt};
@@ -189,7 +191,8 @@ TEST_SUITE("protocol") {
                 pk.pack(std::string("unit"));
                 pk.pack(std::string("seven"));
             }));
-            CHECK(d.error == "malformed frame: finalize.unit: expected unsigned integer, got string");
+            CHECK(d.error ==
+                  "malformed frame: finalize.unit: expected unsigned integer, got string");
         }
         SUBCASE("missing key") {
             auto d = decode(payload_of([](auto& pk) {

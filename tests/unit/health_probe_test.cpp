@@ -1,5 +1,7 @@
 // HealthProbe: readings present on Linux, the fast descriptor count agrees
 // with a listing, and both follow opens and closes exactly.
+#include "health_probe.hpp"
+
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -7,8 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <vector>
-
-#include "health_probe.hpp"
 
 TEST_CASE("health probe") {
     tend::worker::HealthProbe probe;

@@ -1,7 +1,7 @@
 // Units: suites, one unit per file for suite-less tests, largest first.
-#include <doctest/doctest.h>
-
 #include "plan.hpp"
+
+#include <doctest/doctest.h>
 
 using tend::protocol::TestInfo;
 
@@ -26,4 +26,6 @@ TEST_CASE("plan_units groups by suite, then by file for suite-less tests") {
     CHECK(units[4].tests == std::vector<std::uint32_t>{7});
 }
 
-TEST_CASE("plan_units of nothing is nothing") { CHECK(tend::plan_units(0, {}).empty()); }
+TEST_CASE("plan_units of nothing is nothing") {
+    CHECK(tend::plan_units(0, {}).empty());
+}

@@ -1,8 +1,8 @@
 // evaluate_recycle: priority, each signal alone, missing readings and limits,
 // the boundary, and the sentences people read.
-#include <doctest/doctest.h>
-
 #include "recycle.hpp"
+
+#include <doctest/doctest.h>
 
 using tend::evaluate_recycle;
 using tend::RecycleReason;
@@ -60,31 +60,35 @@ TEST_SUITE("recycle") {
         }
     }
     TEST_CASE("a missing reading skips its signal and falls through to the next") {
-        auto r = evaluate_recycle(health(std::nullopt, 500), Seconds(0), limits(100 * MiB, 100, 10));
+        auto r =
+            evaluate_recycle(health(std::nullopt, 500), Seconds(0), limits(100 * MiB, 100, 10));
         REQUIRE(r);
         CHECK(r->kind == Kind::fds);
-        CHECK_FALSE(evaluate_recycle(health(std::nullopt, std::nullopt), Seconds(0),
-                                     limits(1, 1, 10)));
-        auto aged = evaluate_recycle(health(std::nullopt, std::nullopt), Seconds(20), limits(1, 1, 10));
+        CHECK_FALSE(
+            evaluate_recycle(health(std::nullopt, std::nullopt), Seconds(0), limits(1, 1, 10)));
+        auto aged =
+            evaluate_recycle(health(std::nullopt, std::nullopt), Seconds(20), limits(1, 1, 10));
         REQUIRE(aged);
         CHECK(aged->kind == Kind::age);
     }
     TEST_CASE("a missing limit skips its signal") {
-        auto r = evaluate_recycle(health(200 * MiB, 500), Seconds(100),
-                                  limits(std::nullopt, 100, 10));
+        auto r =
+            evaluate_recycle(health(200 * MiB, 500), Seconds(100), limits(std::nullopt, 100, 10));
         REQUIRE(r);
         CHECK(r->kind == Kind::fds);
         auto a = evaluate_recycle(health(200 * MiB, 500), Seconds(100),
                                   limits(std::nullopt, std::nullopt, 10));
         REQUIRE(a);
         CHECK(a->kind == Kind::age);
-        CHECK_FALSE(evaluate_recycle(health(200 * MiB, 500), Seconds(100), WorkerLimits::unlimited()));
+        CHECK_FALSE(
+            evaluate_recycle(health(200 * MiB, 500), Seconds(100), WorkerLimits::unlimited()));
     }
     TEST_CASE("exactly at a limit recycles; one below does not") {
         auto at = evaluate_recycle(health(100 * MiB, 1), Seconds(0), limits(100 * MiB, 100, 10));
         REQUIRE(at);
         CHECK(at->kind == Kind::memory);
-        CHECK_FALSE(evaluate_recycle(health(100 * MiB - 1, 99), Seconds(9.999), limits(100 * MiB, 100, 10)));
+        CHECK_FALSE(evaluate_recycle(health(100 * MiB - 1, 99), Seconds(9.999),
+                                     limits(100 * MiB, 100, 10)));
         auto fds = evaluate_recycle(health(1, 100), Seconds(0), limits(100 * MiB, 100, 10));
         REQUIRE(fds);
         CHECK(fds->kind == Kind::fds);

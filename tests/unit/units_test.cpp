@@ -1,7 +1,7 @@
 // Sizes and seconds as people type them.
-#include <doctest/doctest.h>
-
 #include "units.hpp"
+
+#include <doctest/doctest.h>
 
 TEST_CASE("parse_size") {
     std::string err;

@@ -54,13 +54,14 @@ inline ActiveRun& active_run() {
 }
 
 inline std::string unit_key(const doctest::TestCaseData& tc) {
-    if (tc.m_test_suite && tc.m_test_suite[0] != '\0') return std::string("suite:") + tc.m_test_suite;
+    if (tc.m_test_suite && tc.m_test_suite[0] != '\0')
+        return std::string("suite:") + tc.m_test_suite;
     return std::string("file:") + tc.m_file.c_str();
 }
 
 /// Reports doctest's events for the requested tests to tend's session.
 class Reporter final : public doctest::IReporter {
-public:
+  public:
     explicit Reporter(const doctest::ContextOptions&) {}
 
     void report_query(const doctest::QueryData&) override {}
@@ -80,9 +81,9 @@ public:
         if (!run.session) return;
         if (crashed_) return;  // doctest's signal handler: the process is about to die
         if (stats.testCaseSuccess) failures_.clear();
-        run.session->end(stats.testCaseSuccess ? tend::worker::Outcome::passed
-                                               : tend::worker::Outcome::failed,
-                         std::move(failures_));
+        run.session->end(
+            stats.testCaseSuccess ? tend::worker::Outcome::passed : tend::worker::Outcome::failed,
+            std::move(failures_));
         failures_.clear();
     }
     void test_case_exception(const doctest::TestCaseException& e) override {
@@ -145,7 +146,7 @@ public:
         run.session->skipped(run.ids[run.next++]);
     }
 
-private:
+  private:
     std::string subcase_path() const {
         std::string path;
         for (const auto& s : subcases_) {
@@ -175,7 +176,7 @@ private:
 /// In a binary run by hand, runs a unit's teardowns once its last test is
 /// done: when the next test belongs to another unit, or the run ends.
 class ScopeListener final : public doctest::IReporter {
-public:
+  public:
     explicit ScopeListener(const doctest::ContextOptions&) {}
     void report_query(const doctest::QueryData&) override {}
     void test_run_start() override {}
@@ -195,7 +196,7 @@ public:
     void log_message(const doctest::MessageData&) override {}
     void test_case_skipped(const doctest::TestCaseData&) override {}
 
-private:
+  private:
     void finish_unit() {
         if (tend::worker::launched_by_tend()) return;
         for (const auto& e : tend::worker::run_unit_teardowns()) {
@@ -213,7 +214,7 @@ private:
 /// positions in the registry's own order, so ascending ids run in the order
 /// doctest iterates them (order-by=none).
 class Adapter final : public tend::worker::Adapter {
-public:
+  public:
     Adapter() {
         all_.swap(doctest::detail::getRegisteredTests());
         by_id_.reserve(all_.size());
@@ -248,7 +249,7 @@ public:
         registry.clear();
     }
 
-private:
+  private:
     std::set<doctest::detail::TestCase> all_;
     std::vector<const doctest::detail::TestCase*> by_id_;
     doctest::Context context_;
@@ -272,5 +273,7 @@ inline int doctest_main(int argc, char** argv) {
 }  // namespace tend
 
 #ifndef TEND_DOCTEST_NO_MAIN
-int main(int argc, char** argv) { return tend::doctest_main(argc, argv); }
+int main(int argc, char** argv) {
+    return tend::doctest_main(argc, argv);
+}
 #endif

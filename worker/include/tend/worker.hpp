@@ -54,7 +54,7 @@ enum class Outcome { passed, failed, skipped };
 
 /// What the runtime offers an adapter while a unit runs.
 class TestSession {
-public:
+  public:
     virtual ~TestSession() = default;
     /// Call right before test `id` starts: starts output capture and the clock.
     virtual void begin(std::uint32_t id) = 0;
@@ -70,7 +70,7 @@ public:
 };
 
 class Adapter {
-public:
+  public:
     virtual ~Adapter() = default;
     /// "doctest", "gtest", ...: sent in hello.
     virtual std::string framework() const = 0;
