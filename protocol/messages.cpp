@@ -323,7 +323,6 @@ Message decode_fields(const Fields& f, std::string_view type) {
     if (type == "tests") {
         TestList m;
         const auto& arr = f.array("tests");
-        m.tests.reserve(arr.size);
         for (std::uint32_t i = 0; i < arr.size; ++i) {
             Fields t(arr.ptr[i], at("tests.tests", i));
             m.tests.push_back(TestInfo{t.u32("id"), t.text("name"), t.text("suite"), t.text("file"),
@@ -335,7 +334,6 @@ Message decode_fields(const Fields& f, std::string_view type) {
         RunUnit m;
         m.unit = f.u64("unit");
         const auto& arr = f.array("tests");
-        m.tests.reserve(arr.size);
         for (std::uint32_t i = 0; i < arr.size; ++i) {
             Fields t(arr.ptr[i], at("run.tests", i));
             m.tests.push_back(TestRef{t.u32("id"), t.text("name")});
@@ -353,7 +351,6 @@ Message decode_fields(const Fields& f, std::string_view type) {
         m.duration_ns = f.u64("duration_ns");
         m.health = read_health(f.need("health"), "result.health");
         const auto& arr = f.array("failures");
-        m.failures.reserve(arr.size);
         for (std::uint32_t i = 0; i < arr.size; ++i) {
             Fields x(arr.ptr[i], at("result.failures", i));
             m.failures.push_back(Failure{x.text("file"), x.u32("line"), x.text("kind"),
@@ -413,10 +410,12 @@ void encode_frame(const Message& m, std::vector<char>& out) {
 Decoded decode_payload(std::span<const char> payload) {
     Decoded d;
     try {
-        // No container can hold more elements than the payload has bytes;
-        // saying so up front stops a tiny frame from claiming a huge array.
+        // No container can hold more elements than the payload has bytes,
+        // and no element of ours is smaller than two: saying so up front stops
+        // a tiny frame from claiming a huge array. (msgpack-c allocates an
+        // object per element before reading it.)
         const std::size_t n = payload.size();
-        const msgpack::unpack_limit limit(n, n, n, n, n, 32);
+        const msgpack::unpack_limit limit(n / 2 + 1, n / 2 + 1, n, n, n, 32);
         std::size_t off = 0;
         bool referenced = false;
         msgpack::object_handle oh = msgpack::unpack(payload.data(), payload.size(), off, referenced,

@@ -42,7 +42,7 @@ std::string with_tail(std::string what, const std::string& tail) {
 }  // namespace
 
 Pool::Pool(PoolOptions options, Reporter* reporter)
-    : options_(std::move(options)), reporter_(reporter), reaper_(io_) {
+    : options_(std::move(options)), reporter_(reporter), reaper_(io_), retry_timer_(io_) {
     if (options_.jobs == 0) options_.jobs = 1;
     for (const auto& b : options_.binaries)
         binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0});
@@ -148,7 +148,19 @@ void Pool::pump() {
             }
         }
         if (!pick) break;
-        spawn(*pick, discover);
+        if (!spawn(*pick, discover)) {
+            // A failed start (EAGAIN, EMFILE) is retried after a pause, not
+            // in a tight loop that would use up the binary's deaths at once.
+            if (!binaries_[*pick].given_up && !retry_pending_) {
+                retry_pending_ = true;
+                retry_timer_.expires_after(std::chrono::milliseconds(100));
+                retry_timer_.async_wait([this](boost::system::error_code ec) {
+                    retry_pending_ = false;
+                    if (!ec) pump();
+                });
+            }
+            break;
+        }
     }
     // 4. Done: stop the idle workers and let the loop run out.
     if (all_done()) {
@@ -173,8 +185,9 @@ bool Pool::spawn(std::size_t binary, bool discoverer) {
         if (discoverer || !b.tests) {
             startup_failed_ = true;
             give_up(binary, error);
-        } else if (++b.deaths > options_.max_worker_deaths) {
-            give_up(binary, error);
+        } else {
+            ++summary_.workers_crashed;
+            if (++b.deaths > options_.max_worker_deaths) give_up(binary, error);
         }
         return false;
     }

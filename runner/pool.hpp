@@ -110,6 +110,8 @@ class Pool final : public WorkerProcess::Listener {
     Reporter* reporter_;
     boost::asio::io_context io_;
     ChildReaper reaper_;
+    boost::asio::steady_timer retry_timer_;
+    bool retry_pending_ = false;
     std::vector<Binary> binaries_;
     std::map<const WorkerProcess*, Slot> slots_;
     Summary summary_;

@@ -116,6 +116,9 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
         ::dup2(res_w, 4);
         ::dup2(err_w, 1);
         ::dup2(err_w, 2);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);  // a mask tend inherited is not the tests'
         ::setpgid(0, 0);             // own group: one signal reaches what the tests started
         ::signal(SIGPIPE, SIG_DFL);  // the supervisor ignores it; tests get the default
     };
@@ -260,14 +263,19 @@ void WorkerProcess::reaped(int wait_status) {
     reaped_ = true;
     exit_status_ = ExitStatus::from_wait_status(wait_status);
     stop_timer_.cancel();
+    // Whatever the tests started and left behind in the worker's group goes
+    // with it: no orphans outlive their worker.
+    ::kill(-pid_, SIGKILL);
     // Its results may still sit in the pipe: keep reading to end of file. A
     // forked grandchild can hold the pipe open, so do not wait forever.
     linger_timer_.expires_after(std::chrono::seconds(1));
     linger_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
         if (ec) return;
+        // Closing (not cancelling) also stops a read that a queued handler
+        // would otherwise start again.
         boost::system::error_code ignored;
-        self->results_.cancel(ignored);
-        self->stderr_.cancel(ignored);
+        self->results_.close(ignored);
+        self->stderr_.close(ignored);
     });
     maybe_report_exit();
 }
@@ -284,6 +292,12 @@ void WorkerProcess::maybe_report_exit() {
 }
 
 ChildReaper::ChildReaper(asio::io_context& io) : signals_(io, SIGCHLD) {
+    // A SIGCHLD blocked by whoever started tend would leave every worker
+    // unreaped and the run waiting forever.
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    ::sigprocmask(SIG_UNBLOCK, &chld, nullptr);
     wait_signal();
 }
 

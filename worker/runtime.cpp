@@ -33,6 +33,11 @@ std::vector<std::function<void()>>& teardowns() {
     return list;
 }
 
+std::vector<std::string>& unit_errors() {
+    static std::vector<std::string> list;
+    return list;
+}
+
 /// Writes all of `data`; false when the supervisor is gone.
 bool write_all(int fd, const char* data, std::size_t size) {
     while (size > 0) {
@@ -194,7 +199,16 @@ class Server final : public TestSession {
         }
     }
 
+    /// A process a test forked is not the worker: if it comes back into the
+    /// adapter (a failed REQUIRE unwinds into the framework, or the child
+    /// just returns), it must end here instead of running the rest of the
+    /// unit and speaking on the worker's pipes.
+    void leave_if_forked(int status) const {
+        if (::getpid() != pid_) ::_exit(status);
+    }
+
     void begin(std::uint32_t id) override {
+        leave_if_forked(1);
         // Output written between two tests (there is none from the adapters)
         // lands in the next test's capture: cutting it off here would cost
         // two syscalls a test.
@@ -204,6 +218,7 @@ class Server final : public TestSession {
     }
 
     void end(Outcome outcome, std::vector<FailureDetail> failures) override {
+        leave_if_forked(outcome == Outcome::failed ? 1 : 0);
         const auto elapsed = std::chrono::steady_clock::now() - started_;
         result_.unit = unit_;
         result_.id = current_;
@@ -327,6 +342,7 @@ class Server final : public TestSession {
     std::uint64_t unit_ = 0;
     std::uint32_t current_ = 0;
     std::chrono::steady_clock::time_point started_;
+    pid_t pid_ = ::getpid();
 };
 
 }  // namespace
@@ -346,10 +362,17 @@ std::vector<std::string> run_unit_teardowns() {
         } catch (const std::exception& e) {
             errors.push_back(std::string("teardown threw: ") + e.what());
         } catch (...) {
-            errors.push_back("teardown threw a non-std::exception");
+            errors.push_back("teardown stopped by an exception that is not a std::exception");
         }
     }
+    auto& reported = unit_errors();
+    errors.insert(errors.begin(), reported.begin(), reported.end());
+    reported.clear();
     return errors;
+}
+
+void report_unit_error(std::string message) {
+    unit_errors().push_back(std::move(message));
 }
 
 bool launched_by_tend() {

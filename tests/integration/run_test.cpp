@@ -2,6 +2,8 @@
 // fixtures in tests/fixtures.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -385,5 +387,101 @@ TEST_SUITE("usage and startup errors") {
         const auto message = errors[0]["message"].get<std::string>();
         CHECK(message.find("exited with status 7 after shutdown") != std::string::npos);
         CHECK(message.find("rogue: exiting badly") != std::string::npos);
+    }
+}
+
+TEST_SUITE("tests that misbehave") {
+    TEST_CASE("a forked child that fails a REQUIRE ends in the child, not as a second worker") {
+        auto o = run_tend({"run", fixture("misbehaving"), "-j", "1", "--json"});
+        auto tests = o.tests();
+        REQUIRE(tests.count("fork/child fails a REQUIRE"));
+        CHECK(tests["fork/child fails a REQUIRE"].size() == 1);
+        CHECK(tests["fork/child fails a REQUIRE"][0]["status"] == "passed");
+        REQUIRE(tests["fork/second"].size() == 1);
+        const auto& second = tests["fork/second"][0];
+        CHECK(second["status"] == "passed");
+        CHECK(second["stdout"] ==
+              "second ran in " + std::to_string(second["worker_pid"].get<long>()) + "\n");
+        for (const auto& e : o.of("error")) {
+            CHECK(e["message"].get<std::string>().find("unexpected") == std::string::npos);
+        }
+    }
+
+    TEST_CASE("a failed CHECK in a teardown is an error of the unit, not a crash") {
+        auto o = run_tend({"run", fixture("misbehaving"), "-j", "1", "--json"});
+        CHECK(o.exit_code == 1);
+        bool found = false;
+        for (const auto& e : o.of("error")) {
+            const auto m = e["message"].get<std::string>();
+            if (m.find("unit 'teardown_assert': CHECK( 1 == 2 ) failed outside a test at") == 0)
+                found = true;
+            CHECK(m.find("signal") == std::string::npos);
+        }
+        CHECK(found);
+        REQUIRE(o.of("summary").size() == 1);
+        CHECK(o.of("summary")[0]["workers"]["crashed"] == 0);
+    }
+
+    TEST_CASE("doctest's decorators explain a failure without a failed assertion") {
+        auto o = run_tend({"run", fixture("misbehaving"), "-j", "1", "--json"});
+        auto tests = o.tests();
+        const auto& slow = tests["decorated/too slow"][0];
+        CHECK(slow["status"] == "failed");
+        REQUIRE(slow["failures"].size() == 1);
+        CHECK(slow["failures"][0]["kind"] == "timeout");
+        CHECK(slow["failures"][0]["message"].get<std::string>().find("longer than its timeout") !=
+              std::string::npos);
+        const auto& should = tests["decorated/should fail but passes"][0];
+        CHECK(should["status"] == "failed");
+        REQUIRE(should["failures"].size() == 1);
+        CHECK(should["failures"][0]["kind"] == "should_fail");
+    }
+
+    TEST_CASE("a process a test leaves behind does not outlive its worker") {
+        const std::string marker = "/tmp/tend-it-grandchild-" + std::to_string(::getpid());
+        std::remove(marker.c_str());
+        auto o = run_tend({"run", fixture("misbehaving"), "-j", "1", "--json"},
+                          "TEND_FIXTURE_MARKER=" + shell_quote(marker));
+        const auto text = slurp(marker);
+        std::remove(marker.c_str());
+        REQUIRE(!text.empty());
+        const long pid = std::stol(text);
+        // Gone, or at most a zombie waiting for init to reap it.
+        const auto stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+        const auto close_paren = stat.rfind(')');
+        const char state =
+            (stat.empty() || close_paren == std::string::npos) ? 'X' : stat[close_paren + 2];
+        CHECK_MESSAGE((state == 'X' || state == 'Z'),
+                      "leftover process " << pid << " is in state " << state);
+    }
+}
+
+TEST_SUITE("the supervisor's own environment") {
+    TEST_CASE("tend started with SIGCHLD blocked still reaps its workers") {
+        sigset_t chld, old;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        REQUIRE(::sigprocmask(SIG_BLOCK, &chld, &old) == 0);
+        // tend inherits the blocked mask through fork and exec; the parent
+        // here waits at most 60 s for it (coreutils' timeout would unblock
+        // SIGCHLD itself and hide the bug).
+        const pid_t child = ::fork();
+        if (child == 0) {
+            ::execl(tend_exe().c_str(), "tend", "run", fixture("scoped").c_str(), "-j", "1", "-q",
+                    static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        ::sigprocmask(SIG_SETMASK, &old, nullptr);
+        int status = -1;
+        for (int waited_ms = 0; waited_ms < 60000; waited_ms += 20) {
+            if (::waitpid(child, &status, WNOHANG) == child) break;
+            ::usleep(20000);
+        }
+        if (!WIFEXITED(status)) {
+            ::kill(child, SIGKILL);
+            ::waitpid(child, nullptr, 0);
+            FAIL("tend did not finish within 60 s");
+        }
+        CHECK(WEXITSTATUS(status) == 0);
     }
 }

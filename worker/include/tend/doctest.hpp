@@ -68,11 +68,12 @@ class Reporter final : public doctest::IReporter {
     void test_run_start() override {}
     void test_run_end(const doctest::TestRunStats&) override {}
 
-    void test_case_start(const doctest::TestCaseData&) override {
+    void test_case_start(const doctest::TestCaseData& tc) override {
         auto& run = active_run();
         if (!run.session || run.next >= run.count) return;
         failures_.clear();
         subcases_.clear();
+        current_ = &tc;
         run.session->begin(run.ids[run.next++]);
     }
     void test_case_reenter(const doctest::TestCaseData&) override { subcases_.clear(); }
@@ -81,6 +82,7 @@ class Reporter final : public doctest::IReporter {
         if (!run.session) return;
         if (crashed_) return;  // doctest's signal handler: the process is about to die
         if (stats.testCaseSuccess) failures_.clear();
+        if (!stats.testCaseSuccess && failures_.empty()) failures_.push_back(why_failed(stats));
         run.session->end(
             stats.testCaseSuccess ? tend::worker::Outcome::passed : tend::worker::Outcome::failed,
             std::move(failures_));
@@ -147,6 +149,35 @@ class Reporter final : public doctest::IReporter {
     }
 
   private:
+    /// A failure with no failed assertion: one of doctest's decorators.
+    tend::worker::FailureDetail why_failed(const doctest::CurrentTestCaseStats& stats) const {
+        namespace R = doctest::TestCaseFailureReason;
+        tend::worker::FailureDetail f;
+        if (current_) {
+            f.file = current_->m_file.c_str();
+            f.line = current_->m_line;
+        }
+        const double timeout = current_ ? current_->m_timeout : 0;
+        if (stats.failure_flags & R::Timeout) {
+            f.kind = "timeout";
+            f.message = "took " + std::to_string(stats.seconds) +
+                        " s, longer than its timeout of " + std::to_string(timeout) + " s";
+        } else if (stats.failure_flags & R::ShouldHaveFailedButDidnt) {
+            f.kind = "should_fail";
+            f.message = "passed, but is marked should_fail";
+        } else if (stats.failure_flags & R::DidntFailExactlyNumTimes) {
+            f.kind = "expected_failures";
+            f.message = std::to_string(stats.numAssertsFailedCurrentTest) +
+                        " assertions failed, not the expected " +
+                        std::to_string(current_ ? current_->m_expected_failures : 0);
+        } else {
+            f.kind = "failed";
+            f.message = "doctest marked the test failed (flags " +
+                        std::to_string(stats.failure_flags) + ")";
+        }
+        return f;
+    }
+
     std::string subcase_path() const {
         std::string path;
         for (const auto& s : subcases_) {
@@ -170,8 +201,21 @@ class Reporter final : public doctest::IReporter {
 
     std::vector<tend::worker::FailureDetail> failures_;
     std::vector<std::string> subcases_;
+    const doctest::TestCaseData* current_ = nullptr;
     bool crashed_ = false;
 };
+
+/// Asserts outside any test (in a unit teardown) land here instead of
+/// crashing doctest: each becomes an error of the unit's finalize.
+inline void assert_outside_test(const doctest::AssertData& a) {
+    std::string line = std::string(doctest::assertString(a.m_at)) + "( " +
+                       (a.m_expr ? a.m_expr : "") + " ) failed outside a test at " +
+                       (a.m_file ? a.m_file : "?") + ":" + std::to_string(a.m_line);
+    if (!a.m_threw && a.m_decomp.size() > 0)
+        line += " with expansion: " + std::string(a.m_decomp.c_str());
+    if (a.m_threw) line += ", threw: " + std::string(a.m_exception.c_str());
+    tend::worker::report_unit_error(std::move(line));
+}
 
 /// In a binary run by hand, runs a unit's teardowns once its last test is
 /// done: when the next test belongs to another unit, or the run ends.
@@ -224,6 +268,8 @@ class Adapter final : public tend::worker::Adapter {
         context_.setOption("no-exitcode", true);
         context_.setOption("no-intro", true);
         context_.setOption("no-version", true);
+        context_.setAssertHandler(assert_outside_test);
+        context_.setAsDefaultForAssertsOutOfTestCases();
     }
     ~Adapter() override { all_.swap(doctest::detail::getRegisteredTests()); }
 

@@ -23,8 +23,13 @@ namespace tend::worker {
 void on_unit_teardown(std::function<void()> teardown);
 
 /// Runs and forgets the registered teardowns, last first. Returns one line
-/// per teardown that threw. Adapters call this; tests need not.
+/// per teardown that threw, and the errors reported with report_unit_error
+/// since the last call. Adapters call this; tests need not.
 std::vector<std::string> run_unit_teardowns();
+
+/// Records an error of the current unit outside any test (an adapter's
+/// assertion failed in a teardown); it fails the unit's finalize.
+void report_unit_error(std::string message);
 
 /// True when tend started this process as a worker.
 bool launched_by_tend();
