@@ -152,11 +152,14 @@ class Server final : public TestSession {
 
     int serve() {
         install_crash_reporter(capture_.real_stderr(), capture_.out_fd(), capture_.err_fd());
-        const auto tests = adapter_.list();
-        names_.reserve(tests.size());
-        for (std::uint32_t i = 0; i < tests.size(); ++i) {
-            names_.push_back(tests[i].name);
-            by_name_.emplace(tests[i].name, i);
+        // The list is built once, in its wire form; a list request sends it
+        // as it is. The index by name is built only if a request needs it.
+        auto described = adapter_.list();
+        tests_.tests.reserve(described.size());
+        for (std::uint32_t i = 0; i < described.size(); ++i) {
+            auto& t = described[i];
+            tests_.tests.push_back(protocol::TestInfo{i, std::move(t.name), std::move(t.suite),
+                                                      std::move(t.file), t.line, t.skip, t.timeout_s});
         }
         if (!send(protocol::Hello{protocol::kProtocolVersion, ::getpid(), adapter_.framework()})) {
             return 0;
@@ -193,7 +196,7 @@ class Server final : public TestSession {
                     complain(capture_.real_stderr(), decoded.error);
                     return 3;
                 }
-                const int status = handle(tests, *decoded.message);
+                const int status = handle(*decoded.message);
                 if (status >= 0) return status;
             }
         }
@@ -213,7 +216,7 @@ class Server final : public TestSession {
         // lands in the next test's capture: cutting it off here would cost
         // two syscalls a test.
         current_ = id;
-        crash_context().test_name = id < names_.size() ? names_[id].c_str() : nullptr;
+        crash_context().test_name = id < tests_.tests.size() ? tests_.tests[id].name.c_str() : nullptr;
         started_ = std::chrono::steady_clock::now();
     }
 
@@ -260,17 +263,8 @@ class Server final : public TestSession {
 
   private:
     /// Returns an exit status to stop serving, or -1 to go on.
-    int handle(const std::vector<TestDescription>& tests, const protocol::Message& m) {
-        if (std::holds_alternative<protocol::ListRequest>(m)) {
-            protocol::TestList list;
-            list.tests.reserve(tests.size());
-            for (std::uint32_t i = 0; i < tests.size(); ++i) {
-                const auto& t = tests[i];
-                list.tests.push_back(
-                    protocol::TestInfo{i, t.name, t.suite, t.file, t.line, t.skip, t.timeout_s});
-            }
-            return send(list) ? -1 : 0;
-        }
+    int handle(const protocol::Message& m) {
+        if (std::holds_alternative<protocol::ListRequest>(m)) return send(tests_) ? -1 : 0;
         if (const auto* run = std::get_if<protocol::RunUnit>(&m)) {
             std::vector<std::uint32_t> ids;
             ids.reserve(run->tests.size());
@@ -304,10 +298,14 @@ class Server final : public TestSession {
         return 3;
     }
 
-    std::optional<std::uint32_t> resolve(const protocol::TestRef& ref) const {
-        if (ref.id < names_.size() && names_[ref.id] == ref.name) return ref.id;
+    std::optional<std::uint32_t> resolve(const protocol::TestRef& ref) {
+        const auto& tests = tests_.tests;
+        if (ref.id < tests.size() && tests[ref.id].name == ref.name) return ref.id;
         // The id means another test (a different build?): fall back to the
         // name when it is unambiguous.
+        if (by_name_.empty()) {
+            for (std::uint32_t i = 0; i < tests.size(); ++i) by_name_.emplace(tests[i].name, i);
+        }
         if (by_name_.count(ref.name) == 1) return by_name_.find(ref.name)->second;
         return std::nullopt;
     }
@@ -335,7 +333,7 @@ class Server final : public TestSession {
     int out_fd_;
     HealthProbe probe_;
     OutputCapture capture_;
-    std::vector<std::string> names_;
+    protocol::TestList tests_;
     std::unordered_multimap<std::string, std::uint32_t> by_name_;
     std::vector<char> out_buf_;
     protocol::TestResult result_;
