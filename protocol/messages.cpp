@@ -72,39 +72,49 @@ void pack_health(Packer& pk, const Health& h) {
     }
 }
 
+/// Packs the messages; each key-value helper writes one map entry.
 struct Encoder {
     Packer& pk;
+
+    void text(std::string_view key, std::string_view value) {
+        str(pk, key);
+        str(pk, value);
+    }
+    void bytes(std::string_view key, std::string_view value) {
+        str(pk, key);
+        bin(pk, value);
+    }
+    void uint(std::string_view key, std::uint64_t value) {
+        str(pk, key);
+        pk.pack_uint64(value);
+    }
+    void array(std::string_view key, std::size_t size) {
+        str(pk, key);
+        pk.pack_array(static_cast<std::uint32_t>(size));
+    }
     void head(std::uint32_t fields, std::string_view type) {
         pk.pack_map(fields + 1);
-        str(pk, "type");
-        str(pk, type);
+        text("type", type);
     }
+
     void operator()(const Hello& m) {
         head(3, "hello");
-        str(pk, "version");
-        pk.pack_uint32(m.version);
+        uint("version", m.version);
         str(pk, "pid");
         pk.pack_int64(m.pid);
-        str(pk, "framework");
-        str(pk, m.framework);
+        text("framework", m.framework);
     }
     void operator()(const ListRequest&) { head(0, "list"); }
     void operator()(const TestList& m) {
         head(1, "tests");
-        str(pk, "tests");
-        pk.pack_array(static_cast<std::uint32_t>(m.tests.size()));
+        array("tests", m.tests.size());
         for (const auto& t : m.tests) {
             pk.pack_map(7);
-            str(pk, "id");
-            pk.pack_uint32(t.id);
-            str(pk, "name");
-            str(pk, t.name);
-            str(pk, "suite");
-            str(pk, t.suite);
-            str(pk, "file");
-            str(pk, t.file);
-            str(pk, "line");
-            pk.pack_uint32(t.line);
+            uint("id", t.id);
+            text("name", t.name);
+            text("suite", t.suite);
+            text("file", t.file);
+            uint("line", t.line);
             str(pk, "skip");
             t.skip ? pk.pack_true() : pk.pack_false();
             str(pk, "timeout");
@@ -113,78 +123,54 @@ struct Encoder {
     }
     void operator()(const RunUnit& m) {
         head(2, "run");
-        str(pk, "unit");
-        pk.pack_uint64(m.unit);
-        str(pk, "tests");
-        pk.pack_array(static_cast<std::uint32_t>(m.tests.size()));
+        uint("unit", m.unit);
+        array("tests", m.tests.size());
         for (const auto& t : m.tests) {
             pk.pack_map(2);
-            str(pk, "id");
-            pk.pack_uint32(t.id);
-            str(pk, "name");
-            str(pk, t.name);
+            uint("id", t.id);
+            text("name", t.name);
         }
     }
     void operator()(const TestResult& m) {
         head(8, "result");
-        str(pk, "unit");
-        pk.pack_uint64(m.unit);
-        str(pk, "id");
-        pk.pack_uint32(m.id);
-        str(pk, "status");
-        str(pk, to_string(m.status));
-        str(pk, "duration_ns");
-        pk.pack_uint64(m.duration_ns);
+        uint("unit", m.unit);
+        uint("id", m.id);
+        text("status", to_string(m.status));
+        uint("duration_ns", m.duration_ns);
         str(pk, "health");
         pack_health(pk, m.health);
-        str(pk, "failures");
-        pk.pack_array(static_cast<std::uint32_t>(m.failures.size()));
+        array("failures", m.failures.size());
         for (const auto& f : m.failures) {
             pk.pack_map(7);
-            str(pk, "file");
-            str(pk, f.file);
-            str(pk, "line");
-            pk.pack_uint32(f.line);
-            str(pk, "kind");
-            str(pk, f.kind);
-            str(pk, "expression");
-            str(pk, f.expression);
-            str(pk, "expanded");
-            str(pk, f.expanded);
-            str(pk, "message");
-            str(pk, f.message);
-            str(pk, "subcase");
-            str(pk, f.subcase);
+            text("file", f.file);
+            uint("line", f.line);
+            text("kind", f.kind);
+            text("expression", f.expression);
+            text("expanded", f.expanded);
+            text("message", f.message);
+            text("subcase", f.subcase);
         }
-        str(pk, "stdout");
-        bin(pk, m.out);
-        str(pk, "stderr");
-        bin(pk, m.err);
+        bytes("stdout", m.out);
+        bytes("stderr", m.err);
     }
     void operator()(const Finalize& m) {
         head(1, "finalize");
-        str(pk, "unit");
-        pk.pack_uint64(m.unit);
+        uint("unit", m.unit);
     }
     void operator()(const Finalized& m) {
         head(5, "finalized");
-        str(pk, "unit");
-        pk.pack_uint64(m.unit);
+        uint("unit", m.unit);
         str(pk, "health");
         pack_health(pk, m.health);
-        str(pk, "stdout");
-        bin(pk, m.out);
-        str(pk, "stderr");
-        bin(pk, m.err);
-        str(pk, "errors");
-        pk.pack_array(static_cast<std::uint32_t>(m.errors.size()));
+        bytes("stdout", m.out);
+        bytes("stderr", m.err);
+        array("errors", m.errors.size());
         for (const auto& e : m.errors) str(pk, e);
     }
     void operator()(const Shutdown&) { head(0, "shutdown"); }
     void operator()(const WorkerError& m) {
         head(1, "error");
-        str(pk, "message");
-        str(pk, m.message);
+        text("message", m.message);
     }
 };
 

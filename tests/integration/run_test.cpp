@@ -446,11 +446,17 @@ TEST_SUITE("tests that misbehave") {
         std::remove(marker.c_str());
         REQUIRE(!text.empty());
         const long pid = std::stol(text);
-        // Gone, or at most a zombie waiting for init to reap it.
-        const auto stat = slurp("/proc/" + std::to_string(pid) + "/stat");
-        const auto close_paren = stat.rfind(')');
-        const char state =
-            (stat.empty() || close_paren == std::string::npos) ? 'X' : stat[close_paren + 2];
+        // tend sent it SIGKILL when its worker exited; dying takes the kernel
+        // a moment, so look for up to 5 s: gone, or a zombie for init to reap.
+        char state = '?';
+        for (int i = 0; i < 250; ++i) {
+            const auto stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+            const auto close_paren = stat.rfind(')');
+            state =
+                (stat.empty() || close_paren == std::string::npos) ? 'X' : stat[close_paren + 2];
+            if (state == 'X' || state == 'Z') break;
+            ::usleep(20000);
+        }
         CHECK_MESSAGE((state == 'X' || state == 'Z'),
                       "leftover process " << pid << " is in state " << state);
     }
