@@ -2,6 +2,7 @@
 // handed over. The worker is a test process, so plain blocking I/O is right
 // here: it does one thing at a time and the supervisor does the multiplexing.
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -31,6 +32,13 @@ constexpr const char* kFdsEnv = "TEND_WORKER_FDS";
 std::vector<std::function<void()>>& teardowns() {
     static std::vector<std::function<void()>> list;
     return list;
+}
+
+/// Set in a child that a test forked (by pthread_atfork, installed once):
+/// a flag costs nothing per test, where getpid() would be a syscall.
+bool in_forked_child = false;
+void mark_forked_child() {
+    in_forked_child = true;
 }
 
 std::vector<std::string>& unit_errors() {
@@ -152,6 +160,7 @@ class Server final : public TestSession {
 
     int serve() {
         install_crash_reporter(capture_.real_stderr(), capture_.out_fd(), capture_.err_fd());
+        ::pthread_atfork(nullptr, nullptr, mark_forked_child);
         // The list is built once, in its wire form; a list request sends it
         // as it is. The index by name is built only if a request needs it.
         auto described = adapter_.list();
@@ -159,7 +168,8 @@ class Server final : public TestSession {
         for (std::uint32_t i = 0; i < described.size(); ++i) {
             auto& t = described[i];
             tests_.tests.push_back(protocol::TestInfo{i, std::move(t.name), std::move(t.suite),
-                                                      std::move(t.file), t.line, t.skip, t.timeout_s});
+                                                      std::move(t.file), t.line, t.skip,
+                                                      t.timeout_s});
         }
         if (!send(protocol::Hello{protocol::kProtocolVersion, ::getpid(), adapter_.framework()})) {
             return 0;
@@ -207,7 +217,7 @@ class Server final : public TestSession {
     /// just returns), it must end here instead of running the rest of the
     /// unit and speaking on the worker's pipes.
     void leave_if_forked(int status) const {
-        if (::getpid() != pid_) ::_exit(status);
+        if (in_forked_child) ::_exit(status);
     }
 
     void begin(std::uint32_t id) override {
@@ -216,7 +226,8 @@ class Server final : public TestSession {
         // lands in the next test's capture: cutting it off here would cost
         // two syscalls a test.
         current_ = id;
-        crash_context().test_name = id < tests_.tests.size() ? tests_.tests[id].name.c_str() : nullptr;
+        crash_context().test_name =
+            id < tests_.tests.size() ? tests_.tests[id].name.c_str() : nullptr;
         started_ = std::chrono::steady_clock::now();
     }
 
@@ -340,7 +351,6 @@ class Server final : public TestSession {
     std::uint64_t unit_ = 0;
     std::uint32_t current_ = 0;
     std::chrono::steady_clock::time_point started_;
-    pid_t pid_ = ::getpid();
 };
 
 }  // namespace
