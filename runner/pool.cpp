@@ -361,14 +361,25 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
             break;
         case State::running: {
             ++summary_.workers_crashed;
-            const auto id = slot.unit.tests[slot.next];
-            const std::string detail = with_tail(how, w.stderr_tail());
-            report(slot.failure.empty() ? TestStatus::crashed : TestStatus::error, slot.binary, id,
-                   0, w.pid(), slot.health, kNoFailures, {}, {}, detail);
-            // The rest of the unit runs again on a fresh worker, scope and all.
-            Unit rest{slot.binary, slot.unit.name,
-                      std::vector<std::uint32_t>(slot.unit.tests.begin() + slot.next + 1,
-                                                 slot.unit.tests.end())};
+            const auto& tests = slot.unit.tests;
+            const auto running = running_test(w, slot);
+            Unit rest{slot.binary, slot.unit.name, {}};
+            if (running) {
+                const std::string detail = with_tail(how, w.stderr_tail());
+                report(slot.failure.empty() ? TestStatus::crashed : TestStatus::error, slot.binary,
+                       tests[*running], 0, w.pid(), slot.health, kNoFailures, {}, {}, detail);
+                // Tests that finished but whose results were still batched
+                // in the worker run again, and so does the rest of the unit,
+                // on a fresh worker, scope and all.
+                rest.tests.assign(tests.begin() + slot.next, tests.begin() + *running);
+                rest.tests.insert(rest.tests.end(), tests.begin() + *running + 1, tests.end());
+            } else {
+                notice(slot.binary,
+                       with_tail(fmt::format("unit '{}': {} between two tests", slot.unit.name, how),
+                                 w.stderr_tail()),
+                       true);
+                rest.tests.assign(tests.begin() + slot.next, tests.end());
+            }
             if (++b.deaths > options_.max_worker_deaths) {
                 report_unrun(
                     slot.binary, rest, 0,
@@ -393,6 +404,21 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
             break;
     }
     pump();
+}
+
+std::optional<std::size_t> Pool::running_test(const WorkerProcess& w, const Slot& slot) {
+    const auto* page = w.status();
+    if (!page || page->attached.load(std::memory_order_acquire) != 1) {
+        return slot.next;  // a worker without the page sends each result at once
+    }
+    if (page->unit.load(std::memory_order_acquire) != slot.unit_id) return std::nullopt;
+    const std::size_t started = page->started.load(std::memory_order_acquire);
+    // The started-th test of the unit was running, unless its result is
+    // already in: then the worker died between tests. A count past the
+    // unit's end is a page the worker scribbled on; trust the results.
+    if (started > slot.unit.tests.size()) return slot.next;
+    if (started > slot.next) return started - 1;
+    return std::nullopt;
 }
 
 void Pool::give_up(std::size_t binary, const std::string& why) {

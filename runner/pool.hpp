@@ -93,6 +93,10 @@ class Pool final : public WorkerProcess::Listener {
     void dispatch(Slot& slot);
     void handle_result(Slot& slot, protocol::TestResult& r);
     void handle_finalized(Slot& slot, protocol::Finalized& f);
+    /// The index in its unit of the test a dead worker was running: read off
+    /// its status page when it kept one, else the first test without a result.
+    /// Nothing when it died between two tests.
+    static std::optional<std::size_t> running_test(const WorkerProcess& w, const Slot& slot);
     void give_up(std::size_t binary, const std::string& why);
     void report_unrun(std::size_t binary, const Unit& unit, std::size_t from,
                       const std::string& why);

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,6 +94,7 @@ WorkerProcess::~WorkerProcess() {
     // A worker dropped while alive (supervisor shutting down on an error)
     // must not outlive us.
     if (pid_ > 0 && !reaped_) ::kill(-pid_, SIGKILL);
+    if (status_) ::munmap(status_, protocol::kStatusPageBytes);
 }
 
 std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const std::string& binary,
@@ -106,14 +108,28 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
         err.close();
         return nullptr;
     }
+    // The status page: shared memory where the worker notes which test it is
+    // running (protocol/status_page.hpp). Without one tend still works.
+    const int status_fd = ::memfd_create("tend-status", MFD_CLOEXEC);
+    void* status_map = MAP_FAILED;
+    if (status_fd >= 0 && ::ftruncate(status_fd, protocol::kStatusPageBytes) == 0) {
+        status_map = ::mmap(nullptr, protocol::kStatusPageBytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+                            status_fd, 0);
+    }
+    const int status_src =
+        status_map != MAP_FAILED ? ::fcntl(status_fd, F_DUPFD_CLOEXEC, 10) : -1;
+    if (status_fd >= 0) ::close(status_fd);
+
     auto env = boost::this_process::environment();
     env["TEND_WORKER_FDS"] = "3,4";
+    if (status_src >= 0) env[protocol::kStatusFdEnv] = "5";
 
     // Runs in the child between fork and exec: async-signal-safe calls only.
     const int cmd_r = cmd.read, res_w = res.write, err_w = err.write;
-    auto setup = [cmd_r, res_w, err_w](auto&) {
+    auto setup = [cmd_r, res_w, err_w, status_src](auto&) {
         ::dup2(cmd_r, 3);
         ::dup2(res_w, 4);
+        if (status_src >= 0) ::dup2(status_src, 5);
         ::dup2(err_w, 1);
         ::dup2(err_w, 2);
         sigset_t none;
@@ -128,15 +144,18 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
     ::close(cmd.read);
     ::close(res.write);
     ::close(err.write);
+    if (status_src >= 0) ::close(status_src);
     if (ec || !child.valid()) {
         ::close(cmd.write);
         ::close(res.read);
         ::close(err.read);
+        if (status_map != MAP_FAILED) ::munmap(status_map, protocol::kStatusPageBytes);
         error = binary + ": cannot start: " + ec.message();
         return nullptr;
     }
     std::shared_ptr<WorkerProcess> w(new WorkerProcess(io, binary, listener));
     w->pid_ = child.id();
+    if (status_map != MAP_FAILED) w->status_ = static_cast<protocol::StatusPage*>(status_map);
     ::setpgid(w->pid_, w->pid_);  // both sides set it: whoever runs first wins the race
     child.detach();               // the reaper waits for it
     w->started_ = std::chrono::steady_clock::now();

@@ -7,6 +7,7 @@
 //   0  /dev/null
 //   1, 2  one pipe, drained continuously into a bounded tail buffer
 //   3  commands (supervisor -> worker), 4  results (worker -> supervisor)
+//   5  the status page (a memfd), named by TEND_STATUS_FD
 // Everything else is close-on-exec, so no worker holds a sibling's pipes.
 #pragma once
 
@@ -27,6 +28,7 @@
 
 #include "frame.hpp"
 #include "messages.hpp"
+#include "status_page.hpp"
 
 namespace tend {
 
@@ -80,6 +82,9 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
     /// The last kStderrTailBytes the worker wrote to stdout/stderr outside tests.
     const std::string& stderr_tail() const { return stderr_tail_; }
     bool exited() const { return exit_reported_; }
+    /// The worker's status page, when it could be set up (null otherwise);
+    /// meaningful only if `attached` is set, which the worker does.
+    const protocol::StatusPage* status() const { return status_; }
 
   private:
     WorkerProcess(asio::io_context& io, std::string binary, Listener& listener);
@@ -92,6 +97,7 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
     std::string binary_;
     Listener& listener_;
     pid_t pid_ = -1;
+    protocol::StatusPage* status_ = nullptr;
     std::chrono::steady_clock::time_point started_;
     asio::posix::stream_descriptor commands_;
     asio::posix::stream_descriptor results_;

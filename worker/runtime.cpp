@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +22,7 @@
 #include "health_probe.hpp"
 #include "messages.hpp"
 #include "output_capture.hpp"
+#include "status_page.hpp"
 #include "tend/worker.hpp"
 
 namespace tend::worker {
@@ -28,6 +30,10 @@ namespace tend::worker {
 namespace {
 
 constexpr const char* kFdsEnv = "TEND_WORKER_FDS";
+/// A batch of results goes out when it holds this much, or when its oldest
+/// result is this old, or when the unit's last test is done.
+constexpr std::size_t kBatchBytes = 32 * 1024;
+constexpr std::chrono::microseconds kBatchDelay{1000};
 
 std::vector<std::function<void()>>& teardowns() {
     static std::vector<std::function<void()>> list;
@@ -71,6 +77,11 @@ struct CrashContext {
     int capture_out = -1;
     int capture_err = -1;
     const char* test_name = nullptr;
+    /// Results batched but not sent yet, unless `batch_busy` (being appended).
+    int results_fd = -1;
+    const char* batch = nullptr;
+    std::size_t batch_size = 0;
+    volatile bool batch_busy = false;
 };
 CrashContext& crash_context() {
     static CrashContext ctx;
@@ -122,6 +133,11 @@ void on_fatal_signal(int sig) {
         dump_capture(ctx.capture_out, ctx.real_stderr, "--- its stdout ---\n");
         dump_capture(ctx.capture_err, ctx.real_stderr, "--- its stderr ---\n");
     }
+    // Results of finished tests still in the batch go out first, so they
+    // need not run again.
+    if (ctx.results_fd >= 0 && !ctx.batch_busy && ctx.batch_size > 0) {
+        (void)write_all(ctx.results_fd, ctx.batch, ctx.batch_size);
+    }
     ::signal(sig, SIG_DFL);
     ::raise(sig);
 }
@@ -155,8 +171,11 @@ protocol::Failure to_wire(FailureDetail&& f) {
 
 class Server final : public TestSession {
   public:
-    Server(Adapter& adapter, int in_fd, int out_fd)
-        : adapter_(adapter), in_fd_(in_fd), out_fd_(out_fd) {}
+    Server(Adapter& adapter, int in_fd, int out_fd, protocol::StatusPage* status)
+        : adapter_(adapter), in_fd_(in_fd), out_fd_(out_fd), status_(status) {
+        crash_context().results_fd = out_fd;
+        if (status_) status_->attached.store(1, std::memory_order_release);
+    }
 
     int serve() {
         install_crash_reporter(capture_.real_stderr(), capture_.out_fd(), capture_.err_fd());
@@ -226,6 +245,10 @@ class Server final : public TestSession {
         // lands in the next test's capture: cutting it off here would cost
         // two syscalls a test.
         current_ = id;
+        if (status_) {
+            status_->test_id.store(id, std::memory_order_relaxed);
+            status_->started.store(++started_in_unit_, std::memory_order_release);
+        }
         crash_context().test_name =
             id < tests_.tests.size() ? tests_.tests[id].name.c_str() : nullptr;
         started_ = std::chrono::steady_clock::now();
@@ -246,7 +269,31 @@ class Server final : public TestSession {
         capture_.take(result_.out, result_.err);
         result_.health = probe_.read();
         crash_context().test_name = nullptr;
-        if (!send(result_)) std::_Exit(0);  // supervisor gone mid-unit: stop quietly
+        // With a status page the supervisor knows which test was running even
+        // when results travel in batches; without one, each goes at once.
+        auto& ctx = crash_context();
+        ctx.batch_busy = true;
+        if (batch_.empty()) batch_since_ = started_ + elapsed;
+        protocol::encode_frame(result_, batch_);
+        ctx.batch = batch_.data();
+        ctx.batch_size = batch_.size();
+        ctx.batch_busy = false;
+        if (!status_ || batch_.size() >= kBatchBytes ||
+            std::chrono::steady_clock::now() - batch_since_ >= kBatchDelay) {
+            if (!flush()) std::_Exit(0);  // supervisor gone mid-unit: stop quietly
+        }
+    }
+
+    /// Sends the batched results.
+    bool flush() {
+        if (batch_.empty()) return true;
+        const bool ok = write_all(out_fd_, batch_.data(), batch_.size());
+        auto& ctx = crash_context();
+        ctx.batch_busy = true;
+        batch_.clear();
+        ctx.batch_size = 0;
+        ctx.batch_busy = false;
+        return ok;
     }
 
     void crashing(const char* what) override {
@@ -290,8 +337,13 @@ class Server final : public TestSession {
                 ids.push_back(*id);
             }
             unit_ = run->unit;
+            started_in_unit_ = 0;
+            if (status_) {
+                status_->started.store(0, std::memory_order_relaxed);
+                status_->unit.store(unit_, std::memory_order_release);
+            }
             run_in_order(ids);
-            return -1;
+            return flush() ? -1 : 0;
         }
         if (const auto* fin = std::get_if<protocol::Finalize>(&m)) {
             protocol::Finalized done;
@@ -334,6 +386,7 @@ class Server final : public TestSession {
     }
 
     bool send(const protocol::Message& m) {
+        if (!flush()) return false;  // batched results go first, in order
         out_buf_.clear();
         protocol::encode_frame(m, out_buf_);
         return write_all(out_fd_, out_buf_.data(), out_buf_.size());
@@ -351,6 +404,10 @@ class Server final : public TestSession {
     std::uint64_t unit_ = 0;
     std::uint32_t current_ = 0;
     std::chrono::steady_clock::time_point started_;
+    protocol::StatusPage* status_ = nullptr;
+    std::uint32_t started_in_unit_ = 0;
+    std::vector<char> batch_;
+    std::chrono::steady_clock::time_point batch_since_;
 };
 
 }  // namespace
@@ -402,7 +459,17 @@ int serve(Adapter& adapter) {
     ::unsetenv(kFdsEnv);
     ::fcntl(in_fd, F_SETFD, FD_CLOEXEC);
     ::fcntl(out_fd, F_SETFD, FD_CLOEXEC);
-    Server server(adapter, in_fd, out_fd);
+    // The status page is optional: without it results are sent one by one.
+    protocol::StatusPage* status = nullptr;
+    if (const char* status_spec = std::getenv(protocol::kStatusFdEnv)) {
+        const int fd = std::atoi(status_spec);
+        void* page = ::mmap(nullptr, protocol::kStatusPageBytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+                            fd, 0);
+        if (page != MAP_FAILED) status = static_cast<protocol::StatusPage*>(page);
+        ::close(fd);  // the mapping stays; nothing else needs the descriptor
+        ::unsetenv(protocol::kStatusFdEnv);
+    }
+    Server server(adapter, in_fd, out_fd, status);
     return server.serve();
 }
 
