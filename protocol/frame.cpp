@@ -6,6 +6,9 @@
 namespace tend::protocol {
 
 namespace {
+/// Buffer capacity kept between frames; more is released once drained.
+constexpr std::size_t kKeptCapacity = 256 * 1024;
+
 std::uint32_t read_be32(const char* p) {
     const auto* u = reinterpret_cast<const unsigned char*>(p);
     return (std::uint32_t{u[0]} << 24) | (std::uint32_t{u[1]} << 16) | (std::uint32_t{u[2]} << 8) |
@@ -31,6 +34,9 @@ void FrameDecoder::feed(const char* data, std::size_t size) {
     if (read_pos_ > 0 && read_pos_ == buffer_.size()) {
         buffer_.clear();
         read_pos_ = 0;
+        // A big frame (a test list) is over: give its memory back, so a
+        // long-lived supervisor does not keep one frame's worth per worker.
+        if (buffer_.capacity() > kKeptCapacity) std::vector<char>().swap(buffer_);
     } else if (read_pos_ > buffer_.size() / 2) {
         buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(read_pos_));
         read_pos_ = 0;
@@ -61,7 +67,11 @@ FrameEvent FrameDecoder::next() {
                    std::to_string(max_frame_bytes_) + " bytes";
         return ev;
     }
-    if (avail - kFrameHeaderBytes < len) return ev;
+    if (avail - kFrameHeaderBytes < len) {
+        // Room for the whole frame at once instead of doubling through it.
+        buffer_.reserve(read_pos_ + kFrameHeaderBytes + len);
+        return ev;
+    }
     ev.kind = FrameEvent::Kind::frame;
     ev.payload = std::span<const char>(buffer_.data() + read_pos_ + kFrameHeaderBytes, len);
     read_pos_ += kFrameHeaderBytes + len;

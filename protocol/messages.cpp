@@ -210,9 +210,13 @@ std::string_view kind_name(const msgpack::object& o) {
 /// A msgpack map read by key, with errors that name where they happened.
 class Fields {
   public:
-    Fields(const msgpack::object& o, std::string where) : where_(std::move(where)) {
+    /// `name` names the map in errors ("result.health", or "tests.tests"
+    /// with `index` 3 for "tests.tests[3]"); it is only spelled out when an
+    /// error needs it, so decoding allocates nothing for it.
+    Fields(const msgpack::object& o, std::string_view name, std::optional<std::size_t> index = {})
+        : where_(name), index_(index) {
         if (o.type != msgpack::type::MAP) {
-            throw DecodeError(where_ + ": expected a map, got " + std::string(kind_name(o)));
+            throw DecodeError(where() + ": expected a map, got " + std::string(kind_name(o)));
         }
         map_ = &o.via.map;
     }
@@ -229,12 +233,12 @@ class Fields {
     }
     const msgpack::object& need(std::string_view key) const {
         const auto* o = find(key);
-        if (!o) throw DecodeError(where_ + ": missing key '" + std::string(key) + "'");
+        if (!o) throw DecodeError(where() + ": missing key '" + std::string(key) + "'");
         return *o;
     }
     [[noreturn]] void wrong(std::string_view key, const msgpack::object& o,
                             std::string_view expected) const {
-        throw DecodeError(where_ + "." + std::string(key) + ": expected " + std::string(expected) +
+        throw DecodeError(where() + "." + std::string(key) + ": expected " + std::string(expected) +
                           ", got " + std::string(kind_name(o)));
     }
 
@@ -246,7 +250,7 @@ class Fields {
     std::uint32_t u32(std::string_view key) const {
         const auto v = u64(key);
         if (v > 0xffffffffu) {
-            throw DecodeError(where_ + "." + std::string(key) + ": " + std::to_string(v) +
+            throw DecodeError(where() + "." + std::string(key) + ": " + std::to_string(v) +
                               " does not fit in 32 bits");
         }
         return static_cast<std::uint32_t>(v);
@@ -282,14 +286,19 @@ class Fields {
         if (o.type != msgpack::type::ARRAY) wrong(key, o, "array");
         return o.via.array;
     }
-    const std::string& where() const { return where_; }
+    std::string where() const {
+        std::string w(where_);
+        if (index_) w += "[" + std::to_string(*index_) + "]";
+        return w;
+    }
 
   private:
     const msgpack::object_map* map_ = nullptr;
-    std::string where_;
+    std::string_view where_;
+    std::optional<std::size_t> index_;
 };
 
-Health read_health(const msgpack::object& o, const std::string& where) {
+Health read_health(const msgpack::object& o, std::string_view where) {
     Fields f(o, where);
     Health h;
     if (f.find("rss_bytes")) h.rss_bytes = f.u64("rss_bytes");
@@ -297,11 +306,11 @@ Health read_health(const msgpack::object& o, const std::string& where) {
     return h;
 }
 
-std::string at(const std::string& where, std::size_t i) {
-    return where + "[" + std::to_string(i) + "]";
+std::string at(std::string_view where, std::size_t i) {
+    return std::string(where) + "[" + std::to_string(i) + "]";
 }
 
-Message decode_fields(const Fields& f, std::string_view type) {
+Message decode_fields(const Fields& f, std::string_view type, std::size_t payload_size) {
     if (type == "hello") {
         return Hello{f.u32("version"), f.i64("pid"), f.text("framework")};
     }
@@ -309,8 +318,11 @@ Message decode_fields(const Fields& f, std::string_view type) {
     if (type == "tests") {
         TestList m;
         const auto& arr = f.array("tests");
+        // Each listed test takes over 40 bytes on the wire: reserving no more
+        // than that allows keeps a lying array header from costing memory.
+        m.tests.reserve(std::min<std::size_t>(arr.size, payload_size / 40));
         for (std::uint32_t i = 0; i < arr.size; ++i) {
-            Fields t(arr.ptr[i], at("tests.tests", i));
+            Fields t(arr.ptr[i], "tests.tests", i);
             m.tests.push_back(TestInfo{t.u32("id"), t.text("name"), t.text("suite"), t.text("file"),
                                        t.u32("line"), t.boolean("skip"), t.f64("timeout")});
         }
@@ -321,7 +333,7 @@ Message decode_fields(const Fields& f, std::string_view type) {
         m.unit = f.u64("unit");
         const auto& arr = f.array("tests");
         for (std::uint32_t i = 0; i < arr.size; ++i) {
-            Fields t(arr.ptr[i], at("run.tests", i));
+            Fields t(arr.ptr[i], "run.tests", i);
             m.tests.push_back(TestRef{t.u32("id"), t.text("name")});
         }
         return m;
@@ -338,7 +350,7 @@ Message decode_fields(const Fields& f, std::string_view type) {
         m.health = read_health(f.need("health"), "result.health");
         const auto& arr = f.array("failures");
         for (std::uint32_t i = 0; i < arr.size; ++i) {
-            Fields x(arr.ptr[i], at("result.failures", i));
+            Fields x(arr.ptr[i], "result.failures", i);
             m.failures.push_back(Failure{x.text("file"), x.u32("line"), x.text("kind"),
                                          x.text("expression"), x.text("expanded"),
                                          x.text("message"), x.text("subcase")});
@@ -416,8 +428,8 @@ Decoded decode_payload(std::span<const char> payload) {
         const auto& t = f.need("type");
         if (t.type != msgpack::type::STR) f.wrong("type", t, "string");
         const std::string_view type(t.via.str.ptr, t.via.str.size);
-        Fields typed(obj, std::string(type));
-        d.message = decode_fields(typed, type);
+        Fields typed(obj, type);
+        d.message = decode_fields(typed, type, payload.size());
     } catch (const DecodeError& e) {
         d.error = std::string("malformed frame: ") + e.what();
     } catch (const msgpack::insufficient_bytes&) {

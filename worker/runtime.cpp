@@ -322,7 +322,17 @@ class Server final : public TestSession {
   private:
     /// Returns an exit status to stop serving, or -1 to go on.
     int handle(const protocol::Message& m) {
-        if (std::holds_alternative<protocol::ListRequest>(m)) return send(tests_) ? -1 : 0;
+        if (std::holds_alternative<protocol::ListRequest>(m)) {
+            // One buffer of the right size, released afterwards: the list can
+            // be megabytes, and the worker's RSS is the tests' to measure.
+            std::size_t bytes = 64;
+            for (const auto& t : tests_.tests)
+                bytes += 80 + t.name.size() + t.suite.size() + t.file.size();
+            out_buf_.reserve(bytes);
+            const bool sent = send(tests_);
+            std::vector<char>().swap(out_buf_);
+            return sent ? -1 : 0;
+        }
         if (const auto* run = std::get_if<protocol::RunUnit>(&m)) {
             std::vector<std::uint32_t> ids;
             ids.reserve(run->tests.size());
@@ -463,8 +473,8 @@ int serve(Adapter& adapter) {
     protocol::StatusPage* status = nullptr;
     if (const char* status_spec = std::getenv(protocol::kStatusFdEnv)) {
         const int fd = std::atoi(status_spec);
-        void* page = ::mmap(nullptr, protocol::kStatusPageBytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-                            fd, 0);
+        void* page =
+            ::mmap(nullptr, protocol::kStatusPageBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (page != MAP_FAILED) status = static_cast<protocol::StatusPage*>(page);
         ::close(fd);  // the mapping stays; nothing else needs the descriptor
         ::unsetenv(protocol::kStatusFdEnv);

@@ -202,6 +202,34 @@ TEST_SUITE("protocol") {
             }));
             CHECK(d.error == "malformed frame: hello: missing key 'version'");
         }
+        SUBCASE("a bad element of an array is named by its index") {
+            auto d = decode(payload_of([](auto& pk) {
+                pk.pack_map(2);
+                pk.pack(std::string("type"));
+                pk.pack(std::string("run"));
+                pk.pack(std::string("unit"));
+                pk.pack(1);
+            }));
+            CHECK(d.error == "malformed frame: run: missing key 'tests'");
+            auto e = decode(payload_of([](auto& pk) {
+                pk.pack_map(3);
+                pk.pack(std::string("type"));
+                pk.pack(std::string("run"));
+                pk.pack(std::string("unit"));
+                pk.pack(1);
+                pk.pack(std::string("tests"));
+                pk.pack_array(2);
+                pk.pack_map(2);
+                pk.pack(std::string("id"));
+                pk.pack(0);
+                pk.pack(std::string("name"));
+                pk.pack(std::string("a"));
+                pk.pack_map(1);
+                pk.pack(std::string("name"));
+                pk.pack(std::string("b"));
+            }));
+            CHECK(e.error == "malformed frame: run.tests[1]: missing key 'id'");
+        }
         SUBCASE("unknown status") {
             TestResult r;
             auto f = frame_of(r);
