@@ -29,6 +29,8 @@ struct StatusPage {
     std::atomic<std::uint64_t> unit;
     /// The id of the test begun last.
     std::atomic<std::uint32_t> test_id;
+    /// When the test begun last started: CLOCK_MONOTONIC, in nanoseconds.
+    std::atomic<std::int64_t> started_ns;
 };
 
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free &&

@@ -16,8 +16,16 @@
 
 namespace tend {
 
-enum class TestStatus : std::uint8_t { passed, failed, skipped, crashed, error, not_run };
-inline constexpr std::size_t kTestStatusCount = 6;
+enum class TestStatus : std::uint8_t {
+    passed,
+    failed,
+    skipped,
+    crashed,
+    timed_out,
+    error,
+    not_run
+};
+inline constexpr std::size_t kTestStatusCount = 7;
 std::string_view to_string(TestStatus s);
 /// True for the statuses that make a run fail.
 bool is_failure(TestStatus s);
@@ -53,6 +61,7 @@ struct Summary {
     double duration_s = 0;
     std::uint64_t workers_started = 0;
     std::uint64_t workers_crashed = 0;
+    std::uint64_t workers_timed_out = 0;      ///< killed for a test over --timeout
     std::array<std::uint64_t, 3> recycled{};  ///< by RecycleReason::Kind
     std::uint64_t errors = 0;                 ///< notices that fail the run
 

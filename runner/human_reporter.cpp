@@ -18,6 +18,8 @@ std::string_view label(TestStatus s) {
             return "SKIP";
         case TestStatus::crashed:
             return "CRASH";
+        case TestStatus::timed_out:
+            return "TIMEOUT";
         case TestStatus::error:
             return "ERROR";
         case TestStatus::not_run:
@@ -56,7 +58,7 @@ void HumanReporter::test(const TestEvent& e) {
     if (!bad && options_.quiet) return;
     std::string name = e.test.suite.empty() ? e.test.name : e.test.suite + "/" + e.test.name;
     if (options_.show_binary) name = basename(e.binary) + ": " + name;
-    std::string out = fmt::format("{:>6} [{:>9.3f}s] {}\n", label(e.status),
+    std::string out = fmt::format("{:>7} [{:>9.3f}s] {}\n", label(e.status),
                                   static_cast<double>(e.duration_ns) / 1e9, name);
     if (bad) {
         for (const auto& f : e.failures) {
@@ -79,22 +81,22 @@ void HumanReporter::test(const TestEvent& e) {
 
 void HumanReporter::recycle(const RecycleEvent& e) {
     if (!options_.verbose) return;
-    std::fputs(fmt::format("{:>6} worker {} ({}): {}\n", "RECYCLE", e.worker_pid,
+    std::fputs(fmt::format("{:>7} worker {} ({}): {}\n", "RECYCLE", e.worker_pid,
                            basename(e.binary), e.reason.sentence())
                    .c_str(),
                out_);
 }
 
 void HumanReporter::notice(const Notice& n) {
-    std::fputs(fmt::format("{:>6} {}: {}\n", "ERROR", basename(n.binary), n.message).c_str(), out_);
+    std::fputs(fmt::format("{:>7} {}: {}\n", "ERROR", basename(n.binary), n.message).c_str(), out_);
 }
 
 void HumanReporter::summary(const Summary& s) {
     std::string line =
         fmt::format("Summary [{:.3f}s] {} tests: {} passed, {} failed", s.duration_s, s.total,
                     s.count(TestStatus::passed), s.count(TestStatus::failed));
-    for (auto st :
-         {TestStatus::skipped, TestStatus::crashed, TestStatus::error, TestStatus::not_run}) {
+    for (auto st : {TestStatus::skipped, TestStatus::crashed, TestStatus::timed_out,
+                    TestStatus::error, TestStatus::not_run}) {
         if (s.count(st)) line += fmt::format(", {} {}", s.count(st), to_string(st));
     }
     if (s.errors) line += fmt::format("; {} errors outside tests", s.errors);
@@ -104,7 +106,9 @@ void HumanReporter::summary(const Summary& s) {
         line += fmt::format(" ({} memory, {} fds, {} age)", s.recycled[0], s.recycled[1],
                             s.recycled[2]);
     }
-    line += fmt::format(", {} crashed\n", s.workers_crashed);
+    line += fmt::format(", {} crashed", s.workers_crashed);
+    if (s.workers_timed_out) line += fmt::format(", {} killed for timeouts", s.workers_timed_out);
+    line += '\n';
     std::fputs(line.c_str(), out_);
     std::fflush(out_);
 }

@@ -88,6 +88,7 @@ void JsonReporter::summary(const Summary& s) {
     j["workers"] = {
         {"started", s.workers_started},
         {"crashed", s.workers_crashed},
+        {"timed_out", s.workers_timed_out},
         {"recycled", {{"memory", s.recycled[0]}, {"fds", s.recycled[1]}, {"age", s.recycled[2]}}}};
     write(dump(j));
     std::fflush(out_);

@@ -27,6 +27,7 @@ struct LimitFlags {
     std::string max_rss;
     std::string max_fds;
     std::string max_age;
+    std::string timeout;
 };
 
 /// Applies --max-rss/--max-fds/--max-age over the defaults; "none" lifts a limit.
@@ -161,6 +162,11 @@ int main(int argc, char** argv) {
                     "Recycle a worker older than SECONDS after a unit (fractional; 'none'). "
                     "Default 3600")
         ->type_name("SECONDS|none");
+    run->add_option("--timeout", limit_flags.timeout,
+                    "Kill a test still running after SECONDS (fractional; its worker's process "
+                    "group gets SIGTERM, then SIGKILL 1 s later) and report it timed_out; the rest "
+                    "of its unit runs on a fresh worker. Default: none")
+        ->type_name("SECONDS|none");
     run->add_flag("--json", as_json, "Write JSON lines (one per event) to stdout");
     run->add_flag("-v,--verbose", verbose, "Also log every recycle with its reason");
     run->add_flag("-q,--quiet", quiet, "Print only failures and the summary");
@@ -201,6 +207,15 @@ int main(int argc, char** argv) {
     opts.binaries = binaries;
     opts.jobs = jobs;
     opts.limits = limits;
+    if (!limit_flags.timeout.empty() && limit_flags.timeout != "none") {
+        const auto seconds = tend::parse_seconds(limit_flags.timeout, error);
+        if (!seconds || *seconds <= 0) {
+            return usage_error(
+                "--timeout: " +
+                (seconds ? "'" + limit_flags.timeout + "' must be more than 0" : error));
+        }
+        opts.timeout = tend::Seconds(*seconds);
+    }
     tend::Pool pool(opts, reporter.get());
     const auto summary = pool.run();
     if (pool.startup_failed()) return kExitStartup;

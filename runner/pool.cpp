@@ -17,6 +17,8 @@ std::string_view to_string(TestStatus s) {
             return "skipped";
         case TestStatus::crashed:
             return "crashed";
+        case TestStatus::timed_out:
+            return "timed_out";
         case TestStatus::error:
             return "error";
         case TestStatus::not_run:
@@ -196,6 +198,7 @@ bool Pool::spawn(std::size_t binary, bool discoverer) {
     Slot slot;
     slot.proc = proc;
     slot.binary = binary;
+    slot.serial = next_slot_serial_++;
     slot.discoverer = discoverer;
     if (discoverer) b.discovering = true;
     slots_.emplace(proc.get(), std::move(slot));
@@ -209,11 +212,58 @@ void Pool::dispatch(Slot& slot) {
     slot.unit_id = next_unit_id_++;
     slot.next = 0;
     slot.state = State::running;
+    slot.last_progress = std::chrono::steady_clock::now();
+    if (options_.timeout) {
+        arm_deadline(slot,
+                     slot.last_progress +
+                         std::chrono::duration_cast<std::chrono::nanoseconds>(*options_.timeout));
+    }
     protocol::RunUnit req;
     req.unit = slot.unit_id;
     req.tests.reserve(slot.unit.tests.size());
     for (const auto id : slot.unit.tests) req.tests.push_back({id, (*b.tests)[id].name});
     slot.proc->send(req);
+}
+
+void Pool::arm_deadline(Slot& slot, std::chrono::steady_clock::time_point when) {
+    if (!slot.deadline) slot.deadline = std::make_shared<boost::asio::steady_timer>(io_);
+    slot.deadline->expires_at(when);
+    // The timer may outlive the slot (it is erased when its worker exits):
+    // the handler finds the slot again by worker and serial, or does nothing.
+    slot.deadline->async_wait([this, key = slot.proc.get(), serial = slot.serial,
+                               timer = slot.deadline](boost::system::error_code ec) {
+        if (ec) return;
+        auto it = slots_.find(key);
+        if (it != slots_.end() && it->second.serial == serial) check_deadline(it->second);
+    });
+}
+
+void Pool::check_deadline(Slot& slot) {
+    if (slot.state != State::running || slot.timed_out || !options_.timeout) return;
+    const auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(*options_.timeout);
+    const auto now = std::chrono::steady_clock::now();
+    // Which test is running, and since when: the status page says; a worker
+    // without one runs the first test without a result, since the last result.
+    std::optional<std::size_t> index = slot.next;
+    auto since = slot.last_progress;
+    if (const auto* page = slot.proc->status();
+        page && page->attached.load(std::memory_order_acquire) == 1) {
+        index.reset();
+        if (page->unit.load(std::memory_order_acquire) == slot.unit_id) {
+            const std::size_t started = page->started.load(std::memory_order_acquire);
+            if (started > slot.next && started <= slot.unit.tests.size()) {
+                index = started - 1;
+                since = std::chrono::steady_clock::time_point(
+                    std::chrono::nanoseconds(page->started_ns.load(std::memory_order_relaxed)));
+            }
+        }
+    }
+    if (!index) return arm_deadline(slot, now + limit);  // between tests: look again later
+    if (now - since < limit) return arm_deadline(slot, since + limit);
+    slot.timed_out = *index;
+    slot.timed_out_after_ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - since).count());
+    slot.proc->terminate(options_.kill_grace);
 }
 
 void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
@@ -279,12 +329,14 @@ void Pool::handle_result(Slot& slot, protocol::TestResult& r) {
     }
     ++slot.next;
     slot.health = r.health;
+    slot.last_progress = std::chrono::steady_clock::now();
     const TestStatus status = r.status == protocol::Status::passed    ? TestStatus::passed
                               : r.status == protocol::Status::skipped ? TestStatus::skipped
                                                                       : TestStatus::failed;
     report(status, slot.binary, r.id, r.duration_ns, slot.proc->pid(), r.health, r.failures, r.out,
            r.err, {});
     if (slot.next == tests.size()) {
+        if (slot.deadline) slot.deadline->cancel();
         slot.state = State::finalizing;
         slot.proc->send(protocol::Finalize{slot.unit_id});
     }
@@ -327,6 +379,7 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
     if (it == slots_.end()) return;
     Slot slot = std::move(it->second);
     slots_.erase(it);
+    if (slot.deadline) slot.deadline->cancel();
     auto& b = binaries_[slot.binary];
     const std::string how =
         slot.failure.empty()
@@ -360,24 +413,32 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
             }
             break;
         case State::running: {
-            ++summary_.workers_crashed;
+            ++(slot.timed_out ? summary_.workers_timed_out : summary_.workers_crashed);
             const auto& tests = slot.unit.tests;
-            const auto running = running_test(w, slot);
+            const auto running = slot.timed_out ? slot.timed_out : running_test(w, slot);
             Unit rest{slot.binary, slot.unit.name, {}};
             if (running) {
-                const std::string detail = with_tail(how, w.stderr_tail());
-                report(slot.failure.empty() ? TestStatus::crashed : TestStatus::error, slot.binary,
-                       tests[*running], 0, w.pid(), slot.health, kNoFailures, {}, {}, detail);
+                auto status = slot.failure.empty() ? TestStatus::crashed : TestStatus::error;
+                std::string detail = with_tail(how, w.stderr_tail());
+                if (slot.timed_out) {
+                    status = TestStatus::timed_out;
+                    detail = with_tail(fmt::format("still running after the {} s timeout: {}",
+                                                   options_.timeout->count(), how),
+                                       w.stderr_tail());
+                }
+                report(status, slot.binary, tests[*running], slot.timed_out_after_ns, w.pid(),
+                       slot.health, kNoFailures, {}, {}, detail);
                 // Tests that finished but whose results were still batched
                 // in the worker run again, and so does the rest of the unit,
                 // on a fresh worker, scope and all.
                 rest.tests.assign(tests.begin() + slot.next, tests.begin() + *running);
                 rest.tests.insert(rest.tests.end(), tests.begin() + *running + 1, tests.end());
             } else {
-                notice(slot.binary,
-                       with_tail(fmt::format("unit '{}': {} between two tests", slot.unit.name, how),
-                                 w.stderr_tail()),
-                       true);
+                notice(
+                    slot.binary,
+                    with_tail(fmt::format("unit '{}': {} between two tests", slot.unit.name, how),
+                              w.stderr_tail()),
+                    true);
                 rest.tests.assign(tests.begin() + slot.next, tests.end());
             }
             if (++b.deaths > options_.max_worker_deaths) {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -41,6 +42,10 @@ struct PoolOptions {
     bool list_only = false;
     /// Worker deaths per binary after which its remaining tests are not run.
     std::size_t max_worker_deaths = 8;
+    /// A test running longer is killed (its worker's process group: SIGTERM,
+    /// then SIGKILL after `kill_grace`) and reported timed_out.
+    std::optional<Seconds> timeout;
+    std::chrono::milliseconds kill_grace{1000};
 };
 
 struct BinaryTests {
@@ -85,12 +90,19 @@ class Pool final : public WorkerProcess::Listener {
         std::uint64_t unit_id = 0;
         std::size_t next = 0;  ///< index in unit.tests of the next result due
         protocol::Health health;
-        std::string failure;  ///< protocol error, when the worker broke it
+        std::string failure;       ///< protocol error, when the worker broke it
+        std::uint64_t serial = 0;  ///< tells a stale timer from this slot's own
+        std::shared_ptr<boost::asio::steady_timer> deadline;
+        std::chrono::steady_clock::time_point last_progress;  ///< dispatch or last result
+        std::optional<std::size_t> timed_out;  ///< index in unit.tests killed for --timeout
+        std::uint64_t timed_out_after_ns = 0;  ///< how long it had been running then
     };
 
     void pump();
     bool spawn(std::size_t binary, bool discoverer);
     void dispatch(Slot& slot);
+    void arm_deadline(Slot& slot, std::chrono::steady_clock::time_point when);
+    void check_deadline(Slot& slot);
     void handle_result(Slot& slot, protocol::TestResult& r);
     void handle_finalized(Slot& slot, protocol::Finalized& f);
     /// The index in its unit of the test a dead worker was running: read off
@@ -120,6 +132,7 @@ class Pool final : public WorkerProcess::Listener {
     std::map<const WorkerProcess*, Slot> slots_;
     Summary summary_;
     std::uint64_t next_unit_id_ = 1;
+    std::uint64_t next_slot_serial_ = 1;
     bool startup_failed_ = false;
     bool finished_ = false;
     std::chrono::steady_clock::time_point started_;

@@ -116,8 +116,7 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
         status_map = ::mmap(nullptr, protocol::kStatusPageBytes, PROT_READ | PROT_WRITE, MAP_SHARED,
                             status_fd, 0);
     }
-    const int status_src =
-        status_map != MAP_FAILED ? ::fcntl(status_fd, F_DUPFD_CLOEXEC, 10) : -1;
+    const int status_src = status_map != MAP_FAILED ? ::fcntl(status_fd, F_DUPFD_CLOEXEC, 10) : -1;
     if (status_fd >= 0) ::close(status_fd);
 
     auto env = boost::this_process::environment();
@@ -214,6 +213,16 @@ void WorkerProcess::kill() {
         ::kill(-pid_, SIGKILL);
         ::kill(pid_, SIGKILL);  // in case it left its group
     }
+}
+
+void WorkerProcess::terminate(std::chrono::milliseconds grace) {
+    if (pid_ <= 0 || reaped_) return;
+    ::kill(-pid_, SIGTERM);
+    ::kill(pid_, SIGTERM);
+    stop_timer_.expires_after(grace);
+    stop_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (!ec && !self->reaped_) self->kill();
+    });
 }
 
 void WorkerProcess::fail(const std::string& what) {

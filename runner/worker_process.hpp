@@ -70,6 +70,8 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
     void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
     /// SIGKILLs the worker's whole process group.
     void kill();
+    /// SIGTERMs the worker's process group, then SIGKILLs it after `grace`.
+    void terminate(std::chrono::milliseconds grace);
     /// Kills the worker for breaking the protocol; no further messages are
     /// delivered and the listener hears on_protocol_error(what).
     void fail(const std::string& what);

@@ -157,7 +157,7 @@ void install_crash_reporter(int real_stderr, int capture_out, int capture_err) {
     sa.sa_handler = on_fatal_signal;
     sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
-    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS}) {
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS, SIGTERM}) {
         ::sigaction(sig, &sa, nullptr);
     }
 }
@@ -245,13 +245,17 @@ class Server final : public TestSession {
         // lands in the next test's capture: cutting it off here would cost
         // two syscalls a test.
         current_ = id;
+        started_ = std::chrono::steady_clock::now();
         if (status_) {
             status_->test_id.store(id, std::memory_order_relaxed);
+            status_->started_ns.store(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(started_.time_since_epoch())
+                    .count(),
+                std::memory_order_relaxed);
             status_->started.store(++started_in_unit_, std::memory_order_release);
         }
         crash_context().test_name =
             id < tests_.tests.size() ? tests_.tests[id].name.c_str() : nullptr;
-        started_ = std::chrono::steady_clock::now();
     }
 
     void end(Outcome outcome, std::vector<FailureDetail> failures) override {

@@ -499,3 +499,35 @@ TEST_SUITE("the supervisor's own environment") {
         CHECK(WEXITSTATUS(status) == 0);
     }
 }
+
+TEST_SUITE("timeouts") {
+    TEST_CASE("a test still running after --timeout is killed and reported timed_out") {
+        auto o = run_tend({"run", fixture("hanging"), "-j", "2", "--timeout", "0.5", "--json"});
+        CHECK(o.exit_code == 1);
+        auto tests = o.tests();
+        REQUIRE(tests.size() == 5);
+        for (const auto& [name, events] : tests) {
+            INFO(name);
+            CHECK(events.size() == 1);
+        }
+        const auto& hung = tests["hangs/sleeps forever"][0];
+        CHECK(hung["status"] == "timed_out");
+        CHECK(hung["detail"].get<std::string>().find("still running after the 0.5 s timeout") == 0);
+        CHECK(tests["hangs/quick before"][0]["status"] == "passed");
+        CHECK(tests["hangs/quick after"][0]["status"] == "passed");
+        const auto& stubborn = tests["stubborn/ignores SIGTERM"][0];
+        CHECK(stubborn["status"] == "timed_out");
+        CHECK(stubborn["detail"].get<std::string>().find("killed by signal 9") !=
+              std::string::npos);
+        CHECK(tests["stubborn/runs after the kill"][0]["status"] == "passed");
+        REQUIRE(o.of("summary").size() == 1);
+        CHECK(o.of("summary")[0]["timed_out"] == 2);
+        CHECK(o.of("summary")[0]["workers"]["timed_out"] == 2);
+        CHECK(o.of("summary")[0]["workers"]["crashed"] == 0);
+    }
+    TEST_CASE("--timeout must be a positive number of seconds") {
+        auto o = run_tend({"run", fixture("hanging"), "--timeout", "0"});
+        CHECK(o.exit_code == 2);
+        CHECK(o.err.find("--timeout: '0' must be more than 0") != std::string::npos);
+    }
+}
