@@ -38,3 +38,11 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free &&
               "the status page is shared between processes: its atomics must be lock-free");
 
 }  // namespace tend::protocol
+
+namespace tend::protocol {
+// The layout is part of the protocol (docs/protocol.md, "Status page").
+static_assert(offsetof(StatusPage, attached) == 0 && offsetof(StatusPage, started) == 4 &&
+                  offsetof(StatusPage, unit) == 8 && offsetof(StatusPage, test_id) == 16 &&
+                  offsetof(StatusPage, started_ns) == 24 && sizeof(StatusPage) <= kStatusPageBytes,
+              "StatusPage must keep its documented layout");
+}  // namespace tend::protocol
