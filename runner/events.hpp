@@ -69,12 +69,22 @@ struct Summary {
     std::uint64_t recycled_total() const { return recycled[0] + recycled[1] + recycled[2]; }
 };
 
+/// What a shutdown on SIGINT/SIGTERM did.
+struct ShutdownReport {
+    int signal = 0;
+    std::uint64_t units_finished = 0;   ///< running units that finished during the drain
+    std::uint64_t units_cancelled = 0;  ///< units not started, or cut short
+    std::uint64_t workers_killed = 0;   ///< still busy when the grace period ran out
+    double duration_s = 0;              ///< from the first signal to the last worker gone
+};
+
 class Reporter {
   public:
     virtual ~Reporter() = default;
     virtual void test(const TestEvent& e) = 0;
     virtual void recycle(const RecycleEvent& e) = 0;
     virtual void notice(const Notice& n) = 0;
+    virtual void shutdown(const ShutdownReport& r) = 0;
     virtual void summary(const Summary& s) = 0;
 };
 

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <csignal>
 #include <string>
 
 namespace tend {
@@ -89,6 +90,15 @@ void HumanReporter::recycle(const RecycleEvent& e) {
 
 void HumanReporter::notice(const Notice& n) {
     std::fputs(fmt::format("{:>7} {}: {}\n", "ERROR", basename(n.binary), n.message).c_str(), out_);
+}
+
+void HumanReporter::shutdown(const ShutdownReport& r) {
+    std::fputs(fmt::format("Interrupted by {}: {} running units finished, {} cancelled, {} workers "
+                           "killed, in {:.3f}s\n",
+                           r.signal == SIGINT ? "SIGINT" : "SIGTERM", r.units_finished,
+                           r.units_cancelled, r.workers_killed, r.duration_s)
+                   .c_str(),
+               out_);
 }
 
 void HumanReporter::summary(const Summary& s) {

@@ -1,6 +1,7 @@
 // JsonReporter: see json_reporter.hpp.
 #include "json_reporter.hpp"
 
+#include <csignal>
 #include <nlohmann/json.hpp>
 
 namespace tend {
@@ -73,6 +74,17 @@ void JsonReporter::notice(const Notice& n) {
     j["event"] = "error";
     j["binary"] = n.binary;
     j["message"] = n.message;
+    write(dump(j));
+}
+
+void JsonReporter::shutdown(const ShutdownReport& r) {
+    json j;
+    j["event"] = "shutdown";
+    j["signal"] = r.signal == SIGINT ? "SIGINT" : "SIGTERM";
+    j["units_finished"] = r.units_finished;
+    j["units_cancelled"] = r.units_cancelled;
+    j["workers_killed"] = r.workers_killed;
+    j["duration_ms"] = r.duration_s * 1e3;
     write(dump(j));
 }
 

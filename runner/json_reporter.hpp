@@ -14,6 +14,7 @@ class JsonReporter final : public Reporter {
     void test(const TestEvent& e) override;
     void recycle(const RecycleEvent& e) override;
     void notice(const Notice& n) override;
+    void shutdown(const ShutdownReport& r) override;
     void summary(const Summary& s) override;
 
   private:

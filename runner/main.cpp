@@ -28,6 +28,7 @@ struct LimitFlags {
     std::string max_fds;
     std::string max_age;
     std::string timeout;
+    std::string grace;
 };
 
 /// Applies --max-rss/--max-fds/--max-age over the defaults; "none" lifts a limit.
@@ -167,6 +168,10 @@ int main(int argc, char** argv) {
                     "group gets SIGTERM, then SIGKILL 1 s later) and report it timed_out; the rest "
                     "of its unit runs on a fresh worker. Default: none")
         ->type_name("SECONDS|none");
+    run->add_option("--grace", limit_flags.grace,
+                    "After SIGINT/SIGTERM, let running units go on for SECONDS before killing "
+                    "their workers; a second signal kills at once. Default 5")
+        ->type_name("SECONDS");
     run->add_flag("--json", as_json, "Write JSON lines (one per event) to stdout");
     run->add_flag("-v,--verbose", verbose, "Also log every recycle with its reason");
     run->add_flag("-q,--quiet", quiet, "Print only failures and the summary");
@@ -216,8 +221,14 @@ int main(int argc, char** argv) {
         }
         opts.timeout = tend::Seconds(*seconds);
     }
+    if (!limit_flags.grace.empty()) {
+        const auto seconds = tend::parse_seconds(limit_flags.grace, error);
+        if (!seconds) return usage_error("--grace: " + error);
+        opts.shutdown_grace = tend::Seconds(*seconds);
+    }
     tend::Pool pool(opts, reporter.get());
     const auto summary = pool.run();
+    if (pool.interrupted()) return 128 + pool.interrupted();  // 130 for SIGINT, 143 for SIGTERM
     if (pool.startup_failed()) return kExitStartup;
     bool failed = summary.errors > 0;
     for (std::size_t i = 0; i < tend::kTestStatusCount; ++i) {

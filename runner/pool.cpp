@@ -44,7 +44,12 @@ std::string with_tail(std::string what, const std::string& tail) {
 }  // namespace
 
 Pool::Pool(PoolOptions options, Reporter* reporter)
-    : options_(std::move(options)), reporter_(reporter), reaper_(io_), retry_timer_(io_) {
+    : options_(std::move(options)),
+      reporter_(reporter),
+      reaper_(io_),
+      retry_timer_(io_),
+      signals_(io_, SIGINT, SIGTERM),
+      grace_timer_(io_) {
     if (options_.jobs == 0) options_.jobs = 1;
     for (const auto& b : options_.binaries)
         binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0});
@@ -56,10 +61,15 @@ Pool::~Pool() {
 
 Summary Pool::run() {
     started_ = std::chrono::steady_clock::now();
+    wait_for_signal();
     pump();
     io_.run();
-    summary_.duration_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    const auto ended = std::chrono::steady_clock::now();
+    summary_.duration_s = std::chrono::duration<double>(ended - started_).count();
+    if (shutdown_.signal) {
+        shutdown_.duration_s = std::chrono::duration<double>(ended - shutdown_started_).count();
+        if (reporter_) reporter_->shutdown(shutdown_);
+    }
     if (reporter_) reporter_->summary(summary_);
     return summary_;
 }
@@ -175,6 +185,10 @@ void Pool::pump() {
         if (slots_.empty()) {
             finished_ = true;
             reaper_.close();
+            boost::system::error_code ignored;
+            signals_.cancel(ignored);
+            grace_timer_.cancel();
+            retry_timer_.cancel();
         }
     }
 }
@@ -223,6 +237,65 @@ void Pool::dispatch(Slot& slot) {
     req.tests.reserve(slot.unit.tests.size());
     for (const auto id : slot.unit.tests) req.tests.push_back({id, (*b.tests)[id].name});
     slot.proc->send(req);
+}
+
+void Pool::wait_for_signal() {
+    signals_.async_wait([this](boost::system::error_code ec, int sig) {
+        if (ec) return;
+        on_signal(sig);
+        if (!finished_) wait_for_signal();
+    });
+}
+
+std::string Pool::interruption() const {
+    return fmt::format("not run: tend was interrupted ({})",
+                       shutdown_.signal == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+void Pool::on_signal(int sig) {
+    if (shutdown_.signal) {  // the second signal: no more waiting
+        kill_busy_workers(true);
+        return;
+    }
+    shutdown_.signal = sig;
+    shutdown_started_ = std::chrono::steady_clock::now();
+    // Nothing new starts; what waits is reported, not lost.
+    for (std::size_t i = 0; i < binaries_.size(); ++i) {
+        auto& b = binaries_[i];
+        while (!b.pending.empty()) {
+            report_unrun(i, b.pending.front(), 0, interruption());
+            b.pending.pop_front();
+            ++shutdown_.units_cancelled;
+        }
+        if (!b.tests && !b.given_up && !b.discovering) {
+            notice(i, "not started: tend was interrupted before its tests were listed", false);
+        }
+        b.given_up = true;
+    }
+    for (auto& [_, slot] : slots_) {
+        if (slot.state == State::starting || slot.state == State::listing) {
+            slot.state = State::stopping;
+            slot.proc->stop();
+        }
+    }
+    grace_timer_.expires_after(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(options_.shutdown_grace));
+    grace_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) kill_busy_workers(false);
+    });
+    pump();
+}
+
+void Pool::kill_busy_workers(bool now) {
+    for (auto& [_, slot] : slots_) {
+        if (slot.state == State::running || slot.state == State::finalizing) {
+            slot.killed_at_shutdown = true;
+        }
+        // SIGTERM first: the worker sends the results it still holds, then
+        // dies; SIGKILL follows for one that will not, at once after a
+        // second signal (a fifth of a second for those results to go).
+        slot.proc->terminate(now ? std::chrono::milliseconds(200) : options_.kill_grace);
+    }
 }
 
 void Pool::arm_deadline(Slot& slot, std::chrono::steady_clock::time_point when) {
@@ -300,7 +373,7 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
         }
         b.tests = std::move(list->tests);
         b.discovering = false;
-        if (!options_.list_only) {
+        if (!options_.list_only && !shutdown_.signal) {
             for (auto& u : plan_units(slot.binary, *b.tests)) b.pending.push_back(std::move(u));
         }
         slot.state = State::idle;
@@ -344,6 +417,7 @@ void Pool::handle_result(Slot& slot, protocol::TestResult& r) {
 
 void Pool::handle_finalized(Slot& slot, protocol::Finalized& f) {
     const auto& b = binaries_[slot.binary];
+    if (shutdown_.signal) ++shutdown_.units_finished;
     // A failed teardown is reported with what it printed; the output of a
     // teardown that succeeded is not shown anywhere (yet).
     for (const auto& e : f.errors) {
@@ -397,7 +471,7 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
         case State::starting:
         case State::listing:
             if (slot.discoverer) b.discovering = false;
-            if (!b.tests) {
+            if (!b.tests && !shutdown_.signal) {
                 startup_failed_ = true;
                 const char* when = !slot.failure.empty()           ? ""
                                    : slot.state == State::starting ? " before saying hello"
@@ -413,6 +487,14 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
             }
             break;
         case State::running: {
+            if (slot.killed_at_shutdown) {
+                ++shutdown_.workers_killed;
+                ++shutdown_.units_cancelled;
+                report_unrun(slot.binary, slot.unit, slot.next,
+                             fmt::format("{}; its worker was killed after the {} s grace period",
+                                         interruption(), options_.shutdown_grace.count()));
+                break;
+            }
             ++(slot.timed_out ? summary_.workers_timed_out : summary_.workers_crashed);
             const auto& tests = slot.unit.tests;
             const auto running = slot.timed_out ? slot.timed_out : running_test(w, slot);
@@ -441,7 +523,9 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
                     true);
                 rest.tests.assign(tests.begin() + slot.next, tests.end());
             }
-            if (++b.deaths > options_.max_worker_deaths) {
+            if (shutdown_.signal) {
+                report_unrun(slot.binary, rest, 0, interruption());
+            } else if (++b.deaths > options_.max_worker_deaths) {
                 report_unrun(
                     slot.binary, rest, 0,
                     fmt::format("{} workers of this binary died; last: {}", b.deaths, how));
@@ -452,6 +536,13 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
             break;
         }
         case State::finalizing:
+            if (slot.killed_at_shutdown) {
+                ++shutdown_.workers_killed;
+                notice(slot.binary,
+                       fmt::format("unit '{}': teardown cut short at shutdown", slot.unit.name),
+                       false);
+                break;
+            }
             ++summary_.workers_crashed;
             notice(slot.binary,
                    with_tail(

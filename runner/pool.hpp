@@ -17,6 +17,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
@@ -46,6 +47,9 @@ struct PoolOptions {
     /// then SIGKILL after `kill_grace`) and reported timed_out.
     std::optional<Seconds> timeout;
     std::chrono::milliseconds kill_grace{1000};
+    /// After SIGINT/SIGTERM, how long running units may go on before their
+    /// workers are killed. A second signal kills at once.
+    Seconds shutdown_grace{5.0};
 };
 
 struct BinaryTests {
@@ -65,6 +69,8 @@ class Pool final : public WorkerProcess::Listener {
     std::vector<BinaryTests> listing() const;
     /// True when some binary could not be started or discovered.
     bool startup_failed() const { return startup_failed_; }
+    /// The signal that interrupted the run, or 0.
+    int interrupted() const { return shutdown_.signal; }
 
     void on_message(WorkerProcess& w, protocol::Message& m) override;
     void on_protocol_error(WorkerProcess& w, const std::string& what) override;
@@ -96,12 +102,17 @@ class Pool final : public WorkerProcess::Listener {
         std::chrono::steady_clock::time_point last_progress;  ///< dispatch or last result
         std::optional<std::size_t> timed_out;  ///< index in unit.tests killed for --timeout
         std::uint64_t timed_out_after_ns = 0;  ///< how long it had been running then
+        bool killed_at_shutdown = false;
     };
 
     void pump();
     bool spawn(std::size_t binary, bool discoverer);
     void dispatch(Slot& slot);
     void arm_deadline(Slot& slot, std::chrono::steady_clock::time_point when);
+    void wait_for_signal();
+    void on_signal(int sig);
+    void kill_busy_workers(bool now);
+    std::string interruption() const;
     void check_deadline(Slot& slot);
     void handle_result(Slot& slot, protocol::TestResult& r);
     void handle_finalized(Slot& slot, protocol::Finalized& f);
@@ -127,6 +138,10 @@ class Pool final : public WorkerProcess::Listener {
     boost::asio::io_context io_;
     ChildReaper reaper_;
     boost::asio::steady_timer retry_timer_;
+    boost::asio::signal_set signals_;
+    boost::asio::steady_timer grace_timer_;
+    ShutdownReport shutdown_;
+    std::chrono::steady_clock::time_point shutdown_started_;
     bool retry_pending_ = false;
     std::vector<Binary> binaries_;
     std::map<const WorkerProcess*, Slot> slots_;

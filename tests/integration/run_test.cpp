@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "run_tend.hpp"
@@ -529,5 +530,114 @@ TEST_SUITE("timeouts") {
         auto o = run_tend({"run", fixture("hanging"), "--timeout", "0"});
         CHECK(o.exit_code == 2);
         CHECK(o.err.find("--timeout: '0' must be more than 0") != std::string::npos);
+    }
+}
+
+namespace {
+/// Starts tend with stdout to `out_path`, waits until the fixture leaves
+/// `ready` in its marker file (at most 20 s), sends `signals` (one after the
+/// other), and returns tend's exit status (-1 when it did not end within 30 s).
+int interrupt_tend(const std::vector<std::string>& args, const std::string& out_path,
+                   const std::string& ready, const std::vector<int>& signals) {
+    const std::string marker = out_path + ".marker";
+    std::remove(marker.c_str());
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::setenv("TEND_FIXTURE_MARKER", marker.c_str(), 1);
+        const int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ::dup2(fd, 1);
+        std::vector<char*> argv;
+        std::string exe = tend_exe();
+        argv.push_back(exe.data());
+        std::vector<std::string> copy = args;
+        for (auto& a : copy) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(exe.c_str(), argv.data());
+        ::_exit(127);
+    }
+    for (int waited = 0; waited < 1000 && slurp(marker).find(ready) == std::string::npos;
+         ++waited) {
+        ::usleep(20000);
+    }
+    std::remove(marker.c_str());
+    for (int sig : signals) {
+        ::kill(child, sig);
+        ::usleep(100000);
+    }
+    int status = 0;
+    for (int waited = 0; waited < 1500; ++waited) {
+        if (::waitpid(child, &status, WNOHANG) == child) {
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        ::usleep(20000);
+    }
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    return -1;
+}
+
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+    std::vector<nlohmann::json> out;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        if (!line.empty() && line[0] == '{') out.push_back(nlohmann::json::parse(line));
+    }
+    return out;
+}
+}  // namespace
+
+TEST_SUITE("interrupting a run") {
+    TEST_CASE("SIGINT: nothing new starts, the grace period runs out, every test is reported") {
+        const std::string out = "/tmp/tend-it-sigint-" + std::to_string(::getpid());
+        const int status =
+            interrupt_tend({"run", fixture("hanging"), "-j", "1", "--grace", "0.5", "--json"}, out,
+                           "sleeping", {SIGINT});
+        const auto events = json_lines(slurp(out));
+        std::remove(out.c_str());
+        CHECK(status == 130);
+        std::map<std::string, std::vector<nlohmann::json>> tests;
+        const nlohmann::json* shutdown = nullptr;
+        std::set<long> pids;
+        for (const auto& e : events) {
+            if (e["event"] == "test") {
+                tests[e["suite"].get<std::string>() + "/" + e["name"].get<std::string>()].push_back(
+                    e);
+                if (e["worker_pid"].is_number()) pids.insert(e["worker_pid"].get<long>());
+            }
+            if (e["event"] == "shutdown") shutdown = &e;
+        }
+        CHECK(tests.size() == 5);
+        for (const auto& [name, list] : tests) {
+            INFO(name);
+            CHECK(list.size() == 1);
+        }
+        CHECK(tests["hangs/quick before"][0]["status"] == "passed");
+        CHECK(tests["hangs/sleeps forever"][0]["status"] == "not_run");
+        CHECK(tests["hangs/sleeps forever"][0]["detail"].get<std::string>().find(
+                  "interrupted (SIGINT)") != std::string::npos);
+        CHECK(tests["stubborn/runs after the kill"][0]["status"] == "not_run");
+        REQUIRE(shutdown != nullptr);
+        CHECK((*shutdown)["signal"] == "SIGINT");
+        CHECK((*shutdown)["workers_killed"] == 1);
+        CHECK((*shutdown)["units_cancelled"] == 2);
+        REQUIRE(!events.empty());
+        CHECK(events.back()["event"] == "summary");
+        for (long pid : pids) {
+            INFO("worker " << pid);
+            CHECK(::kill(static_cast<pid_t>(pid), 0) == -1);  // reaped, gone
+        }
+    }
+
+    TEST_CASE("a second signal does not wait for the grace period") {
+        const std::string out = "/tmp/tend-it-sigint2-" + std::to_string(::getpid());
+        const int status =
+            interrupt_tend({"run", fixture("hanging"), "-j", "1", "--grace", "3600", "--json"}, out,
+                           "sleeping", {SIGTERM, SIGTERM});
+        const auto events = json_lines(slurp(out));
+        std::remove(out.c_str());
+        CHECK(status == 143);
+        REQUIRE(!events.empty());
+        CHECK(events.back()["event"] == "summary");
+        CHECK(events.back()["not_run"] == 4);
     }
 }
