@@ -53,6 +53,7 @@ struct RecycleEvent {
 struct Notice {
     const std::string& binary;
     std::string_view message;
+    bool fails_run = true;  ///< false for what is only worth knowing
 };
 
 struct Summary {

@@ -89,7 +89,10 @@ void HumanReporter::recycle(const RecycleEvent& e) {
 }
 
 void HumanReporter::notice(const Notice& n) {
-    std::fputs(fmt::format("{:>7} {}: {}\n", "ERROR", basename(n.binary), n.message).c_str(), out_);
+    std::fputs(
+        fmt::format("{:>7} {}: {}\n", n.fails_run ? "ERROR" : "WARN", basename(n.binary), n.message)
+            .c_str(),
+        out_);
 }
 
 void HumanReporter::shutdown(const ShutdownReport& r) {

@@ -74,6 +74,7 @@ void JsonReporter::notice(const Notice& n) {
     j["event"] = "error";
     j["binary"] = n.binary;
     j["message"] = n.message;
+    j["fails_run"] = n.fails_run;
     write(dump(j));
 }
 

@@ -606,7 +606,7 @@ void Pool::report(TestStatus status, std::size_t binary, std::uint32_t id,
 
 void Pool::notice(std::size_t binary, const std::string& message, bool fails_run) {
     if (fails_run) ++summary_.errors;
-    if (reporter_) reporter_->notice(Notice{binaries_[binary].path, message});
+    if (reporter_) reporter_->notice(Notice{binaries_[binary].path, message, fails_run});
 }
 
 }  // namespace tend

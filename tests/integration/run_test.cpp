@@ -395,6 +395,7 @@ TEST_SUITE("usage and startup errors") {
         REQUIRE(errors.size() == 1);
         const auto message = errors[0]["message"].get<std::string>();
         CHECK(message.find("exited with status 7 after shutdown") != std::string::npos);
+        CHECK(errors[0]["fails_run"] == false);
         CHECK(message.find("rogue: exiting badly") != std::string::npos);
     }
 }
