@@ -137,7 +137,8 @@ int main(int argc, char** argv) {
     std::size_t jobs = std::max(1u, std::thread::hardware_concurrency());
     bool as_json = false;
     LimitFlags limit_flags;
-    bool verbose = false, quiet = false;
+    bool verbose = false, quiet = false, fail_fast = false;
+    std::size_t max_fail = 0;
 
     auto* list = app.add_subcommand("list", "Print the tests in test binaries.");
     list->add_option("binaries", binaries, "Test binaries built with the tend worker library")
@@ -172,6 +173,11 @@ int main(int argc, char** argv) {
                     "After SIGINT/SIGTERM, let running units go on for SECONDS before killing "
                     "their workers; a second signal kills at once. Default 5")
         ->type_name("SECONDS");
+    run->add_flag("--fail-fast", fail_fast,
+                  "Start no new unit after the first failure; running units finish, the rest is "
+                  "reported not_run");
+    run->add_option("--max-fail", max_fail, "Like --fail-fast, after N failures")
+        ->check(CLI::Range(1, 1 << 30));
     run->add_flag("--json", as_json, "Write JSON lines (one per event) to stdout");
     run->add_flag("-v,--verbose", verbose, "Also log every recycle with its reason");
     run->add_flag("-q,--quiet", quiet, "Print only failures and the summary");
@@ -221,6 +227,8 @@ int main(int argc, char** argv) {
         }
         opts.timeout = tend::Seconds(*seconds);
     }
+    if (fail_fast) opts.max_fail = 1;
+    if (max_fail > 0) opts.max_fail = max_fail;
     if (!limit_flags.grace.empty()) {
         const auto seconds = tend::parse_seconds(limit_flags.grace, error);
         if (!seconds) return usage_error("--grace: " + error);

@@ -248,17 +248,12 @@ void Pool::wait_for_signal() {
 }
 
 std::string Pool::interruption() const {
-    return fmt::format("not run: tend was interrupted ({})",
-                       shutdown_.signal == SIGINT ? "SIGINT" : "SIGTERM");
+    return "not run: " + stop_reason_;
 }
 
-void Pool::on_signal(int sig) {
-    if (shutdown_.signal) {  // the second signal: no more waiting
-        kill_busy_workers(true);
-        return;
-    }
-    shutdown_.signal = sig;
-    shutdown_started_ = std::chrono::steady_clock::now();
+void Pool::stop_scheduling(std::string reason) {
+    if (!stop_reason_.empty()) return;
+    stop_reason_ = std::move(reason);
     // Nothing new starts; what waits is reported, not lost.
     for (std::size_t i = 0; i < binaries_.size(); ++i) {
         auto& b = binaries_[i];
@@ -267,8 +262,8 @@ void Pool::on_signal(int sig) {
             b.pending.pop_front();
             ++shutdown_.units_cancelled;
         }
-        if (!b.tests && !b.given_up && !b.discovering) {
-            notice(i, "not started: tend was interrupted before its tests were listed", false);
+        if (!b.tests && !b.given_up) {
+            notice(i, "not started: " + stop_reason_ + " before its tests were listed", false);
         }
         b.given_up = true;
     }
@@ -278,6 +273,17 @@ void Pool::on_signal(int sig) {
             slot.proc->stop();
         }
     }
+}
+
+void Pool::on_signal(int sig) {
+    if (shutdown_.signal) {  // the second signal: no more waiting
+        kill_busy_workers(true);
+        return;
+    }
+    shutdown_.signal = sig;
+    shutdown_started_ = std::chrono::steady_clock::now();
+    stop_reason_.clear();  // a signal overrides --max-fail's stop
+    stop_scheduling(fmt::format("tend was interrupted ({})", sig == SIGINT ? "SIGINT" : "SIGTERM"));
     grace_timer_.expires_after(
         std::chrono::duration_cast<std::chrono::nanoseconds>(options_.shutdown_grace));
     grace_timer_.async_wait([this](boost::system::error_code ec) {
@@ -373,7 +379,7 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
         }
         b.tests = std::move(list->tests);
         b.discovering = false;
-        if (!options_.list_only && !shutdown_.signal) {
+        if (!options_.list_only && stop_reason_.empty()) {
             for (auto& u : plan_units(slot.binary, *b.tests)) b.pending.push_back(std::move(u));
         }
         slot.state = State::idle;
@@ -471,7 +477,7 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
         case State::starting:
         case State::listing:
             if (slot.discoverer) b.discovering = false;
-            if (!b.tests && !shutdown_.signal) {
+            if (!b.tests && stop_reason_.empty()) {
                 startup_failed_ = true;
                 const char* when = !slot.failure.empty()           ? ""
                                    : slot.state == State::starting ? " before saying hello"
@@ -523,7 +529,7 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
                     true);
                 rest.tests.assign(tests.begin() + slot.next, tests.end());
             }
-            if (shutdown_.signal) {
+            if (!stop_reason_.empty()) {
                 report_unrun(slot.binary, rest, 0, interruption());
             } else if (++b.deaths > options_.max_worker_deaths) {
                 report_unrun(
@@ -598,10 +604,17 @@ void Pool::report(TestStatus status, std::size_t binary, std::uint32_t id,
                   std::string_view err, std::string_view detail) {
     ++summary_.counts[static_cast<std::size_t>(status)];
     ++summary_.total;
-    if (!reporter_) return;
-    const auto& b = binaries_[binary];
-    reporter_->test(TestEvent{b.path, (*b.tests)[id], status, duration_ns, pid, health, failures,
-                              out, err, detail});
+    if (reporter_) {
+        const auto& b = binaries_[binary];
+        reporter_->test(TestEvent{b.path, (*b.tests)[id], status, duration_ns, pid, health,
+                                  failures, out, err, detail});
+    }
+    if (is_failure(status) && status != TestStatus::not_run && options_.max_fail &&
+        ++failures_seen_ == *options_.max_fail) {
+        // Running units finish; nothing new starts.
+        stop_scheduling(fmt::format("tend stopped after {} failures (--max-fail {})",
+                                    failures_seen_, *options_.max_fail));
+    }
 }
 
 void Pool::notice(std::size_t binary, const std::string& message, bool fails_run) {

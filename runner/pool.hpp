@@ -50,6 +50,9 @@ struct PoolOptions {
     /// After SIGINT/SIGTERM, how long running units may go on before their
     /// workers are killed. A second signal kills at once.
     Seconds shutdown_grace{5.0};
+    /// Stop starting units after this many failed, crashed, timed-out or
+    /// errored tests (--max-fail N, --fail-fast = 1). Running units finish.
+    std::optional<std::size_t> max_fail;
 };
 
 struct BinaryTests {
@@ -111,6 +114,8 @@ class Pool final : public WorkerProcess::Listener {
     void arm_deadline(Slot& slot, std::chrono::steady_clock::time_point when);
     void wait_for_signal();
     void on_signal(int sig);
+    /// Starts nothing new: waiting units are reported not_run with `reason`.
+    void stop_scheduling(std::string reason);
     void kill_busy_workers(bool now);
     std::string interruption() const;
     void check_deadline(Slot& slot);
@@ -141,6 +146,8 @@ class Pool final : public WorkerProcess::Listener {
     boost::asio::signal_set signals_;
     boost::asio::steady_timer grace_timer_;
     ShutdownReport shutdown_;
+    std::string stop_reason_;  ///< why nothing new starts; empty while running normally
+    std::size_t failures_seen_ = 0;
     std::chrono::steady_clock::time_point shutdown_started_;
     bool retry_pending_ = false;
     std::vector<Binary> binaries_;

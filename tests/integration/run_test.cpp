@@ -642,3 +642,31 @@ TEST_SUITE("interrupting a run") {
         CHECK(events.back()["not_run"] == 4);
     }
 }
+
+TEST_SUITE("stopping early") {
+    TEST_CASE("--fail-fast: the running unit finishes, nothing new starts, the rest is not_run") {
+        auto o = run_tend({"run", fixture("basic"), "-j", "1", "--fail-fast", "--json"});
+        CHECK(o.exit_code == 1);
+        auto tests = o.tests();
+        CHECK(tests.size() == 11);
+        // "math" (the largest unit, so the first) ran whole.
+        CHECK(tests["math/adds"][0]["status"] == "passed");
+        CHECK(tests["math/fails with context"][0]["status"] == "failed");
+        for (const char* name : {"names/name, with comma", "/loose test", "/skipped"}) {
+            INFO(name);
+            REQUIRE(tests[name].size() == 1);
+            CHECK(tests[name][0]["status"] == "not_run");
+            CHECK(tests[name][0]["detail"] ==
+                  "not run: tend stopped after 1 failures (--max-fail 1)");
+        }
+        REQUIRE(o.of("summary").size() == 1);
+        CHECK(o.of("summary")[0]["not_run"] == 6);
+    }
+    TEST_CASE("--max-fail N counts failures across binaries") {
+        auto o = run_tend(
+            {"run", fixture("basic"), fixture("scoped"), "-j", "1", "--max-fail", "100", "--json"});
+        REQUIRE(o.of("summary").size() == 1);
+        CHECK(o.of("summary")[0]["not_run"] == 0);  // never reached: everything ran
+        CHECK(o.of("summary")[0]["failed"] == 4);
+    }
+}
