@@ -20,12 +20,13 @@ enum class TestStatus : std::uint8_t {
     passed,
     failed,
     skipped,
+    flaky,  ///< failed, then passed on a retry
     crashed,
     timed_out,
     error,
     not_run
 };
-inline constexpr std::size_t kTestStatusCount = 7;
+inline constexpr std::size_t kTestStatusCount = 8;
 std::string_view to_string(TestStatus s);
 /// True for the statuses that make a run fail.
 bool is_failure(TestStatus s);
@@ -40,7 +41,9 @@ struct TestEvent {
     const std::vector<protocol::Failure>& failures;
     std::string_view out;
     std::string_view err;
-    std::string_view detail;  ///< why it crashed / errored / did not run, with stderr tail
+    std::string_view detail;    ///< why it crashed / errored / did not run, with stderr tail
+    std::uint32_t attempt = 1;  ///< 1, or more for a retry
+    bool final = true;          ///< false for an attempt that will be retried
 };
 
 struct RecycleEvent {

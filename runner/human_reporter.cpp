@@ -17,6 +17,8 @@ std::string_view label(TestStatus s) {
             return "FAIL";
         case TestStatus::skipped:
             return "SKIP";
+        case TestStatus::flaky:
+            return "FLAKY";
         case TestStatus::crashed:
             return "CRASH";
         case TestStatus::timed_out:
@@ -59,7 +61,8 @@ void HumanReporter::test(const TestEvent& e) {
     if (!bad && options_.quiet) return;
     std::string name = e.test.suite.empty() ? e.test.name : e.test.suite + "/" + e.test.name;
     if (options_.show_binary) name = basename(e.binary) + ": " + name;
-    std::string out = fmt::format("{:>7} [{:>9.3f}s] {}\n", label(e.status),
+    if (e.attempt > 1) name += fmt::format(" (attempt {})", e.attempt);
+    std::string out = fmt::format("{:>7} [{:>9.3f}s] {}\n", e.final ? label(e.status) : "RETRY",
                                   static_cast<double>(e.duration_ns) / 1e9, name);
     if (bad) {
         for (const auto& f : e.failures) {
@@ -108,8 +111,8 @@ void HumanReporter::summary(const Summary& s) {
     std::string line =
         fmt::format("Summary [{:.3f}s] {} tests: {} passed, {} failed", s.duration_s, s.total,
                     s.count(TestStatus::passed), s.count(TestStatus::failed));
-    for (auto st : {TestStatus::skipped, TestStatus::crashed, TestStatus::timed_out,
-                    TestStatus::error, TestStatus::not_run}) {
+    for (auto st : {TestStatus::skipped, TestStatus::flaky, TestStatus::crashed,
+                    TestStatus::timed_out, TestStatus::error, TestStatus::not_run}) {
         if (s.count(st)) line += fmt::format(", {} {}", s.count(st), to_string(st));
     }
     if (s.errors) line += fmt::format("; {} errors outside tests", s.errors);

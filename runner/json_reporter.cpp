@@ -30,7 +30,7 @@ void JsonReporter::write(const std::string& line) {
 
 void JsonReporter::test(const TestEvent& e) {
     json j;
-    j["event"] = "test";
+    j["event"] = e.final ? "test" : "attempt";  // an attempt is retried: a later event ends it
     j["name"] = e.test.name;
     j["suite"] = e.test.suite;
     j["binary"] = e.binary;
@@ -54,6 +54,7 @@ void JsonReporter::test(const TestEvent& e) {
     j["stdout"] = e.out;
     j["stderr"] = e.err;
     if (!e.detail.empty()) j["detail"] = e.detail;
+    j["attempt"] = e.attempt;
     write(dump(j));
 }
 

@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
     LimitFlags limit_flags;
     bool verbose = false, quiet = false, fail_fast = false;
     std::size_t max_fail = 0;
+    std::uint32_t retries = 0;
 
     auto* list = app.add_subcommand("list", "Print the tests in test binaries.");
     list->add_option("binaries", binaries, "Test binaries built with the tend worker library")
@@ -178,6 +179,10 @@ int main(int argc, char** argv) {
                   "reported not_run");
     run->add_option("--max-fail", max_fail, "Like --fail-fast, after N failures")
         ->check(CLI::Range(1, 1 << 30));
+    run->add_option("--retries", retries,
+                    "Run a failed, crashed or timed-out test again, up to N times, on another "
+                    "worker; one that passes on a retry is reported flaky")
+        ->check(CLI::Range(0, 100));
     run->add_flag("--json", as_json, "Write JSON lines (one per event) to stdout");
     run->add_flag("-v,--verbose", verbose, "Also log every recycle with its reason");
     run->add_flag("-q,--quiet", quiet, "Print only failures and the summary");
@@ -227,6 +232,7 @@ int main(int argc, char** argv) {
         }
         opts.timeout = tend::Seconds(*seconds);
     }
+    opts.retries = retries;
     if (fail_fast) opts.max_fail = 1;
     if (max_fail > 0) opts.max_fail = max_fail;
     if (!limit_flags.grace.empty()) {

@@ -18,6 +18,7 @@ struct Unit {
     std::size_t binary = 0;            ///< index into the run's binaries
     std::string name;                  ///< the suite, or the file for suite-less tests
     std::vector<std::uint32_t> tests;  ///< test ids, ascending (the worker's run order)
+    int avoid_pid = 0;  ///< a retry: not on the worker that failed it (0: any worker)
 };
 
 /// Groups `tests` (as listed by one worker of binary `binary`) into units,

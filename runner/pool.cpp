@@ -15,6 +15,8 @@ std::string_view to_string(TestStatus s) {
             return "failed";
         case TestStatus::skipped:
             return "skipped";
+        case TestStatus::flaky:
+            return "flaky";
         case TestStatus::crashed:
             return "crashed";
         case TestStatus::timed_out:
@@ -28,7 +30,7 @@ std::string_view to_string(TestStatus s) {
 }
 
 bool is_failure(TestStatus s) {
-    return s != TestStatus::passed && s != TestStatus::skipped;
+    return s != TestStatus::passed && s != TestStatus::skipped && s != TestStatus::flaky;
 }
 
 namespace {
@@ -92,9 +94,18 @@ std::size_t Pool::live_slots() const {
 std::size_t Pool::ready_slots(std::size_t binary) const {
     std::size_t n = 0;
     for (const auto& [_, s] : slots_) {
-        n += s.binary == binary && (s.state == State::starting || s.state == State::idle);
+        if (s.binary != binary) continue;
+        // An idle worker counts only if some waiting unit may run on it.
+        n += s.state == State::starting || (s.state == State::idle && takeable(s) != nullptr);
     }
     return n;
+}
+
+const Unit* Pool::takeable(const Slot& slot) const {
+    for (const auto& u : binaries_[slot.binary].pending) {
+        if (u.avoid_pid == 0 || u.avoid_pid != slot.proc->pid()) return &u;
+    }
+    return nullptr;
 }
 
 bool Pool::binary_needs_slot(std::size_t i) const {
@@ -117,18 +128,18 @@ bool Pool::all_done() const {
 
 void Pool::pump() {
     if (finished_) return;
-    // 1. Work for idle workers of the right binary.
+    // 1. Work for idle workers of the right binary (a retry avoids the
+    //    worker it failed on).
     for (auto& [_, slot] : slots_) {
-        if (slot.state == State::idle && !binaries_[slot.binary].pending.empty()) dispatch(slot);
+        if (slot.state == State::idle && takeable(slot)) dispatch(slot);
     }
-    // 2. An idle worker whose binary has nothing left gives its slot to a
-    //    binary that needs one.
+    // 2. An idle worker with nothing it may take gives its slot to work that
+    //    needs one.
     bool someone_waits = false;
     for (std::size_t i = 0; i < binaries_.size(); ++i) someone_waits |= binary_needs_slot(i);
     if (someone_waits && live_slots() >= options_.jobs) {
         for (auto& [_, slot] : slots_) {
-            if (slot.state == State::idle && binaries_[slot.binary].pending.empty() &&
-                binaries_[slot.binary].tests) {
+            if (slot.state == State::idle && !takeable(slot) && binaries_[slot.binary].tests) {
                 slot.state = State::stopping;
                 slot.proc->stop();
                 if (live_slots() < options_.jobs) break;
@@ -221,8 +232,10 @@ bool Pool::spawn(std::size_t binary, bool discoverer) {
 
 void Pool::dispatch(Slot& slot) {
     auto& b = binaries_[slot.binary];
-    slot.unit = std::move(b.pending.front());
-    b.pending.pop_front();
+    const Unit* unit = takeable(slot);
+    const auto at = b.pending.begin() + (unit - &b.pending.front());
+    slot.unit = std::move(*at);
+    b.pending.erase(at);
     slot.unit_id = next_unit_id_++;
     slot.next = 0;
     slot.state = State::running;
@@ -602,13 +615,30 @@ void Pool::report(TestStatus status, std::size_t binary, std::uint32_t id,
                   std::uint64_t duration_ns, pid_t pid, const protocol::Health& health,
                   const std::vector<protocol::Failure>& failures, std::string_view out,
                   std::string_view err, std::string_view detail) {
-    ++summary_.counts[static_cast<std::size_t>(status)];
-    ++summary_.total;
+    // A failed, crashed, timed-out or errored test is retried, as a unit of
+    // its own (its scope set up again) on another worker, up to --retries
+    // times; every attempt is reported, only the last one counts.
+    const auto key = (static_cast<std::uint64_t>(binary) << 32) | id;
+    const auto earlier = attempts_.find(key);
+    const std::uint32_t attempt = earlier == attempts_.end() ? 1 : earlier->second + 1;
+    const bool retry = is_failure(status) && status != TestStatus::not_run &&
+                       attempt <= options_.retries && stop_reason_.empty();
+    if (retry) {
+        attempts_[key] = attempt;
+        auto& b = binaries_[binary];
+        b.pending.push_back(Unit{binary, "retry of " + (*b.tests)[id].name, {id}, pid});
+    } else if (attempt > 1) {
+        attempts_.erase(key);
+        if (status == TestStatus::passed) status = TestStatus::flaky;
+    }
     if (reporter_) {
         const auto& b = binaries_[binary];
         reporter_->test(TestEvent{b.path, (*b.tests)[id], status, duration_ns, pid, health,
-                                  failures, out, err, detail});
+                                  failures, out, err, detail, attempt, !retry});
     }
+    if (retry) return;
+    ++summary_.counts[static_cast<std::size_t>(status)];
+    ++summary_.total;
     if (is_failure(status) && status != TestStatus::not_run && options_.max_fail &&
         ++failures_seen_ == *options_.max_fail) {
         // Running units finish; nothing new starts.

@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "events.hpp"
@@ -53,6 +54,9 @@ struct PoolOptions {
     /// Stop starting units after this many failed, crashed, timed-out or
     /// errored tests (--max-fail N, --fail-fast = 1). Running units finish.
     std::optional<std::size_t> max_fail;
+    /// Run a failed, crashed, timed-out or errored test again, up to this
+    /// many times, on another worker; passing on a retry makes it flaky.
+    std::uint32_t retries = 0;
 };
 
 struct BinaryTests {
@@ -135,6 +139,8 @@ class Pool final : public WorkerProcess::Listener {
     void notice(std::size_t binary, const std::string& message, bool fails_run);
     std::size_t live_slots() const;
     std::size_t ready_slots(std::size_t binary) const;
+    /// The first waiting unit this idle worker may run, or null.
+    const Unit* takeable(const Slot& slot) const;
     bool binary_needs_slot(std::size_t binary) const;
     bool all_done() const;
 
@@ -148,6 +154,8 @@ class Pool final : public WorkerProcess::Listener {
     ShutdownReport shutdown_;
     std::string stop_reason_;  ///< why nothing new starts; empty while running normally
     std::size_t failures_seen_ = 0;
+    std::unordered_map<std::uint64_t, std::uint32_t>
+        attempts_;  ///< (binary, id) -> failed attempts
     std::chrono::steady_clock::time_point shutdown_started_;
     bool retry_pending_ = false;
     std::vector<Binary> binaries_;

@@ -670,3 +670,63 @@ TEST_SUITE("stopping early") {
         CHECK(o.of("summary")[0]["failed"] == 4);
     }
 }
+
+TEST_SUITE("retries") {
+    TEST_CASE("--retries: a test that passes on a retry is flaky, every attempt is visible") {
+        const std::string state = "/tmp/tend-it-flaky-" + std::to_string(::getpid());
+        auto o = run_tend({"run", fixture("flaky"), "-j", "1", "--retries", "2", "--json"},
+                          "TEND_FIXTURE_STATE=" + shell_quote(state));
+        std::remove((state + ".fails").c_str());
+        std::remove((state + ".crashes").c_str());
+        CHECK(o.exit_code == 1);  // "always fails" still fails
+        auto finals = o.tests();
+        REQUIRE(finals.size() == 4);
+        for (const auto& [name, events] : finals) {
+            INFO(name);
+            CHECK(events.size() == 1);  // one final event per test
+        }
+        std::map<std::string, std::vector<nlohmann::json>> attempts;
+        for (const auto& e : o.of("attempt")) {
+            attempts[e["suite"].get<std::string>() + "/" + e["name"].get<std::string>()].push_back(
+                e);
+        }
+        const auto& fails_once = finals["flaky/fails once"][0];
+        CHECK(fails_once["status"] == "flaky");
+        CHECK(fails_once["attempt"] == 2);
+        REQUIRE(attempts["flaky/fails once"].size() == 1);
+        CHECK(attempts["flaky/fails once"][0]["status"] == "failed");
+        CHECK(attempts["flaky/fails once"][0]["attempt"] == 1);
+        CHECK(attempts["flaky/fails once"][0]["worker_pid"] != fails_once["worker_pid"]);
+
+        CHECK(finals["flaky/crashes once"][0]["status"] == "flaky");
+        REQUIRE(attempts["flaky/crashes once"].size() == 1);
+        CHECK(attempts["flaky/crashes once"][0]["status"] == "crashed");
+
+        CHECK(finals["flaky/always fails"][0]["status"] == "failed");
+        CHECK(finals["flaky/always fails"][0]["attempt"] == 3);
+        CHECK(attempts["flaky/always fails"].size() == 2);
+
+        CHECK(finals["flaky/passes"][0]["status"] == "passed");
+        CHECK(finals["flaky/passes"][0]["attempt"] == 1);
+        CHECK(attempts.count("flaky/passes") == 0);
+
+        REQUIRE(o.of("summary").size() == 1);
+        const auto summary = o.of("summary")[0];
+        CHECK(summary["total"] == 4);
+        CHECK(summary["flaky"] == 2);
+        CHECK(summary["failed"] == 1);
+        CHECK(summary["passed"] == 1);
+        CHECK(summary["crashed"] == 0);
+    }
+    TEST_CASE("without --retries a flaky test is just failed") {
+        const std::string state = "/tmp/tend-it-noretry-" + std::to_string(::getpid());
+        auto o = run_tend({"run", fixture("flaky"), "-j", "2", "--json"},
+                          "TEND_FIXTURE_STATE=" + shell_quote(state));
+        std::remove((state + ".fails").c_str());
+        std::remove((state + ".crashes").c_str());
+        auto finals = o.tests();
+        CHECK(finals["flaky/fails once"][0]["status"] == "failed");
+        CHECK(finals["flaky/crashes once"][0]["status"] == "crashed");
+        CHECK(o.of("attempt").empty());
+    }
+}
