@@ -152,7 +152,8 @@ int main(int argc, char** argv) {
         ->required()
         ->check(CLI::ExistingFile);
     run->add_option("-j,--jobs", jobs, "Worker processes (default: number of CPUs)")
-        ->check(CLI::Range(1, 4096));
+        ->check(CLI::Range(1, 4096))
+        ->type_name("N");
     run->add_option("--max-rss", limit_flags.max_rss,
                     "Recycle a worker whose RSS reaches SIZE after a unit (512MiB, 1GiB; "
                     "'none'). Default 1GiB")
@@ -178,11 +179,13 @@ int main(int argc, char** argv) {
                   "Start no new unit after the first failure; running units finish, the rest is "
                   "reported not_run");
     run->add_option("--max-fail", max_fail, "Like --fail-fast, after N failures")
-        ->check(CLI::Range(1, 1 << 30));
+        ->check(CLI::Range(1, 1 << 30))
+        ->type_name("N");
     run->add_option("--retries", retries,
                     "Run a failed, crashed or timed-out test again, up to N times, on another "
                     "worker; one that passes on a retry is reported flaky")
-        ->check(CLI::Range(0, 100));
+        ->check(CLI::Range(0, 100))
+        ->type_name("N");
     run->add_flag("--json", as_json, "Write JSON lines (one per event) to stdout");
     run->add_flag("-v,--verbose", verbose, "Also log every recycle with its reason");
     run->add_flag("-q,--quiet", quiet, "Print only failures and the summary");
