@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
     bool verbose = false, quiet = false, fail_fast = false;
     std::size_t max_fail = 0;
     std::uint32_t retries = 0;
+    std::size_t max_worker_deaths = 8;
 
     auto* list = app.add_subcommand("list", "Print the tests in test binaries.");
     list->add_option("binaries", binaries, "Test binaries built with the tend worker library")
@@ -185,6 +186,11 @@ int main(int argc, char** argv) {
                     "Run a failed, crashed or timed-out test again, up to N times, on another "
                     "worker; one that passes on a retry is reported flaky")
         ->check(CLI::Range(0, 100))
+        ->type_name("N");
+    run->add_option("--max-worker-deaths", max_worker_deaths,
+                    "After N workers of one binary died (crash loop), start no more for it and "
+                    "report its remaining tests not_run. Default 8")
+        ->check(CLI::Range(0, 1 << 20))
         ->type_name("N");
     run->add_flag("--json", as_json, "Write JSON lines (one per event) to stdout");
     run->add_flag("-v,--verbose", verbose, "Also log every recycle with its reason");
@@ -236,6 +242,7 @@ int main(int argc, char** argv) {
         opts.timeout = tend::Seconds(*seconds);
     }
     opts.retries = retries;
+    opts.max_worker_deaths = max_worker_deaths;
     if (fail_fast) opts.max_fail = 1;
     if (max_fail > 0) opts.max_fail = max_fail;
     if (!limit_flags.grace.empty()) {

@@ -214,7 +214,7 @@ bool Pool::spawn(std::size_t binary, bool discoverer) {
             give_up(binary, error);
         } else {
             ++summary_.workers_crashed;
-            if (++b.deaths > options_.max_worker_deaths) give_up(binary, error);
+            if (++b.deaths >= options_.max_worker_deaths) give_up(binary, error);
         }
         return false;
     }
@@ -500,7 +500,7 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
                                   w.stderr_tail()));
             } else {
                 ++summary_.workers_crashed;
-                if (++b.deaths > options_.max_worker_deaths) {
+                if (++b.deaths >= options_.max_worker_deaths) {
                     give_up(slot.binary, with_tail(how + " while starting", w.stderr_tail()));
                 }
             }
@@ -544,7 +544,7 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
             }
             if (!stop_reason_.empty()) {
                 report_unrun(slot.binary, rest, 0, interruption());
-            } else if (++b.deaths > options_.max_worker_deaths) {
+            } else if (++b.deaths >= options_.max_worker_deaths) {
                 report_unrun(
                     slot.binary, rest, 0,
                     fmt::format("{} workers of this binary died; last: {}", b.deaths, how));

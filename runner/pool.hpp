@@ -42,7 +42,8 @@ struct PoolOptions {
     WorkerLimits limits;
     /// Discover only: list every binary's tests and run none.
     bool list_only = false;
-    /// Worker deaths per binary after which its remaining tests are not run.
+    /// Worker deaths per binary after which no more start for it and its
+    /// remaining tests are reported not_run (--max-worker-deaths).
     std::size_t max_worker_deaths = 8;
     /// A test running longer is killed (its worker's process group: SIGTERM,
     /// then SIGKILL after `kill_grace`) and reported timed_out.

@@ -730,3 +730,23 @@ TEST_SUITE("retries") {
         CHECK(o.of("attempt").empty());
     }
 }
+
+TEST_SUITE("crash loops") {
+    TEST_CASE("after --max-worker-deaths deaths no more workers start; the rest is not_run") {
+        auto o = run_tend(
+            {"run", fixture("crash_loop"), "-j", "1", "--max-worker-deaths", "2", "--json"});
+        CHECK(o.exit_code == 1);
+        auto tests = o.tests();
+        REQUIRE(tests.size() == 5);
+        CHECK(tests["loop/c1"][0]["status"] == "crashed");
+        CHECK(tests["loop/c2"][0]["status"] == "crashed");
+        for (const char* name : {"loop/c3", "loop/c4", "loop/c5"}) {
+            INFO(name);
+            CHECK(tests[name][0]["status"] == "not_run");
+            CHECK(tests[name][0]["detail"].get<std::string>().find(
+                      "2 workers of this binary died") == 0);
+        }
+        REQUIRE(o.of("summary").size() == 1);
+        CHECK(o.of("summary")[0]["workers"]["started"] == 2);
+    }
+}
