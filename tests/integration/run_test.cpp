@@ -750,3 +750,26 @@ TEST_SUITE("crash loops") {
         CHECK(o.of("summary")[0]["workers"]["started"] == 2);
     }
 }
+
+TEST_SUITE("garbage from a worker") {
+    TEST_CASE("garbage on the result descriptor costs only the test that wrote it") {
+        auto o = run_tend({"run", fixture("garbage"), "-j", "1", "--json"});
+        CHECK(o.exit_code == 1);
+        auto tests = o.tests();
+        REQUIRE(tests.size() == 4);
+        for (const auto& [name, events] : tests) {
+            INFO(name);
+            CHECK(events.size() == 1);
+        }
+        const auto& undecodable = tests["garbage/writes an undecodable frame"][0];
+        CHECK(undecodable["status"] == "error");
+        CHECK(undecodable["detail"].get<std::string>().find(
+                  "broke the protocol: malformed frame") != std::string::npos);
+        const auto& oversized = tests["garbage/writes an oversized frame header"][0];
+        CHECK(oversized["status"] == "error");
+        CHECK(oversized["detail"].get<std::string>().find("exceeds the limit of 16777216 bytes") !=
+              std::string::npos);
+        CHECK(tests["garbage/before"][0]["status"] == "passed");
+        CHECK(tests["garbage/after"][0]["status"] == "passed");
+    }
+}
