@@ -63,9 +63,18 @@ Pool::~Pool() {
 
 Summary Pool::run() {
     started_ = std::chrono::steady_clock::now();
+    become_subreaper();
     wait_for_signal();
     pump();
     io_.run();
+    // No orphan outlives the run: what tests left behind, escaped from their
+    // worker's process group, has come to tend; end it.
+    if (const auto orphans = reap_orphans(); orphans > 0 && !binaries_.empty()) {
+        notice(0,
+               fmt::format("killed {} process{} the tests left behind", orphans,
+                           orphans == 1 ? "" : "es"),
+               false);
+    }
     const auto ended = std::chrono::steady_clock::now();
     summary_.duration_s = std::chrono::duration<double>(ended - started_).count();
     if (shutdown_.signal) {

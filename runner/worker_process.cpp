@@ -1,9 +1,11 @@
 // WorkerProcess and ChildReaper: see worker_process.hpp.
 #include "worker_process.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include <boost/process/extend.hpp>
 #include <boost/process/io.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace tend {
@@ -349,17 +352,43 @@ void ChildReaper::wait_signal() {
 }
 
 void ChildReaper::reap_all() {
-    for (auto it = children_.begin(); it != children_.end();) {
+    // Any child: a worker, or (tend being a subreaper) a process a test left
+    // behind whose worker is gone. Those are only reaped here; reap_orphans()
+    // ends the ones still running when the run is over.
+    for (;;) {
         int status = 0;
-        const pid_t r = ::waitpid(it->first, &status, WNOHANG);
-        if (r == it->first || (r < 0 && errno == ECHILD)) {
-            auto w = it->second.lock();
-            it = children_.erase(it);
-            if (w) w->reaped(r > 0 ? status : 0);
-        } else {
-            ++it;
-        }
+        const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) break;
+        auto it = children_.find(pid);
+        if (it == children_.end()) continue;
+        auto w = it->second.lock();
+        children_.erase(it);
+        if (w) w->reaped(status);
     }
+}
+
+void become_subreaper() {
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+std::size_t reap_orphans() {
+    // /proc/self/task/*/children lists this process's children.
+    std::vector<pid_t> pids;
+    if (DIR* tasks = ::opendir("/proc/self/task")) {
+        while (const dirent* t = ::readdir(tasks)) {
+            if (t->d_name[0] == '.') continue;
+            const std::string path = std::string("/proc/self/task/") + t->d_name + "/children";
+            if (std::FILE* f = std::fopen(path.c_str(), "r")) {
+                long pid = 0;
+                while (std::fscanf(f, "%ld", &pid) == 1) pids.push_back(static_cast<pid_t>(pid));
+                std::fclose(f);
+            }
+        }
+        ::closedir(tasks);
+    }
+    for (const pid_t pid : pids) ::kill(pid, SIGKILL);
+    for (const pid_t pid : pids) ::waitpid(pid, nullptr, 0);
+    return pids.size();
 }
 
 }  // namespace tend

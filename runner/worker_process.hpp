@@ -121,6 +121,13 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
     std::string stderr_tail_;
 };
 
+/// Makes tend the reaper of every process its workers leave behind
+/// (PR_SET_CHILD_SUBREAPER): orphans come to tend instead of init.
+void become_subreaper();
+/// SIGKILLs and reaps every child tend still has (orphans a test left behind
+/// after its worker was gone). Returns how many there were.
+std::size_t reap_orphans();
+
 /// Reaps children on SIGCHLD and hands each wait status to its WorkerProcess.
 /// Create it before the first spawn so no exit goes unnoticed.
 class ChildReaper {

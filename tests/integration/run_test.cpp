@@ -773,3 +773,27 @@ TEST_SUITE("garbage from a worker") {
         CHECK(tests["garbage/after"][0]["status"] == "passed");
     }
 }
+
+TEST_SUITE("orphans") {
+    TEST_CASE("a process that escaped its worker's process group does not outlive the run") {
+        const std::string marker = "/tmp/tend-it-escapee-" + std::to_string(::getpid());
+        std::remove(marker.c_str());
+        auto o = run_tend({"run", fixture("misbehaving"), "-j", "1", "--json"},
+                          "TEND_FIXTURE_ESCAPEE=" + shell_quote(marker));
+        const auto text = slurp(marker);
+        std::remove(marker.c_str());
+        REQUIRE(!text.empty());
+        const long pid = std::stol(text);
+        // tend is the subreaper: it killed and reaped it before exiting.
+        CHECK(::kill(static_cast<pid_t>(pid), 0) == -1);
+        bool noticed = false;
+        for (const auto& e : o.of("error")) {
+            if (e["message"].get<std::string>().find("the tests left behind") !=
+                std::string::npos) {
+                noticed = true;
+                CHECK(e["fails_run"] == false);
+            }
+        }
+        CHECK(noticed);
+    }
+}
