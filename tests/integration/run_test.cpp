@@ -16,6 +16,14 @@ using namespace tend_test;
 using nlohmann::json;
 
 namespace {
+/// Every test has exactly one final event.
+void check_each_reported_once(const std::map<std::string, std::vector<nlohmann::json>>& tests) {
+    for (const auto& [name, events] : tests) {
+        INFO(name);
+        CHECK(events.size() == 1);
+    }
+}
+
 /// Every test event carries both health readings (this is Linux).
 void check_health(const Outcome& o) {
     for (const auto& e : o.of("test")) {
@@ -63,10 +71,7 @@ TEST_SUITE("tend run") {
         CHECK(o.exit_code == 1);
         auto tests = o.tests();
         CHECK(tests.size() == 11);
-        for (const auto& [name, events] : tests) {
-            INFO(name);
-            CHECK(events.size() == 1);
-        }
+        check_each_reported_once(tests);
         CHECK(tests["math/adds"][0]["status"] == "passed");
         CHECK(tests["/loose test"][0]["status"] == "passed");
         CHECK(tests["/skipped"][0]["status"] == "skipped");
@@ -254,10 +259,7 @@ TEST_SUITE("tend run") {
         CHECK(o.exit_code == 1);
         auto tests = o.tests();
         CHECK(tests.size() == 11);
-        for (const auto& [name, events] : tests) {
-            INFO(name);
-            CHECK(events.size() == 1);
-        }
+        check_each_reported_once(tests);
         const auto& seg = tests["crashy/segfaults"][0];
         CHECK(seg["status"] == "crashed");
         const auto detail = seg["detail"].get<std::string>();
@@ -508,10 +510,7 @@ TEST_SUITE("timeouts") {
         CHECK(o.exit_code == 1);
         auto tests = o.tests();
         REQUIRE(tests.size() == 5);
-        for (const auto& [name, events] : tests) {
-            INFO(name);
-            CHECK(events.size() == 1);
-        }
+        check_each_reported_once(tests);
         const auto& hung = tests["hangs/sleeps forever"][0];
         CHECK(hung["status"] == "timed_out");
         CHECK(hung["detail"].get<std::string>().find("still running after the 0.5 s timeout") == 0);
@@ -608,10 +607,7 @@ TEST_SUITE("interrupting a run") {
             if (e["event"] == "shutdown") shutdown = &e;
         }
         CHECK(tests.size() == 5);
-        for (const auto& [name, list] : tests) {
-            INFO(name);
-            CHECK(list.size() == 1);
-        }
+        check_each_reported_once(tests);
         CHECK(tests["hangs/quick before"][0]["status"] == "passed");
         CHECK(tests["hangs/sleeps forever"][0]["status"] == "not_run");
         CHECK(tests["hangs/sleeps forever"][0]["detail"].get<std::string>().find(
@@ -681,10 +677,7 @@ TEST_SUITE("retries") {
         CHECK(o.exit_code == 1);  // "always fails" still fails
         auto finals = o.tests();
         REQUIRE(finals.size() == 4);
-        for (const auto& [name, events] : finals) {
-            INFO(name);
-            CHECK(events.size() == 1);  // one final event per test
-        }
+        check_each_reported_once(finals);
         std::map<std::string, std::vector<nlohmann::json>> attempts;
         for (const auto& e : o.of("attempt")) {
             attempts[e["suite"].get<std::string>() + "/" + e["name"].get<std::string>()].push_back(
@@ -757,10 +750,7 @@ TEST_SUITE("garbage from a worker") {
         CHECK(o.exit_code == 1);
         auto tests = o.tests();
         REQUIRE(tests.size() == 4);
-        for (const auto& [name, events] : tests) {
-            INFO(name);
-            CHECK(events.size() == 1);
-        }
+        check_each_reported_once(tests);
         const auto& undecodable = tests["garbage/writes an undecodable frame"][0];
         CHECK(undecodable["status"] == "error");
         CHECK(undecodable["detail"].get<std::string>().find(
