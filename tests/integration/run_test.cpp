@@ -787,3 +787,23 @@ TEST_SUITE("orphans") {
         CHECK(noticed);
     }
 }
+
+TEST_SUITE("memory exhaustion") {
+    TEST_CASE("a test that runs out of address space under ulimit -v costs only itself") {
+        auto o = run_tend({"run", fixture("oom"), "-j", "1", "--json"}, "ulimit -v 600000;");
+        CHECK(o.exit_code == 1);
+        auto tests = o.tests();
+        REQUIRE(tests.size() == 3);
+        check_each_reported_once(tests);
+        const auto& oom = tests["oom/allocates until it cannot"][0];
+        // Either the allocation throws (a failure) or the worker dies of it.
+        CHECK((oom["status"] == "failed" || oom["status"] == "crashed"));
+        if (oom["status"] == "failed") {
+            REQUIRE(oom["failures"].size() == 1);
+            CHECK(oom["failures"][0]["message"].get<std::string>().find("bad_alloc") !=
+                  std::string::npos);
+        }
+        CHECK(tests["oom/before"][0]["status"] == "passed");
+        CHECK(tests["oom/after"][0]["status"] == "passed");
+    }
+}
