@@ -376,6 +376,12 @@ TEST_SUITE("usage and startup errors") {
               std::string::npos);
         CHECK(errors[0]["message"].get<std::string>().find(
                   "/bin/true: cannot discover tests: worker") == 0);
+        const std::string plain = "/tmp/tend-it-notexec-" + std::to_string(::getpid());
+        if (std::FILE* f = std::fopen(plain.c_str(), "w")) std::fclose(f);
+        auto notexec = run_tend({"run", plain});
+        std::remove(plain.c_str());
+        CHECK(notexec.exit_code == 3);
+        CHECK(notexec.out.find(": not executable") != std::string::npos);
         auto listed = run_tend({"list", "/bin/true"});
         CHECK(listed.exit_code == 3);
         CHECK(listed.err.find("/bin/true") != std::string::npos);
