@@ -343,27 +343,12 @@ void Pool::check_deadline(Slot& slot) {
     if (slot.state != State::running || slot.timed_out || !options_.timeout) return;
     const auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(*options_.timeout);
     const auto now = std::chrono::steady_clock::now();
-    // Which test is running, and since when: the status page says; a worker
-    // without one runs the first test without a result, since the last result.
-    std::optional<std::size_t> index = slot.next;
-    auto since = slot.last_progress;
-    if (const auto* page = slot.proc->status();
-        page && page->attached.load(std::memory_order_acquire) == 1) {
-        index.reset();
-        if (page->unit.load(std::memory_order_acquire) == slot.unit_id) {
-            const std::size_t started = page->started.load(std::memory_order_acquire);
-            if (started > slot.next && started <= slot.unit.tests.size()) {
-                index = started - 1;
-                since = std::chrono::steady_clock::time_point(
-                    std::chrono::nanoseconds(page->started_ns.load(std::memory_order_relaxed)));
-            }
-        }
-    }
-    if (!index) return arm_deadline(slot, now + limit);  // between tests: look again later
-    if (now - since < limit) return arm_deadline(slot, since + limit);
-    slot.timed_out = *index;
+    const auto running = running_test(slot);
+    if (!running) return arm_deadline(slot, now + limit);  // between tests: look again later
+    if (now - running->since < limit) return arm_deadline(slot, running->since + limit);
+    slot.timed_out = running->index;
     slot.timed_out_after_ns = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(now - since).count());
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - running->since).count());
     slot.proc->terminate(options_.kill_grace);
 }
 
@@ -525,7 +510,10 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
             }
             ++(slot.timed_out ? summary_.workers_timed_out : summary_.workers_crashed);
             const auto& tests = slot.unit.tests;
-            const auto running = slot.timed_out ? slot.timed_out : running_test(w, slot);
+            std::optional<std::size_t> running = slot.timed_out;
+            if (!running) {
+                if (const auto found = running_test(slot)) running = found->index;
+            }
             Unit rest{slot.binary, slot.unit.name, {}};
             if (running) {
                 auto status = slot.failure.empty() ? TestStatus::crashed : TestStatus::error;
@@ -586,19 +574,22 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
     pump();
 }
 
-std::optional<std::size_t> Pool::running_test(const WorkerProcess& w, const Slot& slot) {
-    const auto* page = w.status();
+std::optional<Pool::RunningTest> Pool::running_test(const Slot& slot) {
+    const auto* page = slot.proc->status();
     if (!page || page->attached.load(std::memory_order_acquire) != 1) {
-        return slot.next;  // a worker without the page sends each result at once
+        // A worker without the page sends each result at once: the first
+        // test without one is running, since the last result came.
+        return RunningTest{slot.next, slot.last_progress};
     }
     if (page->unit.load(std::memory_order_acquire) != slot.unit_id) return std::nullopt;
     const std::size_t started = page->started.load(std::memory_order_acquire);
-    // The started-th test of the unit was running, unless its result is
-    // already in: then the worker died between tests. A count past the
-    // unit's end is a page the worker scribbled on; trust the results.
-    if (started > slot.unit.tests.size()) return slot.next;
-    if (started > slot.next) return started - 1;
-    return std::nullopt;
+    // The started-th test of the unit is running, unless its result is
+    // already in: then the worker is between tests. A count past the unit's
+    // end is a page the worker scribbled on; trust the results.
+    if (started > slot.unit.tests.size()) return RunningTest{slot.next, slot.last_progress};
+    if (started <= slot.next) return std::nullopt;
+    const std::chrono::nanoseconds since(page->started_ns.load(std::memory_order_relaxed));
+    return RunningTest{started - 1, std::chrono::steady_clock::time_point(since)};
 }
 
 void Pool::give_up(std::size_t binary, const std::string& why) {

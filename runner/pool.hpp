@@ -126,10 +126,14 @@ class Pool final : public WorkerProcess::Listener {
     void check_deadline(Slot& slot);
     void handle_result(Slot& slot, protocol::TestResult& r);
     void handle_finalized(Slot& slot, protocol::Finalized& f);
-    /// The index in its unit of the test a dead worker was running: read off
-    /// its status page when it kept one, else the first test without a result.
-    /// Nothing when it died between two tests.
-    static std::optional<std::size_t> running_test(const WorkerProcess& w, const Slot& slot);
+    /// The test a worker is running (or was, when it died): its index in
+    /// the unit and since when, read off the status page when the worker
+    /// keeps one. Nothing when it is between two tests.
+    struct RunningTest {
+        std::size_t index;
+        std::chrono::steady_clock::time_point since;
+    };
+    static std::optional<RunningTest> running_test(const Slot& slot);
     void give_up(std::size_t binary, const std::string& why);
     void report_unrun(std::size_t binary, const Unit& unit, std::size_t from,
                       const std::string& why);
