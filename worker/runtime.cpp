@@ -300,24 +300,6 @@ class Server final : public TestSession {
         return ok;
     }
 
-    void crashing(const char* what) override {
-        capture_.take(result_.out, result_.err);
-        const int fd = capture_.real_stderr();
-        const std::string head = "tend worker: test id " + std::to_string(current_) +
-                                 " crashed: " + (what ? what : "fatal signal") + "\n";
-        (void)write_all(fd, head.data(), head.size());
-        if (!result_.out.empty()) {
-            const std::string label = "--- its stdout ---\n";
-            (void)write_all(fd, label.data(), label.size());
-            (void)write_all(fd, result_.out.data(), result_.out.size());
-        }
-        if (!result_.err.empty()) {
-            const std::string label = "\n--- its stderr ---\n";
-            (void)write_all(fd, label.data(), label.size());
-            (void)write_all(fd, result_.err.data(), result_.err.size());
-        }
-    }
-
     void skipped(std::uint32_t id) override {
         begin(id);
         end(Outcome::skipped, {});

@@ -90,10 +90,11 @@ class Reporter final : public doctest::IReporter {
     }
     void test_case_exception(const doctest::TestCaseException& e) override {
         if (e.is_crash) {
-            // Called from doctest's fatal-signal handler, which re-raises the
-            // signal next: the supervisor reports the crash from the exit.
+            // Called from doctest's fatal-signal handler (with
+            // TEND_DOCTEST_POSIX_SIGNALS), which re-raises the signal next:
+            // the runtime's own crash reporter then leaves the test's output
+            // behind, and the supervisor reports the crash from the exit.
             crashed_ = true;
-            if (auto* session = active_run().session) session->crashing(e.error_string.c_str());
             return;
         }
         tend::worker::FailureDetail f;

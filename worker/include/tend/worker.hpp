@@ -67,11 +67,8 @@ class TestSession {
     virtual void end(Outcome outcome, std::vector<FailureDetail> failures) = 0;
     /// Call for a test that is not run at all (a skip decorator).
     virtual void skipped(std::uint32_t id) = 0;
-    /// Call from a fatal-signal handler while the test begun last is dying:
-    /// sends no result (the supervisor reports the crash from the exit
-    /// status) but copies the test's captured output and `what` to the
-    /// worker's real stderr, where the supervisor keeps the tail.
-    virtual void crashing(const char* what) = 0;
+    // A test that dies of a signal needs no call: the runtime's crash
+    // reporter leaves its name and output where the supervisor finds them.
 };
 
 class Adapter {
