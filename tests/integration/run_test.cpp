@@ -16,6 +16,19 @@ using namespace tend_test;
 using nlohmann::json;
 
 namespace {
+/// Runs the misbehaving fixture, whose tests write the pid of a process they
+/// start to the file named by `env`; sets `pid` from it (0 if none).
+Outcome run_misbehaving_for_pid(const std::string& env, long& pid) {
+    const std::string marker = "/tmp/tend-it-" + env + "-" + std::to_string(::getpid());
+    std::remove(marker.c_str());
+    auto o = run_tend({"run", fixture("misbehaving"), "-j", "1", "--json"},
+                      env + "=" + shell_quote(marker));
+    const auto text = slurp(marker);
+    std::remove(marker.c_str());
+    pid = text.empty() ? 0 : std::stol(text);
+    return o;
+}
+
 /// Every test has exactly one final event.
 void check_each_reported_once(const std::map<std::string, std::vector<nlohmann::json>>& tests) {
     for (const auto& [name, events] : tests) {
@@ -456,14 +469,9 @@ TEST_SUITE("tests that misbehave") {
     }
 
     TEST_CASE("a process a test leaves behind does not outlive its worker") {
-        const std::string marker = "/tmp/tend-it-grandchild-" + std::to_string(::getpid());
-        std::remove(marker.c_str());
-        auto o = run_tend({"run", fixture("misbehaving"), "-j", "1", "--json"},
-                          "TEND_FIXTURE_MARKER=" + shell_quote(marker));
-        const auto text = slurp(marker);
-        std::remove(marker.c_str());
-        REQUIRE(!text.empty());
-        const long pid = std::stol(text);
+        long pid = 0;
+        auto o = run_misbehaving_for_pid("TEND_FIXTURE_MARKER", pid);
+        REQUIRE(pid > 0);
         // tend sent it SIGKILL when its worker exited; dying takes the kernel
         // a moment, so look for up to 5 s: gone, or a zombie for init to reap.
         char state = '?';
@@ -772,14 +780,9 @@ TEST_SUITE("garbage from a worker") {
 
 TEST_SUITE("orphans") {
     TEST_CASE("a process that escaped its worker's process group does not outlive the run") {
-        const std::string marker = "/tmp/tend-it-escapee-" + std::to_string(::getpid());
-        std::remove(marker.c_str());
-        auto o = run_tend({"run", fixture("misbehaving"), "-j", "1", "--json"},
-                          "TEND_FIXTURE_ESCAPEE=" + shell_quote(marker));
-        const auto text = slurp(marker);
-        std::remove(marker.c_str());
-        REQUIRE(!text.empty());
-        const long pid = std::stol(text);
+        long pid = 0;
+        auto o = run_misbehaving_for_pid("TEND_FIXTURE_ESCAPEE", pid);
+        REQUIRE(pid > 0);
         // tend is the subreaper: it killed and reaped it before exiting.
         CHECK(::kill(static_cast<pid_t>(pid), 0) == -1);
         bool noticed = false;

@@ -10,6 +10,13 @@ using tend_test::DirectWorker;
 
 namespace {
 
+/// Takes the worker's hello and asks for its tests.
+TestList listed(DirectWorker& w) {
+    (void)w.receive_as<Hello>();
+    w.send(ListRequest{});
+    return w.receive_as<TestList>();
+}
+
 std::uint32_t id_of(const TestList& list, const std::string& name) {
     for (const auto& t : list.tests) {
         if (t.name == name) return t.id;
@@ -60,9 +67,7 @@ TEST_SUITE("worker protocol") {
 
     TEST_CASE("a stale id is resolved by the exact name") {
         DirectWorker w(tend_test::fixture("basic"));
-        (void)w.receive_as<Hello>();
-        w.send(ListRequest{});
-        auto list = w.receive_as<TestList>();
+        const auto list = listed(w);
         const auto brackets = id_of(list, "brackets [tag] and {braces}");
         w.send(RunUnit{5, {{9999, "brackets [tag] and {braces}"}}});
         auto r = w.receive_as<TestResult>();
@@ -72,9 +77,7 @@ TEST_SUITE("worker protocol") {
 
     TEST_CASE("tests requested out of registry order run in the order asked") {
         DirectWorker w(tend_test::fixture("basic"));
-        (void)w.receive_as<Hello>();
-        w.send(ListRequest{});
-        auto list = w.receive_as<TestList>();
+        const auto list = listed(w);
         const auto a = id_of(list, "adds");
         const auto b = id_of(list, "loose test");
         const auto first = std::max(a, b), second = std::min(a, b);
