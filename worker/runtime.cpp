@@ -260,7 +260,8 @@ class Server final : public TestSession {
 
     void end(Outcome outcome, std::vector<FailureDetail> failures) override {
         leave_if_forked(outcome == Outcome::failed ? 1 : 0);
-        const auto elapsed = std::chrono::steady_clock::now() - started_;
+        const auto ended = std::chrono::steady_clock::now();
+        const auto elapsed = ended - started_;
         result_.unit = unit_;
         result_.id = current_;
         result_.status = outcome == Outcome::passed    ? protocol::Status::passed
@@ -272,18 +273,17 @@ class Server final : public TestSession {
         for (auto& f : failures) result_.failures.push_back(to_wire(std::move(f)));
         capture_.take(result_.out, result_.err);
         result_.health = probe_.read();
-        crash_context().test_name = nullptr;
         // With a status page the supervisor knows which test was running even
         // when results travel in batches; without one, each goes at once.
         auto& ctx = crash_context();
+        ctx.test_name = nullptr;
         ctx.batch_busy = true;
-        if (batch_.empty()) batch_since_ = started_ + elapsed;
+        if (batch_.empty()) batch_since_ = ended;
         protocol::encode_frame(result_, batch_);
         ctx.batch = batch_.data();
         ctx.batch_size = batch_.size();
         ctx.batch_busy = false;
-        if (!status_ || batch_.size() >= kBatchBytes ||
-            std::chrono::steady_clock::now() - batch_since_ >= kBatchDelay) {
+        if (!status_ || batch_.size() >= kBatchBytes || ended - batch_since_ >= kBatchDelay) {
             if (!flush()) std::_Exit(0);  // supervisor gone mid-unit: stop quietly
         }
     }
