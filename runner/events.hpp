@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -52,6 +53,29 @@ struct RecycleEvent {
     RecycleReason reason;
 };
 
+/// A test still running after the --slow period, and again after each
+/// further period (nextest's SLOW lines).
+struct SlowEvent {
+    const std::string& binary;
+    const protocol::TestInfo& test;
+    std::uint64_t running_ns;  ///< how long it has been running
+    pid_t worker_pid;
+};
+
+/// Where the run stands, for a live progress line.
+struct Progress {
+    struct Running {
+        const std::string* binary;
+        const protocol::TestInfo* test;
+        std::uint64_t running_ns;
+    };
+    std::uint64_t done = 0;    ///< tests with a final result
+    std::uint64_t total = 0;   ///< tests known so far (grows as binaries are listed)
+    std::uint64_t failed = 0;  ///< of `done`, those that fail the run
+    double elapsed_s = 0;
+    std::vector<Running> running;  ///< longest-running first
+};
+
 /// Something that went wrong outside any one test.
 struct Notice {
     const std::string& binary;
@@ -90,6 +114,10 @@ class Reporter {
     virtual void notice(const Notice& n) = 0;
     virtual void shutdown(const ShutdownReport& r) = 0;
     virtual void summary(const Summary& s) = 0;
+    virtual void slow(const SlowEvent&) {}
+    /// How often the reporter wants progress(); zero for never.
+    virtual std::chrono::milliseconds progress_interval() const { return {}; }
+    virtual void progress(const Progress&) {}
 };
 
 }  // namespace tend

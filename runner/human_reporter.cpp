@@ -83,6 +83,16 @@ void HumanReporter::test(const TestEvent& e) {
     std::fputs(out.c_str(), out_);
 }
 
+void HumanReporter::slow(const SlowEvent& e) {
+    std::string name = e.test.suite.empty() ? e.test.name : e.test.suite + "/" + e.test.name;
+    if (options_.show_binary) name = basename(e.binary) + ": " + name;
+    std::fputs(fmt::format("{:>7} [>{:>8.3f}s] {}\n", "SLOW",
+                           static_cast<double>(e.running_ns) / 1e9, name)
+                   .c_str(),
+               out_);
+    std::fflush(out_);
+}
+
 void HumanReporter::recycle(const RecycleEvent& e) {
     if (!options_.verbose) return;
     std::fputs(fmt::format("{:>7} worker {} ({}): {}\n", "RECYCLE", e.worker_pid,

@@ -22,6 +22,7 @@ class HumanReporter final : public Reporter {
     void notice(const Notice& n) override;
     void shutdown(const ShutdownReport& r) override;
     void summary(const Summary& s) override;
+    void slow(const SlowEvent& e) override;
 
   private:
     std::FILE* out_;

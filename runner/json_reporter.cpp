@@ -58,6 +58,18 @@ void JsonReporter::test(const TestEvent& e) {
     write(dump(j));
 }
 
+void JsonReporter::slow(const SlowEvent& e) {
+    json j;
+    j["event"] = "slow";
+    j["name"] = e.test.name;
+    j["suite"] = e.test.suite;
+    j["binary"] = e.binary;
+    j["running_ms"] = static_cast<double>(e.running_ns) / 1e6;
+    j["worker_pid"] = e.worker_pid;
+    write(dump(j));
+    std::fflush(out_);  // it is news now, not at the next result
+}
+
 void JsonReporter::recycle(const RecycleEvent& e) {
     json j;
     j["event"] = "recycle";

@@ -16,6 +16,7 @@ class JsonReporter final : public Reporter {
     void notice(const Notice& n) override;
     void shutdown(const ShutdownReport& r) override;
     void summary(const Summary& s) override;
+    void slow(const SlowEvent& e) override;
 
   private:
     void write(const std::string& line);

@@ -29,6 +29,7 @@ struct LimitFlags {
     std::string max_age;
     std::string timeout;
     std::string grace;
+    std::string slow;
 };
 
 /// Applies --max-rss/--max-fds/--max-age over the defaults; "none" lifts a limit.
@@ -170,7 +171,13 @@ int main(int argc, char** argv) {
     run->add_option("--timeout", limit_flags.timeout,
                     "Kill a test still running after SECONDS (fractional; its worker's process "
                     "group gets SIGTERM, then SIGKILL 1 s later) and report it timed_out; the rest "
-                    "of its unit runs on a fresh worker. Default: none")
+                    "of its unit runs on a fresh worker. Default: none, but a test with a doctest "
+                    "timeout decorator is killed after its own timeout")
+        ->type_name("SECONDS|none");
+    run->add_option("--slow", limit_flags.slow,
+                    "Report a test still running after SECONDS as slow (a SLOW line, a JSON "
+                    "'slow' event), again after each further SECONDS; it goes on running. "
+                    "Default 60")
         ->type_name("SECONDS|none");
     run->add_option("--grace", limit_flags.grace,
                     "After SIGINT/SIGTERM, let running units go on for SECONDS before killing "
@@ -240,6 +247,15 @@ int main(int argc, char** argv) {
                 (seconds ? "'" + limit_flags.timeout + "' must be more than 0" : error));
         }
         opts.timeout = tend::Seconds(*seconds);
+    }
+    if (limit_flags.slow != "none") {
+        const std::string text = limit_flags.slow.empty() ? "60" : limit_flags.slow;
+        const auto seconds = tend::parse_seconds(text, error);
+        if (!seconds || *seconds <= 0) {
+            return usage_error("--slow: " +
+                               (seconds ? "'" + text + "' must be more than 0" : error));
+        }
+        opts.slow = tend::Seconds(*seconds);
     }
     opts.retries = retries;
     opts.max_worker_deaths = max_worker_deaths;

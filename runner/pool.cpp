@@ -51,7 +51,8 @@ Pool::Pool(PoolOptions options, Reporter* reporter)
       reaper_(io_),
       retry_timer_(io_),
       signals_(io_, SIGINT, SIGTERM),
-      grace_timer_(io_) {
+      grace_timer_(io_),
+      monitor_timer_(io_) {
     if (options_.jobs == 0) options_.jobs = 1;
     for (const auto& b : options_.binaries)
         binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0});
@@ -65,6 +66,18 @@ Summary Pool::run() {
     started_ = std::chrono::steady_clock::now();
     become_subreaper();
     wait_for_signal();
+    {
+        auto every = reporter_ ? reporter_->progress_interval() : std::chrono::milliseconds{};
+        if (options_.slow && reporter_) {
+            // Often enough that a slow notice comes close to its time.
+            const auto period =
+                std::chrono::duration_cast<std::chrono::milliseconds>(*options_.slow / 4);
+            const auto cap =
+                std::clamp(period, std::chrono::milliseconds(20), std::chrono::milliseconds(250));
+            every = every.count() ? std::min(every, cap) : cap;
+        }
+        if (every.count()) arm_monitor(every);
+    }
     pump();
     io_.run();
     // No orphan outlives the run: what tests left behind, escaped from their
@@ -209,6 +222,7 @@ void Pool::pump() {
             signals_.cancel(ignored);
             grace_timer_.cancel();
             retry_timer_.cancel();
+            monitor_timer_.cancel();
         }
     }
 }
@@ -249,11 +263,14 @@ void Pool::dispatch(Slot& slot) {
     slot.next = 0;
     slot.state = State::running;
     slot.last_progress = std::chrono::steady_clock::now();
-    if (options_.timeout) {
-        arm_deadline(slot,
-                     slot.last_progress +
-                         std::chrono::duration_cast<std::chrono::nanoseconds>(*options_.timeout));
+    slot.slow_index = 0;
+    slot.slow_periods = 0;
+    slot.poll.reset();
+    for (std::size_t i = 0; i < slot.unit.tests.size(); ++i) {
+        if (const auto limit = time_limit(slot, i); limit && (!slot.poll || *limit < *slot.poll))
+            slot.poll = limit;
     }
+    if (slot.poll) arm_deadline(slot, slot.last_progress + *slot.poll);
     protocol::RunUnit req;
     req.unit = slot.unit_id;
     req.tests.reserve(slot.unit.tests.size());
@@ -339,17 +356,78 @@ void Pool::arm_deadline(Slot& slot, std::chrono::steady_clock::time_point when) 
     });
 }
 
+std::optional<std::chrono::nanoseconds> Pool::time_limit(const Slot& slot,
+                                                         std::size_t index) const {
+    if (options_.timeout)
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(*options_.timeout);
+    const auto& test = (*binaries_[slot.binary].tests)[slot.unit.tests[index]];
+    if (test.timeout_s > 0)
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(Seconds(test.timeout_s));
+    return std::nullopt;
+}
+
 void Pool::check_deadline(Slot& slot) {
-    if (slot.state != State::running || slot.timed_out || !options_.timeout) return;
-    const auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(*options_.timeout);
+    if (slot.state != State::running || slot.timed_out || !slot.poll) return;
     const auto now = std::chrono::steady_clock::now();
     const auto running = running_test(slot);
-    if (!running) return arm_deadline(slot, now + limit);  // between tests: look again later
-    if (now - running->since < limit) return arm_deadline(slot, running->since + limit);
+    // Between tests, or in one without a limit: look again later.
+    if (!running) return arm_deadline(slot, now + *slot.poll);
+    const auto limit = time_limit(slot, running->index);
+    if (!limit) return arm_deadline(slot, now + *slot.poll);
+    if (now - running->since < *limit) return arm_deadline(slot, running->since + *limit);
     slot.timed_out = running->index;
     slot.timed_out_after_ns = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(now - running->since).count());
     slot.proc->terminate(options_.kill_grace);
+}
+
+void Pool::arm_monitor(std::chrono::milliseconds every) {
+    monitor_timer_.expires_after(every);
+    monitor_timer_.async_wait([this, every](boost::system::error_code ec) {
+        if (ec || finished_) return;
+        monitor();
+        arm_monitor(every);
+    });
+}
+
+void Pool::monitor() {
+    const auto now = std::chrono::steady_clock::now();
+    const bool progress = reporter_->progress_interval().count() > 0;
+    Progress p;
+    for (auto& [_, slot] : slots_) {
+        if (slot.state != State::running) continue;
+        const auto running = running_test(slot);
+        if (!running) continue;
+        const auto& b = binaries_[slot.binary];
+        const auto& test = (*b.tests)[slot.unit.tests[running->index]];
+        const auto running_for =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now - running->since);
+        const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, running_for.count()));
+        if (options_.slow) {
+            if (slot.slow_index != running->index) {
+                slot.slow_index = running->index;
+                slot.slow_periods = 0;
+            }
+            const auto periods = static_cast<std::uint64_t>(
+                std::chrono::duration<double>(running_for) / *options_.slow);
+            if (periods > slot.slow_periods) {
+                slot.slow_periods = periods;
+                reporter_->slow(SlowEvent{b.path, test, ns, slot.proc->pid()});
+            }
+        }
+        if (progress) p.running.push_back(Progress::Running{&b.path, &test, ns});
+    }
+    if (!progress) return;
+    p.done = summary_.total;
+    p.total = tests_known_;
+    for (std::size_t i = 0; i < kTestStatusCount; ++i) {
+        const auto status = static_cast<TestStatus>(i);
+        if (is_failure(status) && status != TestStatus::not_run) p.failed += summary_.counts[i];
+    }
+    p.elapsed_s = std::chrono::duration<double>(now - started_).count();
+    std::sort(p.running.begin(), p.running.end(),
+              [](const auto& a, const auto& b) { return a.running_ns > b.running_ns; });
+    reporter_->progress(p);
 }
 
 void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
@@ -387,7 +465,10 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
         b.tests = std::move(list->tests);
         b.discovering = false;
         if (!options_.list_only && stop_reason_.empty()) {
-            for (auto& u : plan_units(slot.binary, *b.tests)) b.pending.push_back(std::move(u));
+            for (auto& u : plan_units(slot.binary, *b.tests)) {
+                tests_known_ += u.tests.size();
+                b.pending.push_back(std::move(u));
+            }
         }
         slot.state = State::idle;
         pump();
@@ -520,9 +601,12 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
                 std::string detail = with_tail(how, w.stderr_tail());
                 if (slot.timed_out) {
                     status = TestStatus::timed_out;
-                    detail = with_tail(fmt::format("still running after the {} s timeout: {}",
-                                                   options_.timeout->count(), how),
-                                       w.stderr_tail());
+                    const auto limit = time_limit(slot, *slot.timed_out);
+                    detail =
+                        with_tail(fmt::format("still running after {} {} s timeout: {}",
+                                              options_.timeout ? "the" : "its doctest",
+                                              std::chrono::duration<double>(*limit).count(), how),
+                                  w.stderr_tail());
                 }
                 report(status, slot.binary, tests[*running], slot.timed_out_after_ns, w.pid(),
                        slot.health, kNoFailures, {}, {}, detail);

@@ -47,7 +47,12 @@ struct PoolOptions {
     std::size_t max_worker_deaths = 8;
     /// A test running longer is killed (its worker's process group: SIGTERM,
     /// then SIGKILL after `kill_grace`) and reported timed_out.
+    /// Without it, a test whose framework declares a timeout (doctest's
+    /// `timeout` decorator) is killed after that long.
     std::optional<Seconds> timeout;
+    /// A test still running after this long is reported slow (a SlowEvent),
+    /// and again after each further period; it goes on running.
+    std::optional<Seconds> slow;
     std::chrono::milliseconds kill_grace{1000};
     /// After SIGINT/SIGTERM, how long running units may go on before their
     /// workers are killed. A second signal kills at once.
@@ -108,8 +113,12 @@ class Pool final : public WorkerProcess::Listener {
         std::uint64_t serial = 0;  ///< tells a stale timer from this slot's own
         std::shared_ptr<boost::asio::steady_timer> deadline;
         std::chrono::steady_clock::time_point last_progress;  ///< dispatch or last result
-        std::optional<std::size_t> timed_out;  ///< index in unit.tests killed for --timeout
+        /// The shortest time limit of the unit's tests: how often to look.
+        std::optional<std::chrono::nanoseconds> poll;
+        std::optional<std::size_t> timed_out;  ///< index in unit.tests killed for its time limit
         std::uint64_t timed_out_after_ns = 0;  ///< how long it had been running then
+        std::size_t slow_index = 0;            ///< the test the slow periods count for
+        std::uint64_t slow_periods = 0;        ///< slow notices given for it
         bool killed_at_shutdown = false;
     };
 
@@ -124,6 +133,11 @@ class Pool final : public WorkerProcess::Listener {
     void kill_busy_workers(bool now);
     std::string interruption() const;
     void check_deadline(Slot& slot);
+    /// How long the index-th test of the slot's unit may run, if limited.
+    std::optional<std::chrono::nanoseconds> time_limit(const Slot& slot, std::size_t index) const;
+    /// Every tick while tests run: slow notices and the reporter's progress.
+    void arm_monitor(std::chrono::milliseconds every);
+    void monitor();
     void handle_result(Slot& slot, protocol::TestResult& r);
     void handle_finalized(Slot& slot, protocol::Finalized& f);
     /// The test a worker is running (or was, when it died): its index in
@@ -156,6 +170,8 @@ class Pool final : public WorkerProcess::Listener {
     boost::asio::steady_timer retry_timer_;
     boost::asio::signal_set signals_;
     boost::asio::steady_timer grace_timer_;
+    boost::asio::steady_timer monitor_timer_;
+    std::uint64_t tests_known_ = 0;  ///< planned so far, for progress
     ShutdownReport shutdown_;
     std::string stop_reason_;  ///< why nothing new starts; empty while running normally
     std::size_t failures_seen_ = 0;

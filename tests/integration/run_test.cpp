@@ -454,7 +454,9 @@ TEST_SUITE("tests that misbehave") {
     }
 
     TEST_CASE("doctest's decorators explain a failure without a failed assertion") {
-        auto o = run_tend({"run", fixture("misbehaving"), "-j", "1", "--json"});
+        // With --timeout, tend does not kill at the decorator's timeout;
+        // doctest's own check fails the test once it is over.
+        auto o = run_tend({"run", fixture("misbehaving"), "-j", "1", "--timeout", "60", "--json"});
         auto tests = o.tests();
         const auto& slow = tests["decorated/too slow"][0];
         CHECK(slow["status"] == "failed");
@@ -539,6 +541,52 @@ TEST_SUITE("timeouts") {
         CHECK(o.of("summary")[0]["timed_out"] == 2);
         CHECK(o.of("summary")[0]["workers"]["timed_out"] == 2);
         CHECK(o.of("summary")[0]["workers"]["crashed"] == 0);
+    }
+    TEST_CASE("without --timeout, a doctest timeout decorator is the test's time limit") {
+        auto o = run_tend({"run", fixture("slow"), "-j", "1", "--json"});
+        CHECK(o.exit_code == 1);
+        auto tests = o.tests();
+        REQUIRE(tests.size() == 5);
+        check_each_reported_once(tests);
+        const auto& hung = tests["decorated/hangs past its timeout"][0];
+        CHECK(hung["status"] == "timed_out");
+        CHECK(hung["detail"].get<std::string>().find(
+                  "still running after its doctest 0.3 s timeout") == 0);
+        CHECK(tests["decorated/keeps its timeout"][0]["status"] == "passed");
+        CHECK(tests["decorated/runs after the kill"][0]["status"] == "passed");
+        CHECK(tests["slow/takes 0.8 s"][0]["status"] == "passed");
+    }
+    TEST_CASE("--timeout wins over a doctest timeout decorator") {
+        auto o = run_tend({"run", fixture("slow"), "-j", "1", "--timeout", "0.5", "--json"});
+        auto tests = o.tests();
+        REQUIRE(tests.size() == 5);
+        const auto& hung = tests["decorated/hangs past its timeout"][0];
+        CHECK(hung["status"] == "timed_out");
+        CHECK(hung["detail"].get<std::string>().find("still running after the 0.5 s timeout") == 0);
+        CHECK(tests["slow/takes 0.8 s"][0]["status"] == "timed_out");
+        CHECK(tests["decorated/keeps its timeout"][0]["status"] == "passed");
+    }
+    TEST_CASE("--slow: a test running past the period is reported, again each period") {
+        auto o = run_tend({"run", fixture("slow"), "-j", "1", "--slow", "0.3", "--json"});
+        std::map<std::string, std::vector<nlohmann::json>> slow;
+        for (const auto& e : o.of("slow")) {
+            slow[e["suite"].get<std::string>() + "/" + e["name"].get<std::string>()].push_back(e);
+        }
+        const auto& long_one = slow["slow/takes 0.8 s"];
+        // At 0.3 s and 0.6 s; a loaded machine may miss the second.
+        REQUIRE(!long_one.empty());
+        CHECK(long_one.size() <= 2);
+        CHECK(long_one[0]["running_ms"].get<double>() >= 300);
+        CHECK(long_one[0]["worker_pid"].is_number());
+        CHECK(slow.count("slow/quick") == 0);
+        CHECK(slow.count("decorated/keeps its timeout") == 0);
+        // Slow is news, not a verdict: the test still passes.
+        CHECK(o.tests()["slow/takes 0.8 s"][0]["status"] == "passed");
+
+        auto human = run_tend({"run", fixture("slow"), "-j", "1", "--slow", "0.3"});
+        CHECK(human.out.find("   SLOW [>   0.3") != std::string::npos);
+        auto quiet = run_tend({"run", fixture("slow"), "-j", "1", "--slow", "none", "--json"});
+        CHECK(quiet.of("slow").empty());
     }
     TEST_CASE("--timeout must be a positive number of seconds") {
         auto o = run_tend({"run", fixture("hanging"), "--timeout", "0"});
