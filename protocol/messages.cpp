@@ -109,7 +109,7 @@ struct Encoder {
         head(1, "tests");
         array("tests", m.tests.size());
         for (const auto& t : m.tests) {
-            pk.pack_map(7);
+            pk.pack_map(t.tags.empty() ? 7 : 8);
             uint("id", t.id);
             text("name", t.name);
             text("suite", t.suite);
@@ -119,6 +119,10 @@ struct Encoder {
             t.skip ? pk.pack_true() : pk.pack_false();
             str(pk, "timeout");
             pk.pack_double(t.timeout_s);
+            if (!t.tags.empty()) {
+                array("tags", t.tags.size());
+                for (const auto& tag : t.tags) str(pk, tag);
+            }
         }
     }
     void operator()(const RunUnit& m) {
@@ -325,6 +329,17 @@ Message decode_fields(const Fields& f, std::string_view type, std::size_t payloa
             Fields t(arr.ptr[i], "tests.tests", i);
             m.tests.push_back(TestInfo{t.u32("id"), t.text("name"), t.text("suite"), t.text("file"),
                                        t.u32("line"), t.boolean("skip"), t.f64("timeout")});
+            if (t.find("tags")) {
+                const auto& tags = t.array("tags");
+                for (std::uint32_t k = 0; k < tags.size; ++k) {
+                    const auto& tag = tags.ptr[k];
+                    if (tag.type != msgpack::type::STR) {
+                        throw DecodeError(t.where() + ".tags[" + std::to_string(k) +
+                                          "]: expected string, got " + std::string(kind_name(tag)));
+                    }
+                    m.tests.back().tags.emplace_back(tag.via.str.ptr, tag.via.str.size);
+                }
+            }
         }
         return m;
     }

@@ -4,7 +4,8 @@
 //
 //   worker     -> supervisor   hello      {version, pid, framework}
 //   supervisor -> worker       list
-//   worker     -> supervisor   tests      {tests: [{id, name, suite, file, line, skip, timeout}]}
+//   worker     -> supervisor   tests      {tests: [{id, name, suite, file, line, skip, timeout,
+//                                                    tags?}]}
 //   supervisor -> worker       run        {unit, tests: [{id, name}]}
 //   worker     -> supervisor   result     {unit, id, status, duration_ns, health, ...}  x one per
 //   test supervisor -> worker       finalize   {unit}          (scope teardown of the unit) worker
@@ -59,6 +60,9 @@ struct TestInfo {
     std::uint32_t line = 0;
     bool skip = false;
     double timeout_s = 0;  ///< framework's own per-test timeout; 0 = none
+    /// Labels for selecting tests (--only-tagged/--skip-tagged); optional
+    /// on the wire.
+    std::vector<std::string> tags = {};
     bool operator==(const TestInfo&) const = default;
 };
 

@@ -188,7 +188,7 @@ class Server final : public TestSession {
             auto& t = described[i];
             tests_.tests.push_back(protocol::TestInfo{i, std::move(t.name), std::move(t.suite),
                                                       std::move(t.file), t.line, t.skip,
-                                                      t.timeout_s});
+                                                      t.timeout_s, std::move(t.tags)});
         }
         if (!send(protocol::Hello{protocol::kProtocolVersion, ::getpid(), adapter_.framework()})) {
             return 0;

@@ -281,7 +281,8 @@ class Adapter final : public tend::worker::Adapter {
         out.reserve(by_id_.size());
         for (const auto* tc : by_id_) {
             out.push_back({tc->m_name ? tc->m_name : "", tc->m_test_suite ? tc->m_test_suite : "",
-                           tc->m_file.c_str(), tc->m_line, tc->m_skip, tc->m_timeout});
+                           tc->m_file.c_str(), tc->m_line, tc->m_skip, tc->m_timeout,
+                           tags_of(*tc)});
         }
         return out;
     }
@@ -297,6 +298,27 @@ class Adapter final : public tend::worker::Adapter {
     }
 
   private:
+    /// doctest has no tags; a test's tags are the decorators it carries
+    /// (skip, may_fail, should_fail, expected_failures, timeout) and the
+    /// bracketed words of its description, Catch-style:
+    /// `* doctest::description("[slow][db] talks to the database")`.
+    static std::vector<std::string> tags_of(const doctest::detail::TestCase& tc) {
+        std::vector<std::string> tags;
+        if (tc.m_skip) tags.emplace_back("skip");
+        if (tc.m_may_fail) tags.emplace_back("may_fail");
+        if (tc.m_should_fail) tags.emplace_back("should_fail");
+        if (tc.m_expected_failures > 0) tags.emplace_back("expected_failures");
+        if (tc.m_timeout > 0) tags.emplace_back("timeout");
+        for (const char* d = tc.m_description; d && *d; ++d) {
+            if (*d != '[') continue;
+            const char* end = d + 1;
+            while (*end && *end != ']' && *end != '[') ++end;
+            if (*end == ']' && end > d + 1) tags.emplace_back(d + 1, end);
+            d = *end ? end - (*end == '[') : end - 1;
+        }
+        return tags;
+    }
+
     std::set<doctest::detail::TestCase> all_;
     std::vector<const doctest::detail::TestCase*> by_id_;
     doctest::Context context_;

@@ -42,6 +42,7 @@ struct TestDescription {
     std::uint32_t line = 0;
     bool skip = false;
     double timeout_s = 0;
+    std::vector<std::string> tags = {};
 };
 
 /// A failed assertion, a failing message or an escaped exception.
