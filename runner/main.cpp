@@ -12,7 +12,9 @@
 #include "fd_limit.hpp"
 #include "human_reporter.hpp"
 #include "json_reporter.hpp"
+#include "junit_reporter.hpp"
 #include "pool.hpp"
+#include "tee_reporter.hpp"
 #include "units.hpp"
 
 namespace {
@@ -129,7 +131,8 @@ int main(int argc, char** argv) {
         "Examples:\n"
         "  tend list ./build/tests/my_tests\n"
         "  tend run ./build/tests/my_tests -j 4\n"
-        "  tend run ./a ./b --max-rss 512MiB --max-age none --json > events.jsonl\n",
+        "  tend run ./a ./b --max-rss 512MiB --max-age none --json > events.jsonl\n"
+        "  tend run ./build/tests/my_tests --junit report.xml\n",
         "tend"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "tend 0.1.0");
@@ -137,6 +140,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> binaries;
     std::size_t jobs = std::max(1u, std::thread::hardware_concurrency());
     bool as_json = false;
+    std::string junit_path;
     LimitFlags limit_flags;
     bool verbose = false, quiet = false, fail_fast = false;
     std::size_t max_fail = 0;
@@ -200,6 +204,11 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 1 << 20))
         ->type_name("N");
     run->add_flag("--json", as_json, "Write JSON lines (one per event) to stdout");
+    run->add_option(
+           "--junit", junit_path,
+           "Also write a JUnit XML report for CI (GitLab, Jenkins, GitHub) to FILE when the "
+           "run ends, beside the usual output or --json: --junit report.xml")
+        ->type_name("FILE");
     run->add_flag("-v,--verbose", verbose, "Also log every recycle with its reason");
     run->add_flag("-q,--quiet", quiet, "Print only failures and the summary");
 
@@ -266,9 +275,30 @@ int main(int argc, char** argv) {
         if (!seconds) return usage_error("--grace: " + error);
         opts.shutdown_grace = tend::Seconds(*seconds);
     }
-    tend::Pool pool(opts, reporter.get());
+    // Checked before any test runs: a report that cannot be written is
+    // better known now than after the whole suite.
+    std::unique_ptr<tend::JunitReporter> junit;
+    std::unique_ptr<tend::TeeReporter> tee;
+    tend::Reporter* to = reporter.get();
+    if (run->count("--junit")) {
+        junit = std::make_unique<tend::JunitReporter>(junit_path, binaries);
+        if (!junit->error().empty()) {
+            std::fprintf(stderr, "tend: --junit %s: %s\n", junit_path.c_str(),
+                         junit->error().c_str());
+            return kExitUsage;
+        }
+        tee = std::make_unique<tend::TeeReporter>(
+            std::vector<tend::Reporter*>{reporter.get(), junit.get()});
+        to = tee.get();
+    }
+    tend::Pool pool(opts, to);
     const auto summary = pool.run();
+    const bool junit_failed = junit && !junit->error().empty();
+    if (junit_failed) {
+        std::fprintf(stderr, "tend: --junit %s: %s\n", junit_path.c_str(), junit->error().c_str());
+    }
     if (pool.interrupted()) return 128 + pool.interrupted();  // 130 for SIGINT, 143 for SIGTERM
+    if (junit_failed) return kExitUsage;
     if (pool.startup_failed()) return kExitStartup;
     bool failed = summary.errors > 0;
     for (std::size_t i = 0; i < tend::kTestStatusCount; ++i) {
