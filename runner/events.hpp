@@ -86,6 +86,7 @@ struct Notice {
 struct Summary {
     std::array<std::uint64_t, kTestStatusCount> counts{};
     std::uint64_t total = 0;
+    std::uint64_t filtered = 0;  ///< tests the selection left out
     double duration_s = 0;
     std::uint64_t workers_started = 0;
     std::uint64_t workers_crashed = 0;

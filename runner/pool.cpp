@@ -465,7 +465,19 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
         b.tests = std::move(list->tests);
         b.discovering = false;
         if (!options_.list_only && stop_reason_.empty()) {
-            for (auto& u : plan_units(slot.binary, *b.tests)) {
+            const Selection* selection = nullptr;
+            if (options_.selection.size() == 1) selection = &options_.selection[0];
+            if (options_.selection.size() > slot.binary)
+                selection = &options_.selection[slot.binary];
+            std::vector<protocol::TestInfo> chosen;
+            if (selection && !selection->all()) {
+                for (const auto& t : *b.tests) {
+                    if (selects(*selection, t)) chosen.push_back(t);
+                }
+                summary_.filtered += b.tests->size() - chosen.size();
+            }
+            const bool all = !selection || selection->all();
+            for (auto& u : plan_units(slot.binary, all ? *b.tests : chosen)) {
                 tests_known_ += u.tests.size();
                 b.pending.push_back(std::move(u));
             }

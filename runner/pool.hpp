@@ -32,6 +32,7 @@
 #include "events.hpp"
 #include "plan.hpp"
 #include "recycle.hpp"
+#include "selection.hpp"
 #include "worker_process.hpp"
 
 namespace tend {
@@ -42,6 +43,9 @@ struct PoolOptions {
     WorkerLimits limits;
     /// Discover only: list every binary's tests and run none.
     bool list_only = false;
+    /// Which tests run: none for all, one for every binary, or one per
+    /// binary (in the order of `binaries`).
+    std::vector<Selection> selection;
     /// Worker deaths per binary after which no more start for it and its
     /// remaining tests are reported not_run (--max-worker-deaths).
     std::size_t max_worker_deaths = 8;

@@ -27,6 +27,21 @@ class TeeReporter final : public Reporter {
     void summary(const Summary& s) override {
         for (auto* r : to_) r->summary(s);
     }
+    void slow(const SlowEvent& e) override {
+        for (auto* r : to_) r->slow(e);
+    }
+    /// The most frequent of the reporters that want progress at all.
+    std::chrono::milliseconds progress_interval() const override {
+        std::chrono::milliseconds every{};
+        for (auto* r : to_) {
+            const auto own = r->progress_interval();
+            if (own.count() && (!every.count() || own < every)) every = own;
+        }
+        return every;
+    }
+    void progress(const Progress& p) override {
+        for (auto* r : to_) r->progress(p);
+    }
 
   private:
     std::vector<Reporter*> to_;
