@@ -55,6 +55,11 @@ Pool::Pool(PoolOptions options, Reporter* reporter)
     if (options_.jobs == 0) options_.jobs = 1;
     for (const auto& b : options_.binaries)
         binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0});
+    // Without per-binary settings, every binary gets the run-wide ones.
+    if (options_.per_binary.size() != options_.binaries.size()) {
+        options_.per_binary.assign(options_.binaries.size(),
+                                   {options_.limits, options_.timeout, {}, options_.retries});
+    }
 }
 
 Pool::~Pool() {
@@ -249,10 +254,9 @@ void Pool::dispatch(Slot& slot) {
     slot.next = 0;
     slot.state = State::running;
     slot.last_progress = std::chrono::steady_clock::now();
-    if (options_.timeout) {
-        arm_deadline(slot,
-                     slot.last_progress +
-                         std::chrono::duration_cast<std::chrono::nanoseconds>(*options_.timeout));
+    if (const auto& timeout = settings(slot.binary).timeout) {
+        arm_deadline(slot, slot.last_progress +
+                               std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout));
     }
     protocol::RunUnit req;
     req.unit = slot.unit_id;
@@ -340,8 +344,9 @@ void Pool::arm_deadline(Slot& slot, std::chrono::steady_clock::time_point when) 
 }
 
 void Pool::check_deadline(Slot& slot) {
-    if (slot.state != State::running || slot.timed_out || !options_.timeout) return;
-    const auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(*options_.timeout);
+    const auto& timeout = settings(slot.binary).timeout;
+    if (slot.state != State::running || slot.timed_out || !timeout) return;
+    const auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout);
     const auto now = std::chrono::steady_clock::now();
     const auto running = running_test(slot);
     if (!running) return arm_deadline(slot, now + limit);  // between tests: look again later
@@ -444,7 +449,7 @@ void Pool::handle_finalized(Slot& slot, protocol::Finalized& f) {
     if (f.health.rss_bytes) slot.health.rss_bytes = f.health.rss_bytes;
     if (f.health.open_fds) slot.health.open_fds = f.health.open_fds;
     const Seconds age = std::chrono::steady_clock::now() - slot.proc->started();
-    if (auto reason = evaluate_recycle(slot.health, age, options_.limits)) {
+    if (auto reason = evaluate_recycle(slot.health, age, settings(slot.binary).limits)) {
         ++summary_.recycled[static_cast<std::size_t>(reason->kind)];
         if (reporter_) reporter_->recycle(RecycleEvent{b.path, slot.proc->pid(), *reason});
         slot.state = State::stopping;
@@ -521,7 +526,7 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
                 if (slot.timed_out) {
                     status = TestStatus::timed_out;
                     detail = with_tail(fmt::format("still running after the {} s timeout: {}",
-                                                   options_.timeout->count(), how),
+                                                   settings(slot.binary).timeout->count(), how),
                                        w.stderr_tail());
                 }
                 report(status, slot.binary, tests[*running], slot.timed_out_after_ns, w.pid(),
@@ -622,7 +627,7 @@ void Pool::report(TestStatus status, std::size_t binary, std::uint32_t id,
     const auto earlier = attempts_.find(key);
     const std::uint32_t attempt = earlier == attempts_.end() ? 1 : earlier->second + 1;
     const bool retry = is_failure(status) && status != TestStatus::not_run &&
-                       attempt <= options_.retries && stop_reason_.empty();
+                       attempt <= settings(binary).retries && stop_reason_.empty();
     if (retry) {
         attempts_[key] = attempt;
         auto& b = binaries_[binary];
