@@ -4,11 +4,13 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "config.hpp"
 #include "fd_limit.hpp"
 #include "human_reporter.hpp"
 #include "json_reporter.hpp"
@@ -34,13 +36,14 @@ struct LimitFlags {
     std::string slow;
 };
 
-/// Applies --max-rss/--max-fds/--max-age over the defaults; "none" lifts a limit.
-bool apply_limits(const LimitFlags& flags, tend::WorkerLimits& limits, std::string& error) {
+/// --max-rss/--max-fds/--max-age as a layer of settings; "none" lifts a
+/// limit, an empty string is a flag not given.
+bool parse_limit_flags(const LimitFlags& flags, tend::LimitSettings& limits, std::string& error) {
     if (!flags.max_rss.empty()) {
         if (flags.max_rss == "none") {
-            limits.max_rss_bytes.reset();
+            limits.max_rss_bytes.emplace();
         } else if (auto v = tend::parse_size(flags.max_rss, error)) {
-            limits.max_rss_bytes = *v;
+            limits.max_rss_bytes = v;
         } else {
             error = "--max-rss: " + error;
             return false;
@@ -48,13 +51,13 @@ bool apply_limits(const LimitFlags& flags, tend::WorkerLimits& limits, std::stri
     }
     if (!flags.max_fds.empty()) {
         if (flags.max_fds == "none") {
-            limits.max_open_fds.reset();
+            limits.max_open_fds.emplace();
         } else {
             try {
                 std::size_t used = 0;
                 const auto v = std::stoull(flags.max_fds, &used);
                 if (used != flags.max_fds.size()) throw std::invalid_argument("trailing");
-                limits.max_open_fds = v;
+                limits.max_open_fds = std::optional<std::uint64_t>(v);
             } catch (const std::exception&) {
                 error = "--max-fds: '" + flags.max_fds + "' is not a descriptor count or 'none'";
                 return false;
@@ -63,9 +66,9 @@ bool apply_limits(const LimitFlags& flags, tend::WorkerLimits& limits, std::stri
     }
     if (!flags.max_age.empty()) {
         if (flags.max_age == "none") {
-            limits.max_age.reset();
+            limits.max_age.emplace();
         } else if (auto v = tend::parse_seconds(flags.max_age, error)) {
-            limits.max_age = tend::Seconds(*v);
+            limits.max_age = std::optional<tend::Seconds>(*v);
         } else {
             error = "--max-age: " + error;
             return false;
@@ -79,12 +82,17 @@ int usage_error(const std::string& message) {
     return kExitUsage;
 }
 
-int run_list(const std::vector<std::string>& binaries, std::size_t jobs, bool as_json) {
-    tend::PoolOptions opts;
-    opts.binaries = binaries;
-    opts.jobs = jobs;
+/// A tend.toml that cannot be used: no help text, the message says it all.
+int config_error(const std::string& message) {
+    std::fprintf(stderr, "tend: %s\n", message.c_str());
+    return kExitUsage;
+}
+
+int run_list(tend::PoolOptions opts, bool as_json) {
+    const auto& binaries = opts.binaries;
     opts.list_only = true;
     opts.limits = tend::WorkerLimits::unlimited();
+    opts.per_binary.clear();
     tend::Pool pool(opts, nullptr);
     pool.run();
     int status = kExitOk;
@@ -132,13 +140,14 @@ int main(int argc, char** argv) {
         "  tend list ./build/tests/my_tests\n"
         "  tend run ./build/tests/my_tests -j 4\n"
         "  tend run ./a ./b --max-rss 512MiB --max-age none --json > events.jsonl\n"
-        "  tend run ./build/tests/my_tests --junit report.xml\n",
+        "  tend run ./build/tests/my_tests --junit report.xml\n"
+        "  tend run    (the binaries and settings of tend.toml, docs/config.md)\n",
         "tend"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "tend 0.1.0");
 
     std::vector<std::string> binaries;
-    std::size_t jobs = std::max(1u, std::thread::hardware_concurrency());
+    std::size_t jobs = 0;  // read only when -j is given
     bool as_json = false;
     std::string junit_path;
     LimitFlags limit_flags;
@@ -146,20 +155,31 @@ int main(int argc, char** argv) {
     std::size_t max_fail = 0;
     std::uint32_t retries = 0;
     std::size_t max_worker_deaths = 8;
+    std::string config_file;
+    bool no_config = false;
+    // Both subcommands read tend.toml; a setting given as a flag wins.
+    auto add_config_options = [&](CLI::App* sub) {
+        sub->add_option("binaries", binaries,
+                        "Test binaries built with the tend worker library (default: "
+                        "'binaries' of tend.toml)")
+            ->check(CLI::ExistingFile);
+        auto* file = sub->add_option("--config", config_file,
+                                     "Read settings from FILE instead of the tend.toml found "
+                                     "walking up from the working directory")
+                         ->type_name("FILE");
+        sub->add_flag("--no-config", no_config, "Read no tend.toml")->excludes(file);
+    };
 
     auto* list = app.add_subcommand("list", "Print the tests in test binaries.");
-    list->add_option("binaries", binaries, "Test binaries built with the tend worker library")
-        ->required()
-        ->check(CLI::ExistingFile);
+    add_config_options(list);
     list->add_flag("--json", as_json, "One JSON object per test");
 
     auto* run = app.add_subcommand("run", "Run every test of the test binaries on warm workers.");
-    run->add_option("binaries", binaries, "Test binaries built with the tend worker library")
-        ->required()
-        ->check(CLI::ExistingFile);
-    run->add_option("-j,--jobs", jobs, "Worker processes (default: number of CPUs)")
-        ->check(CLI::Range(1, 4096))
-        ->type_name("N");
+    add_config_options(run);
+    auto* jobs_flag =
+        run->add_option("-j,--jobs", jobs, "Worker processes (default: number of CPUs)")
+            ->check(CLI::Range(1, 4096))
+            ->type_name("N");
     run->add_option("--max-rss", limit_flags.max_rss,
                     "Recycle a worker whose RSS reaches SIZE after a unit (512MiB, 1GiB; "
                     "'none'). Default 1GiB")
@@ -187,22 +207,26 @@ int main(int argc, char** argv) {
                     "After SIGINT/SIGTERM, let running units go on for SECONDS before killing "
                     "their workers; a second signal kills at once. Default 5")
         ->type_name("SECONDS");
-    run->add_flag("--fail-fast", fail_fast,
-                  "Start no new unit after the first failure; running units finish, the rest is "
-                  "reported not_run");
-    run->add_option("--max-fail", max_fail, "Like --fail-fast, after N failures")
-        ->check(CLI::Range(1, 1 << 30))
-        ->type_name("N");
-    run->add_option("--retries", retries,
-                    "Run a failed, crashed or timed-out test again, up to N times, on another "
-                    "worker; one that passes on a retry is reported flaky")
-        ->check(CLI::Range(0, 100))
-        ->type_name("N");
-    run->add_option("--max-worker-deaths", max_worker_deaths,
-                    "After N workers of one binary died (crash loop), start no more for it and "
-                    "report its remaining tests not_run. Default 8")
-        ->check(CLI::Range(0, 1 << 20))
-        ->type_name("N");
+    auto* fail_fast_flag = run->add_flag(
+        "--fail-fast", fail_fast,
+        "Start no new unit after the first failure; running units finish, the rest is "
+        "reported not_run");
+    auto* max_fail_flag =
+        run->add_option("--max-fail", max_fail, "Like --fail-fast, after N failures")
+            ->check(CLI::Range(1, 1 << 30))
+            ->type_name("N");
+    auto* retries_flag =
+        run->add_option("--retries", retries,
+                        "Run a failed, crashed or timed-out test again, up to N times, on another "
+                        "worker; one that passes on a retry is reported flaky")
+            ->check(CLI::Range(0, 100))
+            ->type_name("N");
+    auto* deaths_flag =
+        run->add_option("--max-worker-deaths", max_worker_deaths,
+                        "After N workers of one binary died (crash loop), start no more for it and "
+                        "report its remaining tests not_run. Default 8")
+            ->check(CLI::Range(0, 1 << 20))
+            ->type_name("N");
     run->add_flag("--json", as_json, "Write JSON lines (one per event) to stdout");
     run->add_option(
            "--junit", junit_path,
@@ -231,11 +255,83 @@ int main(int argc, char** argv) {
         return usage_error(e.what());
     }
 
-    if (list->parsed()) return run_list(binaries, jobs, as_json);
-
-    tend::WorkerLimits limits = tend::WorkerLimits::defaults(fd_limit);
+    // tend.toml: the one named by --config, else the one found walking up.
+    // Paths in messages and the binaries found by its globs are relative
+    // to the working directory ("../tend.toml", "../build/tests/a").
+    tend::Config config;
+    std::string config_name;  // as messages name it
+    std::filesystem::path config_dir;
     std::string error;
-    if (!apply_limits(limit_flags, limits, error)) return usage_error(error);
+    if (!no_config) {
+        std::optional<std::filesystem::path> file;
+        if (!config_file.empty()) {
+            file = config_file;
+        } else if (std::error_code ec;
+                   (file = tend::find_config(std::filesystem::current_path(ec)))) {
+            config_name = std::filesystem::proximate(*file, ec).string();
+        }
+        if (file) {
+            if (config_name.empty()) config_name = file->string();
+            if (!tend::load_config(*file, config, error, config_name)) return config_error(error);
+            config_dir = std::filesystem::path(config_name).parent_path();
+        }
+    }
+    if (binaries.empty() && config.binaries &&
+        !tend::expand_binaries(*config.binaries, config_dir, config_name, binaries, error)) {
+        return config_error(error);
+    }
+    if (binaries.empty()) {
+        return usage_error(
+            "no test binaries: name them on the command line or in tend.toml ('binaries', "
+            "docs/config.md)");
+    }
+
+    // The command line as a layer of settings: only the flags given.
+    tend::Settings flags;
+    if (!parse_limit_flags(limit_flags, flags.limits, error)) return usage_error(error);
+    if (jobs_flag->count()) flags.jobs = jobs;
+    if (!limit_flags.timeout.empty()) {
+        if (limit_flags.timeout == "none") {
+            flags.timeout.emplace();
+        } else {
+            const auto seconds = tend::parse_seconds(limit_flags.timeout, error);
+            if (!seconds || *seconds <= 0) {
+                return usage_error(
+                    "--timeout: " +
+                    (seconds ? "'" + limit_flags.timeout + "' must be more than 0" : error));
+            }
+            flags.timeout = std::optional<tend::Seconds>(*seconds);
+        }
+    }
+    if (!limit_flags.slow.empty()) {
+        if (limit_flags.slow == "none") {
+            flags.slow.emplace();
+        } else {
+            const auto seconds = tend::parse_seconds(limit_flags.slow, error);
+            if (!seconds || *seconds <= 0) {
+                return usage_error(
+                    "--slow: " +
+                    (seconds ? "'" + limit_flags.slow + "' must be more than 0" : error));
+            }
+            flags.slow = std::optional<tend::Seconds>(*seconds);
+        }
+    }
+    if (!limit_flags.grace.empty()) {
+        const auto seconds = tend::parse_seconds(limit_flags.grace, error);
+        if (!seconds) return usage_error("--grace: " + error);
+        flags.grace = tend::Seconds(*seconds);
+    }
+    if (retries_flag->count()) flags.retries = retries;
+    if (deaths_flag->count()) flags.max_worker_deaths = max_worker_deaths;
+    if (fail_fast_flag->count()) flags.fail_fast = fail_fast;
+    if (max_fail_flag->count()) flags.max_fail = max_fail;
+
+    tend::PoolOptions defaults;
+    defaults.jobs = std::max(1u, std::thread::hardware_concurrency());
+    defaults.limits = tend::WorkerLimits::defaults(fd_limit);
+    defaults.slow = tend::Seconds(60);
+    const auto opts = tend::resolve_options(binaries, flags, config, config_dir, defaults);
+    if (list->parsed()) return run_list(opts, as_json);
 
     std::unique_ptr<tend::Reporter> reporter;
     if (as_json) {
@@ -243,37 +339,6 @@ int main(int argc, char** argv) {
     } else {
         reporter = std::make_unique<tend::HumanReporter>(
             stdout, tend::HumanOptions{verbose, quiet, binaries.size() > 1});
-    }
-    tend::PoolOptions opts;
-    opts.binaries = binaries;
-    opts.jobs = jobs;
-    opts.limits = limits;
-    if (!limit_flags.timeout.empty() && limit_flags.timeout != "none") {
-        const auto seconds = tend::parse_seconds(limit_flags.timeout, error);
-        if (!seconds || *seconds <= 0) {
-            return usage_error(
-                "--timeout: " +
-                (seconds ? "'" + limit_flags.timeout + "' must be more than 0" : error));
-        }
-        opts.timeout = tend::Seconds(*seconds);
-    }
-    if (limit_flags.slow != "none") {
-        const std::string text = limit_flags.slow.empty() ? "60" : limit_flags.slow;
-        const auto seconds = tend::parse_seconds(text, error);
-        if (!seconds || *seconds <= 0) {
-            return usage_error("--slow: " +
-                               (seconds ? "'" + text + "' must be more than 0" : error));
-        }
-        opts.slow = tend::Seconds(*seconds);
-    }
-    opts.retries = retries;
-    opts.max_worker_deaths = max_worker_deaths;
-    if (fail_fast) opts.max_fail = 1;
-    if (max_fail > 0) opts.max_fail = max_fail;
-    if (!limit_flags.grace.empty()) {
-        const auto seconds = tend::parse_seconds(limit_flags.grace, error);
-        if (!seconds) return usage_error("--grace: " + error);
-        opts.shutdown_grace = tend::Seconds(*seconds);
     }
     // Checked before any test runs: a report that cannot be written is
     // better known now than after the whole suite.

@@ -56,6 +56,11 @@ Pool::Pool(PoolOptions options, Reporter* reporter)
     if (options_.jobs == 0) options_.jobs = 1;
     for (const auto& b : options_.binaries)
         binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0});
+    // Without per-binary settings, every binary gets the run-wide ones.
+    if (options_.per_binary.size() != options_.binaries.size()) {
+        options_.per_binary.assign(options_.binaries.size(), {options_.limits, options_.timeout,
+                                                              options_.slow, options_.retries});
+    }
 }
 
 Pool::~Pool() {
@@ -68,10 +73,13 @@ Summary Pool::run() {
     wait_for_signal();
     {
         auto every = reporter_ ? reporter_->progress_interval() : std::chrono::milliseconds{};
-        if (options_.slow && reporter_) {
+        std::optional<Seconds> slow;
+        for (const auto& b : options_.per_binary) {
+            if (b.slow && (!slow || *b.slow < *slow)) slow = b.slow;
+        }
+        if (slow && reporter_) {
             // Often enough that a slow notice comes close to its time.
-            const auto period =
-                std::chrono::duration_cast<std::chrono::milliseconds>(*options_.slow / 4);
+            const auto period = std::chrono::duration_cast<std::chrono::milliseconds>(*slow / 4);
             const auto cap =
                 std::clamp(period, std::chrono::milliseconds(20), std::chrono::milliseconds(250));
             every = every.count() ? std::min(every, cap) : cap;
@@ -358,8 +366,8 @@ void Pool::arm_deadline(Slot& slot, std::chrono::steady_clock::time_point when) 
 
 std::optional<std::chrono::nanoseconds> Pool::time_limit(const Slot& slot,
                                                          std::size_t index) const {
-    if (options_.timeout)
-        return std::chrono::duration_cast<std::chrono::nanoseconds>(*options_.timeout);
+    if (const auto& timeout = settings(slot.binary).timeout)
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout);
     const auto& test = (*binaries_[slot.binary].tests)[slot.unit.tests[index]];
     if (test.timeout_s > 0)
         return std::chrono::duration_cast<std::chrono::nanoseconds>(Seconds(test.timeout_s));
@@ -403,13 +411,13 @@ void Pool::monitor() {
         const auto running_for =
             std::chrono::duration_cast<std::chrono::nanoseconds>(now - running->since);
         const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, running_for.count()));
-        if (options_.slow) {
+        if (const auto& slow = settings(slot.binary).slow) {
             if (slot.slow_index != running->index) {
                 slot.slow_index = running->index;
                 slot.slow_periods = 0;
             }
-            const auto periods = static_cast<std::uint64_t>(
-                std::chrono::duration<double>(running_for) / *options_.slow);
+            const auto periods =
+                static_cast<std::uint64_t>(std::chrono::duration<double>(running_for) / *slow);
             if (periods > slot.slow_periods) {
                 slot.slow_periods = periods;
                 reporter_->slow(SlowEvent{b.path, test, ns, slot.proc->pid()});
@@ -537,7 +545,7 @@ void Pool::handle_finalized(Slot& slot, protocol::Finalized& f) {
     if (f.health.rss_bytes) slot.health.rss_bytes = f.health.rss_bytes;
     if (f.health.open_fds) slot.health.open_fds = f.health.open_fds;
     const Seconds age = std::chrono::steady_clock::now() - slot.proc->started();
-    if (auto reason = evaluate_recycle(slot.health, age, options_.limits)) {
+    if (auto reason = evaluate_recycle(slot.health, age, settings(slot.binary).limits)) {
         ++summary_.recycled[static_cast<std::size_t>(reason->kind)];
         if (reporter_) reporter_->recycle(RecycleEvent{b.path, slot.proc->pid(), *reason});
         slot.state = State::stopping;
@@ -616,7 +624,7 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
                     const auto limit = time_limit(slot, *slot.timed_out);
                     detail =
                         with_tail(fmt::format("still running after {} {} s timeout: {}",
-                                              options_.timeout ? "the" : "its doctest",
+                                              settings(slot.binary).timeout ? "the" : "its doctest",
                                               std::chrono::duration<double>(*limit).count(), how),
                                   w.stderr_tail());
                 }
@@ -718,7 +726,7 @@ void Pool::report(TestStatus status, std::size_t binary, std::uint32_t id,
     const auto earlier = attempts_.find(key);
     const std::uint32_t attempt = earlier == attempts_.end() ? 1 : earlier->second + 1;
     const bool retry = is_failure(status) && status != TestStatus::not_run &&
-                       attempt <= options_.retries && stop_reason_.empty();
+                       attempt <= settings(binary).retries && stop_reason_.empty();
     if (retry) {
         attempts_[key] = attempt;
         auto& b = binaries_[binary];

@@ -37,6 +37,16 @@
 
 namespace tend {
 
+/// What may differ from one binary to the next ([[binary]] in tend.toml,
+/// docs/config.md).
+struct BinarySettings {
+    WorkerLimits limits;
+    std::optional<Seconds> timeout;
+    /// Tests running longer are reported slow (--slow); unset = never.
+    std::optional<Seconds> slow;
+    std::uint32_t retries = 0;
+};
+
 struct PoolOptions {
     std::vector<std::string> binaries;
     std::size_t jobs = 1;
@@ -67,6 +77,9 @@ struct PoolOptions {
     /// Run a failed, crashed, timed-out or errored test again, up to this
     /// many times, on another worker; passing on a retry makes it flaky.
     std::uint32_t retries = 0;
+    /// Limits, timeout and retries of each binary, parallel to `binaries`;
+    /// empty: `limits`, `timeout` and `retries` above, for every binary.
+    std::vector<BinarySettings> per_binary;
 };
 
 struct BinaryTests {
@@ -94,6 +107,8 @@ class Pool final : public WorkerProcess::Listener {
     void on_exit(WorkerProcess& w, const ExitStatus& status) override;
 
   private:
+    /// The limits, timeout and retries that apply to a binary's workers.
+    const BinarySettings& settings(std::size_t binary) const { return options_.per_binary[binary]; }
     struct Binary {
         std::string path;
         std::optional<std::vector<protocol::TestInfo>> tests;
