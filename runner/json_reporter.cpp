@@ -109,6 +109,7 @@ void JsonReporter::summary(const Summary& s) {
     for (std::size_t i = 0; i < kTestStatusCount; ++i) {
         j[std::string(to_string(static_cast<TestStatus>(i)))] = s.counts[i];
     }
+    j["filtered"] = s.filtered;
     j["errors"] = s.errors;
     j["duration_ms"] = s.duration_s * 1e3;
     j["workers"] = {

@@ -3,7 +3,9 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -15,6 +17,7 @@
 #include "human_reporter.hpp"
 #include "json_reporter.hpp"
 #include "junit_reporter.hpp"
+#include "last_run.hpp"
 #include "pool.hpp"
 #include "tee_reporter.hpp"
 #include "units.hpp"
@@ -88,7 +91,7 @@ int config_error(const std::string& message) {
     return kExitUsage;
 }
 
-int run_list(tend::PoolOptions opts, bool as_json) {
+int run_list(tend::PoolOptions opts, const tend::Selection& selection, bool as_json) {
     const auto& binaries = opts.binaries;
     opts.list_only = true;
     opts.limits = tend::WorkerLimits::unlimited();
@@ -103,11 +106,13 @@ int run_list(tend::PoolOptions opts, bool as_json) {
             continue;
         }
         for (const auto& t : b.tests) {
+            if (!tend::selects(selection, t)) continue;
             if (as_json) {
                 nlohmann::json j{{"binary", b.binary}, {"id", t.id},
                                  {"name", t.name},     {"suite", t.suite},
                                  {"file", t.file},     {"line", t.line},
-                                 {"skip", t.skip},     {"timeout", t.timeout_s}};
+                                 {"skip", t.skip},     {"timeout", t.timeout_s},
+                                 {"tags", t.tags}};
                 std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
             } else {
                 std::printf("%s%s%s%s\n", binaries.size() > 1 ? (b.binary + ": ").c_str() : "",
@@ -157,6 +162,9 @@ int main(int argc, char** argv) {
     std::size_t max_worker_deaths = 8;
     std::string config_file;
     bool no_config = false;
+    tend::Selection selection;
+    bool failed_only = false;
+    std::string json_file;
     // Both subcommands read tend.toml; a setting given as a flag wins.
     auto add_config_options = [&](CLI::App* sub) {
         sub->add_option("binaries", binaries,
@@ -168,6 +176,34 @@ int main(int argc, char** argv) {
                                      "walking up from the working directory")
                          ->type_name("FILE");
         sub->add_flag("--no-config", no_config, "Read no tend.toml")->excludes(file);
+        sub->add_option("-f,--filter", selection.filters,
+                        "Only tests whose name or suite/name matches PATTERN (* any characters, ? "
+                        "one, \\ escapes; repeatable, any one will do): -f 'parser/*'")
+            ->type_name("PATTERN")
+            ->allow_extra_args(false);
+        sub->add_option("-e,--exclude", selection.excludes,
+                        "Leave out tests whose name or suite/name matches PATTERN (repeatable)")
+            ->type_name("PATTERN")
+            ->allow_extra_args(false);
+        sub->add_option("--suite", selection.suites,
+                        "Only tests of a suite matching PATTERN (repeatable)")
+            ->type_name("PATTERN")
+            ->allow_extra_args(false);
+        sub->add_option("--exact", selection.exact,
+                        "Only the test named NAME or SUITE/NAME exactly, no pattern characters "
+                        "(repeatable): --exact 'math/divides by zero'")
+            ->type_name("NAME")
+            ->allow_extra_args(false);
+        sub->add_option("--only-tagged", selection.only_tags,
+                        "Only tests carrying TAG: a doctest decorator (skip, may_fail, "
+                        "should_fail, expected_failures, timeout) or a [word] of the test's "
+                        "description (repeatable, any one will do)")
+            ->type_name("TAG")
+            ->allow_extra_args(false);
+        sub->add_option("--skip-tagged", selection.skip_tags,
+                        "Leave out tests carrying TAG (repeatable)")
+            ->type_name("TAG")
+            ->allow_extra_args(false);
     };
 
     auto* list = app.add_subcommand("list", "Print the tests in test binaries.");
@@ -227,7 +263,14 @@ int main(int argc, char** argv) {
                         "report its remaining tests not_run. Default 8")
             ->check(CLI::Range(0, 1 << 20))
             ->type_name("N");
+    run->add_flag("--failed", failed_only,
+                  "Run only the tests that failed in the last run (kept in .tend/last-run.json "
+                  "beside tend.toml, else in the working directory); with no binaries named, "
+                  "every binary that had failures");
     run->add_flag("--json", as_json, "Write JSON lines (one per event) to stdout");
+    run->add_option("--json-file", json_file,
+                    "Also write the JSON lines to FILE, whatever goes to stdout")
+        ->type_name("FILE");
     run->add_option(
            "--junit", junit_path,
            "Also write a JUnit XML report for CI (GitLab, Jenkins, GitHub) to FILE when the "
@@ -280,6 +323,32 @@ int main(int argc, char** argv) {
         !tend::expand_binaries(*config.binaries, config_dir, config_name, binaries, error)) {
         return config_error(error);
     }
+    // --failed: the binaries and tests the last run left failing.
+    tend::LastRun last;
+    const auto state_path = tend::last_run_path(config_dir);
+    std::vector<tend::Selection> per_binary;
+    if (failed_only) {
+        if (!tend::load_last_run(state_path, last, error)) {
+            return usage_error("--failed: no earlier run to take failures from: " + error);
+        }
+        if (binaries.empty()) {
+            for (const auto& [binary, _] : last.failed) binaries.push_back(binary);
+        }
+        std::vector<std::string> kept;
+        for (const auto& b : binaries) {
+            const auto found = last.failed.find(tend::binary_key(b));
+            if (found == last.failed.end()) continue;
+            kept.push_back(b);
+            per_binary.push_back(selection);
+            per_binary.back().ids = found->second;
+        }
+        if (kept.empty()) {
+            std::printf("No failures recorded by the last run (%s): nothing to run.\n",
+                        state_path.c_str());
+            return kExitOk;
+        }
+        binaries = std::move(kept);
+    }
     if (binaries.empty()) {
         return usage_error(
             "no test binaries: name them on the command line or in tend.toml ('binaries', "
@@ -330,8 +399,13 @@ int main(int argc, char** argv) {
     defaults.jobs = std::max(1u, std::thread::hardware_concurrency());
     defaults.limits = tend::WorkerLimits::defaults(fd_limit);
     defaults.slow = tend::Seconds(60);
-    const auto opts = tend::resolve_options(binaries, flags, config, config_dir, defaults);
-    if (list->parsed()) return run_list(opts, as_json);
+    auto opts = tend::resolve_options(binaries, flags, config, config_dir, defaults);
+    if (list->parsed()) return run_list(opts, selection, as_json);
+    if (failed_only) {
+        opts.selection = std::move(per_binary);
+    } else if (!selection.all()) {
+        opts.selection = {selection};
+    }
 
     std::unique_ptr<tend::Reporter> reporter;
     if (as_json) {
@@ -344,7 +418,21 @@ int main(int argc, char** argv) {
     // better known now than after the whole suite.
     std::unique_ptr<tend::JunitReporter> junit;
     std::unique_ptr<tend::TeeReporter> tee;
-    tend::Reporter* to = reporter.get();
+    std::vector<tend::Reporter*> reporters{reporter.get()};
+    tend::RunRecorder recorder;
+    reporters.push_back(&recorder);
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> json_out(nullptr, std::fclose);
+    std::unique_ptr<tend::JsonReporter> json_file_reporter;
+    if (run->count("--json-file")) {
+        json_out.reset(std::fopen(json_file.c_str(), "w"));
+        if (!json_out) {
+            std::fprintf(stderr, "tend: --json-file %s: %s\n", json_file.c_str(),
+                         std::strerror(errno));
+            return kExitUsage;
+        }
+        json_file_reporter = std::make_unique<tend::JsonReporter>(json_out.get());
+        reporters.push_back(json_file_reporter.get());
+    }
     if (run->count("--junit")) {
         junit = std::make_unique<tend::JunitReporter>(junit_path, binaries);
         if (!junit->error().empty()) {
@@ -352,12 +440,22 @@ int main(int argc, char** argv) {
                          junit->error().c_str());
             return kExitUsage;
         }
-        tee = std::make_unique<tend::TeeReporter>(
-            std::vector<tend::Reporter*>{reporter.get(), junit.get()});
-        to = tee.get();
+        reporters.push_back(junit.get());
     }
-    tend::Pool pool(opts, to);
+    tee = std::make_unique<tend::TeeReporter>(reporters);
+    tend::Pool pool(opts, tee.get());
     const auto summary = pool.run();
+    // What this run saw updates what `--failed` will take next time.
+    if (!failed_only) {
+        // No file yet, or one that does not parse: this run starts it anew.
+        std::string ignored;
+        tend::load_last_run(state_path, last, ignored);
+    }
+    tend::update_last_run(last, recorder.records());
+    if (!tend::save_last_run(state_path, last, error)) {
+        std::fprintf(stderr, "tend: warning: cannot record this run's failures: %s\n",
+                     error.c_str());
+    }
     const bool junit_failed = junit && !junit->error().empty();
     if (junit_failed) {
         std::fprintf(stderr, "tend: --junit %s: %s\n", junit_path.c_str(), junit->error().c_str());

@@ -1,0 +1,48 @@
+// The last run's failures: a run updates only what it saw.
+#include "last_run.hpp"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+using tend::LastRun;
+using tend::RunRecord;
+
+TEST_CASE("update_last_run: ran tests leave or join by their new result, others keep theirs") {
+    LastRun last;
+    last.failed["/b/one"] = {{"s", "a"}, {"s", "b"}};
+    last.failed["/b/two"] = {{"", "x"}};
+    std::map<std::string, RunRecord> run;
+    run["/b/one"].ran = {{"s", "a"}, {"s", "c"}};
+    run["/b/one"].failed = {{"s", "c"}};
+    tend::update_last_run(last, run);
+    CHECK(last.failed["/b/one"] == std::set<tend::TestKey>{{"s", "b"}, {"s", "c"}});
+    CHECK(last.failed["/b/two"] == std::set<tend::TestKey>{{"", "x"}});
+
+    // A binary whose failures all pass now drops out.
+    std::map<std::string, RunRecord> fixed;
+    fixed["/b/two"].ran = {{"", "x"}};
+    tend::update_last_run(last, fixed);
+    CHECK(last.failed.count("/b/two") == 0);
+}
+
+TEST_CASE("last run files: written whole, read back, and a bad one is an error naming it") {
+    const std::string dir = "/tmp/tend-unit-state-" + std::to_string(::getpid());
+    const std::filesystem::path path = dir + "/sub/last-run.json";
+    LastRun last;
+    last.failed["/b/one"] = {{"suite \"q\"", "name\n<&>"}, {"", "ünï"}};
+    std::string error;
+    REQUIRE(tend::save_last_run(path, last, error));
+    LastRun back;
+    REQUIRE(tend::load_last_run(path, back, error));
+    CHECK(back.failed == last.failed);
+
+    std::ofstream(path) << "{\"failed\": [1, 2";
+    CHECK_FALSE(tend::load_last_run(path, back, error));
+    CHECK(error.find(path.string() + ": not a tend state file") == 0);
+    CHECK_FALSE(tend::load_last_run(dir + "/missing.json", back, error));
+    CHECK(error.find("No such file") != std::string::npos);
+    std::filesystem::remove_all(dir);
+}
