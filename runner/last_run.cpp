@@ -94,10 +94,13 @@ void RunRecorder::test(const TestEvent& e) {
     if (!e.final || e.status == TestStatus::not_run) return;
     auto known = keys_.find(e.binary);
     if (known == keys_.end()) known = keys_.emplace(e.binary, binary_key(e.binary)).first;
-    auto& record = records_[known->second];
+    const bool failed = is_failure(e.status);
+    const auto before = previous_.failed.find(known->second);
+    if (!failed && before == previous_.failed.end()) return;
     TestKey key{e.test.suite, e.test.name};
-    if (is_failure(e.status)) record.failed.insert(key);
-    record.ran.insert(std::move(key));
+    auto& record = records_[known->second];
+    if (before != previous_.failed.end() && before->second.count(key)) record.ran.insert(key);
+    if (failed) record.failed.insert(std::move(key));
 }
 
 }  // namespace tend

@@ -27,8 +27,8 @@ struct LastRun {
 
 /// What one run saw of one binary.
 struct RunRecord {
-    std::set<TestKey> ran;     ///< every test with a final result but not_run
-    std::set<TestKey> failed;  ///< of those, the ones that failed the run
+    std::set<TestKey> ran;     ///< tests with a final result but not_run (those that matter)
+    std::set<TestKey> failed;  ///< tests that failed the run
 };
 
 /// Lays this run's records over the last one (pure).
@@ -43,8 +43,12 @@ bool load_last_run(const std::filesystem::path& path, LastRun& out, std::string&
 bool save_last_run(const std::filesystem::path& path, const LastRun& last, std::string& error);
 
 /// Collects a RunRecord per binary from the final test events of a run.
+/// Of the tests that ran, it keeps only those `previous` has as failures
+/// (the only ones update_last_run needs): a passing test costs a lookup, and
+/// nothing at all in a binary without earlier failures.
 class RunRecorder final : public Reporter {
   public:
+    explicit RunRecorder(const LastRun& previous) : previous_(previous) {}
     void test(const TestEvent& e) override;
     void recycle(const RecycleEvent&) override {}
     void notice(const Notice&) override {}
@@ -54,6 +58,7 @@ class RunRecorder final : public Reporter {
     const std::map<std::string, RunRecord>& records() const { return records_; }
 
   private:
+    const LastRun& previous_;
     std::map<std::string, RunRecord> records_;
     std::map<std::string, std::string> keys_;  ///< binary as given -> binary_key()
 };

@@ -419,7 +419,12 @@ int main(int argc, char** argv) {
     std::unique_ptr<tend::JunitReporter> junit;
     std::unique_ptr<tend::TeeReporter> tee;
     std::vector<tend::Reporter*> reporters{reporter.get()};
-    tend::RunRecorder recorder;
+    if (!failed_only) {
+        // No file yet, or one that does not parse: this run starts it anew.
+        std::string ignored;
+        tend::load_last_run(state_path, last, ignored);
+    }
+    tend::RunRecorder recorder(last);
     reporters.push_back(&recorder);
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> json_out(nullptr, std::fclose);
     std::unique_ptr<tend::JsonReporter> json_file_reporter;
@@ -446,11 +451,6 @@ int main(int argc, char** argv) {
     tend::Pool pool(opts, tee.get());
     const auto summary = pool.run();
     // What this run saw updates what `--failed` will take next time.
-    if (!failed_only) {
-        // No file yet, or one that does not parse: this run starts it anew.
-        std::string ignored;
-        tend::load_last_run(state_path, last, ignored);
-    }
     tend::update_last_run(last, recorder.records());
     if (!tend::save_last_run(state_path, last, error)) {
         std::fprintf(stderr, "tend: warning: cannot record this run's failures: %s\n",
