@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 
 namespace tend {
 
@@ -48,11 +49,14 @@ std::string with_tail(std::string what, const std::string& tail) {
 Pool::Pool(PoolOptions options, Reporter* reporter)
     : options_(std::move(options)),
       reporter_(reporter),
-      reaper_(io_),
+      own_io_(std::make_unique<boost::asio::io_context>()),
+      io_(*own_io_),
+      own_reaper_(std::make_unique<ChildReaper>(io_)),
+      reaper_(*own_reaper_),
       retry_timer_(io_),
-      signals_(io_, SIGINT, SIGTERM),
       grace_timer_(io_),
       monitor_timer_(io_) {
+    signals_.emplace(io_, SIGINT, SIGTERM);
     if (options_.jobs == 0) options_.jobs = 1;
     for (const auto& b : options_.binaries)
         binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0});
@@ -63,14 +67,92 @@ Pool::Pool(PoolOptions options, Reporter* reporter)
     }
 }
 
+Pool::Pool(PoolOptions options, Reporter* reporter, WarmPool& warm)
+    : options_(std::move(options)),
+      reporter_(reporter),
+      warm_(&warm),
+      io_(warm.io()),
+      reaper_(warm.reaper()),
+      retry_timer_(io_),
+      grace_timer_(io_),
+      monitor_timer_(io_) {
+    if (options_.jobs == 0 || options_.jobs > warm.jobs()) options_.jobs = warm.jobs();
+    for (const auto& b : options_.binaries)
+        binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0});
+    if (options_.per_binary.size() != options_.binaries.size()) {
+        options_.per_binary.assign(options_.binaries.size(), {options_.limits, options_.timeout,
+                                                              options_.slow, options_.retries});
+    }
+}
+
 Pool::~Pool() {
-    for (auto& [_, slot] : slots_) slot.proc->kill();
+    for (auto& [_, slot] : slots_) {
+        slot.proc->kill();
+        if (warm_) slot.proc->set_listener(*warm_);  // its exit is the warm pool's news now
+    }
+    if (warm_) {
+        for (std::size_t i = 0; i < slots_.size(); ++i) warm_->release(*this);
+        warm_->forget(*this);
+    }
 }
 
 Summary Pool::run() {
-    started_ = std::chrono::steady_clock::now();
     become_subreaper();
     wait_for_signal();
+    begin();
+    io_.run();
+    // No orphan outlives the run: what tests left behind, escaped from their
+    // worker's process group, has come to tend; end it.
+    if (const auto orphans = reap_orphans(); orphans > 0 && !binaries_.empty()) {
+        notice(0,
+               fmt::format("killed {} process{} the tests left behind", orphans,
+                           orphans == 1 ? "" : "es"),
+               false);
+    }
+    end();
+    return summary_;
+}
+
+void Pool::start(std::function<void(const Summary&)> done) {
+    done_ = std::move(done);
+    // Binaries as they are now: a rebuilt one is discovered again, an
+    // unchanged one takes its test list from the warm pool.
+    for (std::size_t i = 0; i < binaries_.size(); ++i) {
+        auto& b = binaries_[i];
+        const auto identity = warm_->refresh(b.path);
+        if (!identity) {
+            startup_failed_ = true;
+            give_up(i, fmt::format("{}: cannot read the binary", b.path));
+            continue;
+        }
+        b.identity = *identity;
+        if (const auto* tests = warm_->tests(b.path, b.identity)) {
+            b.tests = *tests;
+            listed(i);
+        }
+    }
+    begin();
+}
+
+void Pool::cancel() {
+    reporter_ = nullptr;
+    stop_scheduling("the client went away");
+    kill_busy_workers(true);
+    pump();
+}
+
+void Pool::end() {
+    const auto ended = std::chrono::steady_clock::now();
+    summary_.duration_s = std::chrono::duration<double>(ended - started_).count();
+    if (shutdown_.signal) {
+        shutdown_.duration_s = std::chrono::duration<double>(ended - shutdown_started_).count();
+        if (reporter_) reporter_->shutdown(shutdown_);
+    }
+    if (reporter_) reporter_->summary(summary_);
+}
+
+void Pool::begin() {
+    started_ = std::chrono::steady_clock::now();
     {
         auto every = reporter_ ? reporter_->progress_interval() : std::chrono::milliseconds{};
         std::optional<Seconds> slow;
@@ -87,23 +169,6 @@ Summary Pool::run() {
         if (every.count()) arm_monitor(every);
     }
     pump();
-    io_.run();
-    // No orphan outlives the run: what tests left behind, escaped from their
-    // worker's process group, has come to tend; end it.
-    if (const auto orphans = reap_orphans(); orphans > 0 && !binaries_.empty()) {
-        notice(0,
-               fmt::format("killed {} process{} the tests left behind", orphans,
-                           orphans == 1 ? "" : "es"),
-               false);
-    }
-    const auto ended = std::chrono::steady_clock::now();
-    summary_.duration_s = std::chrono::duration<double>(ended - started_).count();
-    if (shutdown_.signal) {
-        shutdown_.duration_s = std::chrono::duration<double>(ended - shutdown_started_).count();
-        if (reporter_) reporter_->shutdown(shutdown_);
-    }
-    if (reporter_) reporter_->summary(summary_);
-    return summary_;
 }
 
 std::vector<BinaryTests> Pool::listing() const {
@@ -167,12 +232,21 @@ void Pool::pump() {
     //    needs one.
     bool someone_waits = false;
     for (std::size_t i = 0; i < binaries_.size(); ++i) someone_waits |= binary_needs_slot(i);
-    if (someone_waits && live_slots() >= options_.jobs) {
+    if (someone_waits && (live_slots() >= options_.jobs || warm_)) {
+        std::vector<Slot*> spare;
         for (auto& [_, slot] : slots_) {
             if (slot.state == State::idle && !takeable(slot) && binaries_[slot.binary].tests) {
-                slot.state = State::stopping;
-                slot.proc->stop();
-                if (live_slots() < options_.jobs) break;
+                spare.push_back(&slot);
+                if (live_slots() - spare.size() < options_.jobs) break;
+            }
+        }
+        // With a warm pool it stays warm there for whichever run wants it.
+        for (auto* slot : spare) {
+            if (warm_) {
+                give_back(*slot);
+            } else {
+                slot->state = State::stopping;
+                slot->proc->stop();
             }
         }
     }
@@ -201,7 +275,12 @@ void Pool::pump() {
             }
         }
         if (!pick) break;
+        if (warm_) {
+            if (!discover && adopt(*pick)) continue;
+            if (!warm_->acquire(*this)) break;  // woken when a worker goes
+        }
         if (!spawn(*pick, discover)) {
+            if (warm_) warm_->release(*this);
             // A failed start (EAGAIN, EMFILE) is retried after a pause, not
             // in a tight loop that would use up the binary's deaths at once.
             if (!binaries_[*pick].given_up && !retry_pending_) {
@@ -215,24 +294,62 @@ void Pool::pump() {
             break;
         }
     }
-    // 4. Done: stop the idle workers and let the loop run out.
+    // 4. Done: stop the idle workers (or give them back to the warm pool)
+    //    and let the loop run out.
     if (all_done()) {
+        std::vector<Slot*> idle;
         for (auto& [_, slot] : slots_) {
-            if (slot.state == State::idle) {
-                slot.state = State::stopping;
-                slot.proc->stop();
+            if (slot.state == State::idle) idle.push_back(&slot);
+        }
+        for (auto* slot : idle) {
+            if (warm_) {
+                give_back(*slot);
+            } else {
+                slot->state = State::stopping;
+                slot->proc->stop();
             }
         }
         if (slots_.empty()) {
             finished_ = true;
-            reaper_.close();
+            if (own_reaper_) reaper_.close();
             boost::system::error_code ignored;
-            signals_.cancel(ignored);
+            if (signals_) signals_->cancel(ignored);
             grace_timer_.cancel();
             retry_timer_.cancel();
             monitor_timer_.cancel();
+            if (warm_) {
+                warm_->forget(*this);
+                // Not from inside a worker's handler: `done` may end this run.
+                boost::asio::post(io_, [this] {
+                    end();
+                    if (done_) done_(summary_);
+                });
+            }
         }
     }
+}
+
+bool Pool::adopt(std::size_t binary) {
+    auto& b = binaries_[binary];
+    auto proc = warm_->take(b.path, b.identity, *this, *this);
+    if (!proc) return false;
+    Slot slot;
+    slot.proc = proc;
+    slot.binary = binary;
+    slot.serial = next_slot_serial_++;
+    slot.state = State::idle;
+    auto& s = slots_.emplace(proc.get(), std::move(slot)).first->second;
+    if (takeable(s)) dispatch(s);
+    return true;
+}
+
+void Pool::give_back(Slot& slot) {
+    auto proc = slot.proc;
+    if (slot.deadline) slot.deadline->cancel();
+    const auto identity = binaries_[slot.binary].identity;
+    const auto health = slot.health;
+    slots_.erase(proc.get());
+    warm_->give_back(std::move(proc), identity, health, *this);
 }
 
 bool Pool::spawn(std::size_t binary, bool discoverer) {
@@ -287,7 +404,7 @@ void Pool::dispatch(Slot& slot) {
 }
 
 void Pool::wait_for_signal() {
-    signals_.async_wait([this](boost::system::error_code ec, int sig) {
+    signals_->async_wait([this](boost::system::error_code ec, int sig) {
         if (ec) return;
         on_signal(sig);
         if (!finished_) wait_for_signal();
@@ -472,25 +589,9 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
         }
         b.tests = std::move(list->tests);
         b.discovering = false;
-        if (!options_.list_only && stop_reason_.empty()) {
-            const Selection* selection = nullptr;
-            if (options_.selection.size() == 1) selection = &options_.selection[0];
-            if (options_.selection.size() > slot.binary)
-                selection = &options_.selection[slot.binary];
-            std::vector<protocol::TestInfo> chosen;
-            if (selection && !selection->all()) {
-                for (const auto& t : *b.tests) {
-                    if (selects(*selection, t)) chosen.push_back(t);
-                }
-                summary_.filtered += b.tests->size() - chosen.size();
-            }
-            const bool all = !selection || selection->all();
-            for (auto& u : plan_units(slot.binary, all ? *b.tests : chosen)) {
-                tests_known_ += u.tests.size();
-                b.pending.push_back(std::move(u));
-            }
-        }
+        if (warm_) warm_->remember_tests(b.path, b.identity, *b.tests);
         slot.state = State::idle;
+        listed(slot.binary);
         pump();
         return;
     }
@@ -506,6 +607,26 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
         return w.fail("worker reported: " + err->message);
     }
     unexpected();
+}
+
+void Pool::listed(std::size_t binary) {
+    auto& b = binaries_[binary];
+    if (options_.list_only || !stop_reason_.empty()) return;
+    const Selection* selection = nullptr;
+    if (options_.selection.size() == 1) selection = &options_.selection[0];
+    if (options_.selection.size() > binary) selection = &options_.selection[binary];
+    std::vector<protocol::TestInfo> chosen;
+    const bool all = !selection || selection->all();
+    if (!all) {
+        for (const auto& t : *b.tests) {
+            if (selects(*selection, t)) chosen.push_back(t);
+        }
+        summary_.filtered += b.tests->size() - chosen.size();
+    }
+    for (auto& u : plan_units(binary, all ? *b.tests : chosen)) {
+        tests_known_ += u.tests.size();
+        b.pending.push_back(std::move(u));
+    }
 }
 
 void Pool::handle_result(Slot& slot, protocol::TestResult& r) {
@@ -552,6 +673,8 @@ void Pool::handle_finalized(Slot& slot, protocol::Finalized& f) {
         slot.proc->stop();
     } else {
         slot.state = State::idle;
+        // Another run waits and this one holds more than its share.
+        if (warm_ && warm_->should_yield(*this, live_slots())) give_back(slot);
     }
     pump();
 }
@@ -565,6 +688,7 @@ void Pool::on_protocol_error(WorkerProcess& w, const std::string& what) {
 void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
     auto it = slots_.find(&w);
     if (it == slots_.end()) return;
+    if (warm_) warm_->release(*this);
     Slot slot = std::move(it->second);
     slots_.erase(it);
     if (slot.deadline) slot.deadline->cancel();

@@ -33,6 +33,7 @@
 #include "plan.hpp"
 #include "recycle.hpp"
 #include "selection.hpp"
+#include "warm_pool.hpp"
 #include "worker_process.hpp"
 
 namespace tend {
@@ -88,13 +89,29 @@ struct BinaryTests {
     std::string error;  ///< why discovery failed, if it did
 };
 
-class Pool final : public WorkerProcess::Listener {
+class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
   public:
+    /// A run of its own (`tend run`): its own event loop, signals and
+    /// workers, all stopped at the end.
     Pool(PoolOptions options, Reporter* reporter);
+    /// A run in `tend serve`: on the warm pool's loop, with its workers and
+    /// test lists, giving workers back when done.
+    Pool(PoolOptions options, Reporter* reporter, WarmPool& warm);
     ~Pool() override;
 
     /// Runs to completion. Returns the summary (also given to the reporter).
     Summary run();
+    /// With a warm pool: starts the run; `done` is called (from the loop)
+    /// once the summary has gone to the reporter.
+    void start(std::function<void(const Summary&)> done);
+    /// SIGINT/SIGTERM as `tend run` takes them (the daemon's drain).
+    void interrupt(int sig) { on_signal(sig); }
+    /// The client went away: nothing new starts, running units are killed
+    /// at once, and nothing more is reported.
+    void cancel();
+    bool finished() const { return finished_; }
+    std::size_t workers() const { return slots_.size(); }
+    const PoolOptions& options() const { return options_; }
     /// After run() in list_only mode: every binary's tests, in listing order.
     std::vector<BinaryTests> listing() const;
     /// True when some binary could not be started or discovered.
@@ -105,6 +122,7 @@ class Pool final : public WorkerProcess::Listener {
     void on_message(WorkerProcess& w, protocol::Message& m) override;
     void on_protocol_error(WorkerProcess& w, const std::string& what) override;
     void on_exit(WorkerProcess& w, const ExitStatus& status) override;
+    void wake() override { pump(); }
 
   private:
     /// The limits, timeout and retries that apply to a binary's workers.
@@ -117,6 +135,7 @@ class Pool final : public WorkerProcess::Listener {
         std::string error;
         std::deque<Unit> pending;
         std::size_t deaths = 0;
+        BinaryIdentity identity;  ///< with a warm pool: the build this run uses
     };
     enum class State { starting, listing, idle, running, finalizing, stopping };
     struct Slot {
@@ -141,8 +160,17 @@ class Pool final : public WorkerProcess::Listener {
         bool killed_at_shutdown = false;
     };
 
+    void begin();
+    /// The shutdown report and summary to the reporter.
+    void end();
     void pump();
     bool spawn(std::size_t binary, bool discoverer);
+    /// With a warm pool: an idle warm worker of `binary` joins this run.
+    bool adopt(std::size_t binary);
+    /// With a warm pool: an idle worker leaves this run for the warm pool.
+    void give_back(Slot& slot);
+    /// A binary's tests are known: plan its units.
+    void listed(std::size_t binary);
     void dispatch(Slot& slot);
     void arm_deadline(Slot& slot, std::chrono::steady_clock::time_point when);
     void wait_for_signal();
@@ -184,10 +212,14 @@ class Pool final : public WorkerProcess::Listener {
 
     PoolOptions options_;
     Reporter* reporter_;
-    boost::asio::io_context io_;
-    ChildReaper reaper_;
+    WarmPool* warm_ = nullptr;
+    std::unique_ptr<boost::asio::io_context> own_io_;  ///< a run of its own only
+    boost::asio::io_context& io_;
+    std::unique_ptr<ChildReaper> own_reaper_;
+    ChildReaper& reaper_;
+    std::function<void(const Summary&)> done_;
     boost::asio::steady_timer retry_timer_;
-    boost::asio::signal_set signals_;
+    std::optional<boost::asio::signal_set> signals_;
     boost::asio::steady_timer grace_timer_;
     boost::asio::steady_timer monitor_timer_;
     std::uint64_t tests_known_ = 0;  ///< planned so far, for progress

@@ -86,7 +86,7 @@ std::string check_executable(const std::string& binary) {
 WorkerProcess::WorkerProcess(asio::io_context& io, std::string binary, Listener& listener)
     : io_(io),
       binary_(std::move(binary)),
-      listener_(listener),
+      listener_(&listener),
       commands_(io),
       results_(io),
       stderr_(io),
@@ -232,7 +232,7 @@ void WorkerProcess::fail(const std::string& what) {
     if (failed_) return;
     failed_ = true;
     kill();
-    listener_.on_protocol_error(*this, what);
+    listener_->on_protocol_error(*this, what);
 }
 
 void WorkerProcess::read_results() {
@@ -253,7 +253,7 @@ void WorkerProcess::read_results() {
                         self->fail(decoded.error);
                         break;
                     }
-                    self->listener_.on_message(*self, *decoded.message);
+                    self->listener_->on_message(*self, *decoded.message);
                     if (self->failed_) break;
                 }
             }
@@ -319,7 +319,7 @@ void WorkerProcess::maybe_report_exit() {
     commands_.close(ignored);
     results_.close(ignored);
     stderr_.close(ignored);
-    listener_.on_exit(*this, exit_status_);
+    listener_->on_exit(*this, exit_status_);
 }
 
 ChildReaper::ChildReaper(asio::io_context& io) : signals_(io, SIGCHLD) {

@@ -75,6 +75,8 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
     /// Kills the worker for breaking the protocol; no further messages are
     /// delivered and the listener hears on_protocol_error(what).
     void fail(const std::string& what);
+    /// Hands the worker to another listener (a warm worker changing runs).
+    void set_listener(Listener& listener) { listener_ = &listener; }
     /// Called by the reaper with the wait status.
     void reaped(int wait_status);
 
@@ -97,7 +99,7 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
 
     asio::io_context& io_;
     std::string binary_;
-    Listener& listener_;
+    Listener* listener_;
     pid_t pid_ = -1;
     protocol::StatusPage* status_ = nullptr;
     std::chrono::steady_clock::time_point started_;

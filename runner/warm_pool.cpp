@@ -1,0 +1,180 @@
+// The warm pool of `tend serve`: see warm_pool.hpp.
+#include "warm_pool.hpp"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+
+namespace tend {
+
+std::optional<BinaryIdentity> identify(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    return BinaryIdentity{
+        st.st_dev, st.st_ino, st.st_size,
+        static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+WarmPool::WarmPool(asio::io_context& io, std::size_t jobs)
+    : io_(io), reaper_(io), jobs_(std::max<std::size_t>(1, jobs)) {}
+
+WarmPool::~WarmPool() {
+    for (auto& [_, idle] : idle_) idle.proc->kill();
+    for (auto& [_, w] : leaving_) w->kill();
+}
+
+std::optional<BinaryIdentity> WarmPool::refresh(const std::string& path) {
+    const auto now = identify(path);
+    auto it = binaries_.find(path);
+    if (it != binaries_.end() && (!now || !(it->second.identity == *now))) {
+        binaries_.erase(it);
+        // Idle workers of the old build: not for any run any more.
+        for (auto w = idle_.begin(); w != idle_.end();) {
+            if (w->second.proc->binary() == path)
+                evict(w++);
+            else
+                ++w;
+        }
+    }
+    if (now && !binaries_.count(path)) binaries_[path] = Cached{*now, std::nullopt};
+    return now;
+}
+
+const std::vector<protocol::TestInfo>* WarmPool::tests(const std::string& path,
+                                                       const BinaryIdentity& identity) const {
+    const auto it = binaries_.find(path);
+    if (it == binaries_.end() || !(it->second.identity == identity) || !it->second.tests)
+        return nullptr;
+    return &*it->second.tests;
+}
+
+void WarmPool::remember_tests(const std::string& path, const BinaryIdentity& identity,
+                              const std::vector<protocol::TestInfo>& tests) {
+    auto& c = binaries_[path];
+    if (!(c.identity == identity)) {
+        if (c.tests) return;  // a newer build is cached already
+        c.identity = identity;
+    }
+    c.tests = tests;
+}
+
+bool WarmPool::acquire(Client& client) {
+    known_.insert(&client);
+    if (live_ >= jobs_ && !idle_.empty()) {
+        // An idle worker makes room: the oldest one goes.
+        auto oldest = idle_.begin();
+        for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+            if (it->second.proc->started() < oldest->second.proc->started()) oldest = it;
+        }
+        evict(oldest);
+    }
+    if (live_ >= jobs_) {
+        if (std::find(waiting_.begin(), waiting_.end(), &client) == waiting_.end())
+            waiting_.push_back(&client);
+        return false;
+    }
+    ++live_;
+    ++holders_[&client];
+    return true;
+}
+
+void WarmPool::release(Client& client) {
+    if (live_ > 0) --live_;
+    auto it = holders_.find(&client);
+    if (it != holders_.end() && --it->second == 0) holders_.erase(it);
+    wake_next();
+}
+
+void WarmPool::wake_next() {
+    if (waiting_.empty()) return;
+    Client* next = waiting_.front();
+    waiting_.pop_front();
+    // Not from inside the caller's handler: the woken run may start workers.
+    asio::post(io_, [this, next] {
+        // It may have finished meanwhile: only runs still known are woken.
+        if (known_.count(next)) next->wake();
+    });
+}
+
+std::shared_ptr<WorkerProcess> WarmPool::take(const std::string& path,
+                                              const BinaryIdentity& identity,
+                                              WorkerProcess::Listener& to, Client& client) {
+    for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+        if (it->second.proc->binary() != path || !(it->second.identity == identity)) continue;
+        auto w = std::move(it->second.proc);
+        idle_.erase(it);
+        w->set_listener(to);
+        ++holders_[&client];
+        return w;
+    }
+    return nullptr;
+}
+
+void WarmPool::give_back(std::shared_ptr<WorkerProcess> w, const BinaryIdentity& identity,
+                         const protocol::Health& health, Client& client) {
+    auto h = holders_.find(&client);
+    if (h != holders_.end() && --h->second == 0) holders_.erase(h);
+    w->set_listener(*this);
+    const auto current = binaries_.find(w->binary());
+    const auto* key = w.get();
+    idle_[key] = Idle{std::move(w), identity, health};
+    if (current == binaries_.end() || !(current->second.identity == identity)) {
+        evict(idle_.find(key));  // a rebuilt binary: this worker runs the old build
+    }
+    wake_next();
+}
+
+bool WarmPool::should_yield(const Client& client, std::size_t holds) const {
+    if (waiting_.empty()) return false;
+    if (std::find(waiting_.begin(), waiting_.end(), &client) != waiting_.end()) return false;
+    std::set<const Client*> runs(waiting_.begin(), waiting_.end());
+    for (const auto& [c, _] : holders_) runs.insert(c);
+    const std::size_t share = std::max<std::size_t>(1, jobs_ / runs.size());
+    return holds > share;
+}
+
+void WarmPool::forget(Client& client) {
+    known_.erase(&client);
+    waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), &client), waiting_.end());
+    holders_.erase(&client);
+}
+
+void WarmPool::stop_idle() {
+    while (!idle_.empty()) evict(idle_.begin());
+}
+
+void WarmPool::evict(std::map<const WorkerProcess*, Idle>::iterator it) {
+    auto w = std::move(it->second.proc);
+    idle_.erase(it);
+    if (live_ > 0) --live_;  // counted out now; it exits in the background
+    w->stop();
+    leaving_[w.get()] = std::move(w);
+}
+
+std::vector<WarmPool::IdleWorker> WarmPool::idle_workers() const {
+    std::vector<IdleWorker> out;
+    for (const auto& [_, idle] : idle_) {
+        out.push_back({idle.proc->pid(), idle.proc->binary(), idle.proc->started(), idle.health});
+    }
+    return out;
+}
+
+void WarmPool::on_message(WorkerProcess& w, protocol::Message& m) {
+    // An idle worker has nothing to say.
+    w.fail(std::string("unexpected '") + std::string(protocol::type_name(m)) +
+           "' message from an idle worker");
+}
+
+void WarmPool::on_protocol_error(WorkerProcess&, const std::string&) {}
+
+void WarmPool::on_exit(WorkerProcess& w, const ExitStatus&) {
+    if (leaving_.erase(&w)) return;  // stopped here, already counted out
+    if (auto it = idle_.find(&w); it != idle_.end()) {
+        // An idle worker died on its own: its room goes to whoever waits.
+        auto keep = std::move(it->second.proc);  // alive until this returns
+        idle_.erase(it);
+        if (live_ > 0) --live_;
+        wake_next();
+    }
+}
+
+}  // namespace tend
