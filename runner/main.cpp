@@ -1,4 +1,5 @@
 // tend's command line: `tend list` and `tend run`.
+#include <fmt/format.h>
 #include <malloc.h>
 #include <signal.h>
 
@@ -13,12 +14,15 @@
 #include <thread>
 
 #include "config.hpp"
+#include "daemon_client.hpp"
 #include "fd_limit.hpp"
 #include "human_reporter.hpp"
 #include "json_reporter.hpp"
 #include "junit_reporter.hpp"
 #include "last_run.hpp"
 #include "pool.hpp"
+#include "run_request.hpp"
+#include "server.hpp"
 #include "tee_reporter.hpp"
 #include "units.hpp"
 
@@ -122,6 +126,70 @@ int run_list(tend::PoolOptions opts, const tend::Selection& selection, bool as_j
         }
     }
     return status;
+}
+
+/// `tend status` and `tend stop`.
+int daemon_command(const std::string& socket_path, const char* method, bool as_json) {
+    std::string error;
+    auto client = tend::DaemonClient::connect(socket_path, error);
+    if (!client) {
+        std::fprintf(stderr, "tend: %s\n", error.c_str());
+        return kExitStartup;
+    }
+    nlohmann::json result;
+    if (!client->call(method, nlohmann::json::object(), result, error)) {
+        std::fprintf(stderr, "tend: the daemon on %s: %s\n", socket_path.c_str(), error.c_str());
+        return kExitStartup;
+    }
+    if (std::string_view(method) == "shutdown") {
+        std::printf("The daemon on %s is shutting down.\n", socket_path.c_str());
+        return kExitOk;
+    }
+    if (as_json) {
+        std::puts(result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+        return kExitOk;
+    }
+    auto seconds = [](double s) {
+        const auto whole = static_cast<long>(s);
+        return whole >= 60 ? fmt::format("{}m{:02}s", whole / 60, whole % 60)
+                           : fmt::format("{:.1f}s", s);
+    };
+    auto health = [](const nlohmann::json& h, const char* key) -> std::string {
+        if (!h.contains(key) || h[key].is_null()) return "-";
+        const auto v = h[key].get<std::uint64_t>();
+        return std::string_view(key) == "rss_bytes" ? tend::format_bytes(static_cast<double>(v))
+                                                    : std::to_string(v);
+    };
+    std::printf("tend daemon pid %lld on %s, up %s, %llu jobs, %llu clients\n",
+                result.value("pid", 0LL), socket_path.c_str(),
+                seconds(result.value("uptime_s", 0.0)).c_str(), result.value("jobs", 0ULL),
+                result.value("clients", 0ULL));
+    const auto& workers = result["workers"];
+    std::printf("Workers: %zu\n", workers.size());
+    if (!workers.empty()) {
+        std::printf("  %-8s %-10s %-8s %-11s %-5s %s\n", "PID", "STATE", "AGE", "RSS", "FDS",
+                    "BINARY");
+        for (const auto& w : workers) {
+            std::printf("  %-8lld %-10s %-8s %-11s %-5s %s\n", w.value("pid", 0LL),
+                        w.value("state", "").c_str(), seconds(w.value("age_s", 0.0)).c_str(),
+                        health(w["health"], "rss_bytes").c_str(),
+                        health(w["health"], "open_fds").c_str(), w.value("binary", "").c_str());
+        }
+    }
+    for (const auto& r : result["runs"]) {
+        std::printf("Run %llu (client %llu): %llu of %llu tests done\n", r.value("run", 0ULL),
+                    r.value("client", 0ULL), r.value("done", 0ULL), r.value("total", 0ULL));
+    }
+    for (const auto& b : result["binaries"]) {
+        const auto& rec = b["recycled"];
+        std::printf(
+            "%s: %llu tests run, recycled %llu for memory, %llu for fds, %llu for age%s%s\n",
+            b.value("binary", "").c_str(), b.value("tests_run", 0ULL), rec.value("memory", 0ULL),
+            rec.value("fds", 0ULL), rec.value("age", 0ULL),
+            b.value("last_recycle", "").empty() ? "" : "; last: ",
+            b.value("last_recycle", "").c_str());
+    }
+    return kExitOk;
 }
 
 }  // namespace
@@ -278,6 +346,54 @@ int main(int argc, char** argv) {
         ->type_name("FILE");
     run->add_flag("-v,--verbose", verbose, "Also log every recycle with its reason");
     run->add_flag("-q,--quiet", quiet, "Print only failures and the summary");
+    std::string socket_path = tend::default_socket_path();
+    bool no_daemon = false, require_daemon = false;
+    auto* daemon_flag = run->add_flag(
+        "--daemon", require_daemon,
+        "Run through the daemon (tend serve) and fail if none listens; by default tend uses "
+        "one when it listens on the socket, and runs alone otherwise");
+    run->add_flag("--no-daemon", no_daemon, "Run alone even when a daemon listens")
+        ->excludes(daemon_flag);
+
+    auto* serve = app.add_subcommand(
+        "serve",
+        "Keep warm workers and test lists for later runs: `tend run` uses the daemon when it "
+        "listens, editors talk JSON-RPC to it (--stdio).");
+    bool serve_stdio = false;
+    std::string idle_exit;
+    std::size_t max_clients = 64, max_runs = 256;
+    serve
+        ->add_option("-j,--jobs", jobs,
+                     "Worker processes at most, across all runs (default: number of CPUs)")
+        ->check(CLI::Range(1, 4096))
+        ->type_name("N");
+    serve->add_flag("--stdio", serve_stdio,
+                    "Serve one client on stdin/stdout (JSON-RPC, a message per line) instead of "
+                    "a socket; end when stdin closes");
+    serve->add_option("--idle-exit", idle_exit, "Exit after SECONDS without clients")
+        ->type_name("SECONDS");
+    serve
+        ->add_option("--max-clients", max_clients,
+                     "Refuse clients past N at once with a 'busy' error. Default 64")
+        ->check(CLI::Range(1, 1 << 16))
+        ->type_name("N");
+    serve
+        ->add_option("--max-runs", max_runs,
+                     "Refuse runs past N under way, all clients, with a 'busy' error. Default 256")
+        ->check(CLI::Range(1, 1 << 16))
+        ->type_name("N");
+    auto* status = app.add_subcommand(
+        "status", "Show the daemon's workers (pid, state, age, health), runs and binaries.");
+    bool status_json = false;
+    status->add_flag("--json", status_json, "The daemon's answer as it is, one JSON object");
+    auto* stop = app.add_subcommand(
+        "stop", "Shut the daemon down: running runs drain as on Ctrl-C, then it exits.");
+    for (auto* sub : {run, serve, status, stop}) {
+        sub->add_option("--socket", socket_path,
+                        "The daemon's socket (default $XDG_RUNTIME_DIR/tend/tend.sock, else "
+                        "/tmp/tend-UID/tend.sock)")
+            ->type_name("PATH");
+    }
 
     try {
         app.parse(argc, argv);
@@ -296,6 +412,32 @@ int main(int argc, char** argv) {
             return kExitOk;
         }
         return usage_error(e.what());
+    }
+
+    if (serve->parsed()) {
+        tend::ServeOptions serve_options;
+        serve_options.socket_path = socket_path;
+        serve_options.stdio = serve_stdio;
+        serve_options.max_clients = max_clients;
+        serve_options.max_runs = max_runs;
+        serve_options.defaults.jobs =
+            serve->count("--jobs") ? jobs : std::max(1u, std::thread::hardware_concurrency());
+        serve_options.defaults.limits = tend::WorkerLimits::defaults(fd_limit);
+        serve_options.defaults.slow = tend::Seconds(60);
+        if (!idle_exit.empty()) {
+            std::string why;
+            const auto seconds = tend::parse_seconds(idle_exit, why);
+            if (!seconds) return usage_error("--idle-exit: " + why);
+            serve_options.idle_exit = tend::Seconds(*seconds);
+        }
+        tend::Server server(serve_options);
+        std::string why;
+        const int code = server.run(why);
+        if (code != 0) std::fprintf(stderr, "tend serve: %s\n", why.c_str());
+        return code;
+    }
+    if (status->parsed() || stop->parsed()) {
+        return daemon_command(socket_path, stop->parsed() ? "shutdown" : "status", status_json);
     }
 
     // tend.toml: the one named by --config, else the one found walking up.
@@ -448,8 +590,37 @@ int main(int argc, char** argv) {
         reporters.push_back(junit.get());
     }
     tee = std::make_unique<tend::TeeReporter>(reporters);
-    tend::Pool pool(opts, tee.get());
-    const auto summary = pool.run();
+    // Through a daemon when one listens (--daemon: must; --no-daemon: never).
+    std::unique_ptr<tend::DaemonClient> daemon;
+    if (!no_daemon) {
+        std::string why;
+        daemon = tend::DaemonClient::connect(socket_path, why);
+        if (!daemon && require_daemon) {
+            std::fprintf(stderr, "tend: --daemon: %s\n", why.c_str());
+            return kExitStartup;
+        }
+    }
+    tend::Summary summary;
+    int interrupted = 0;
+    bool startup_failed = false;
+    if (daemon) {
+        // The daemon's working directory is not ours: absolute paths.
+        for (auto& b : opts.binaries) b = tend::binary_key(b);
+        tend::DaemonClient::RunOutcome outcome;
+        if (!daemon->run(tend::run_params(opts, tee->progress_interval()), *tee, outcome, error)) {
+            std::fprintf(stderr, "tend: the daemon on %s: %s\n", socket_path.c_str(),
+                         error.c_str());
+            return kExitStartup;
+        }
+        summary = outcome.summary;
+        interrupted = outcome.interrupted;
+        startup_failed = outcome.startup_failed;
+    } else {
+        tend::Pool pool(opts, tee.get());
+        summary = pool.run();
+        interrupted = pool.interrupted();
+        startup_failed = pool.startup_failed();
+    }
     // What this run saw updates what `--failed` will take next time.
     tend::update_last_run(last, recorder.records());
     if (!tend::save_last_run(state_path, last, error)) {
@@ -460,9 +631,9 @@ int main(int argc, char** argv) {
     if (junit_failed) {
         std::fprintf(stderr, "tend: --junit %s: %s\n", junit_path.c_str(), junit->error().c_str());
     }
-    if (pool.interrupted()) return 128 + pool.interrupted();  // 130 for SIGINT, 143 for SIGTERM
+    if (interrupted) return 128 + interrupted;  // 130 for SIGINT, 143 for SIGTERM
     if (junit_failed) return kExitUsage;
-    if (pool.startup_failed()) return kExitStartup;
+    if (startup_failed) return kExitStartup;
     bool failed = summary.errors > 0;
     for (std::size_t i = 0; i < tend::kTestStatusCount; ++i) {
         if (summary.counts[i] && tend::is_failure(static_cast<tend::TestStatus>(i))) failed = true;

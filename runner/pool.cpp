@@ -134,9 +134,8 @@ void Pool::start(std::function<void(const Summary&)> done) {
     begin();
 }
 
-void Pool::cancel() {
-    reporter_ = nullptr;
-    stop_scheduling("the client went away");
+void Pool::cancel(const std::string& why) {
+    stop_scheduling(why);
     kill_busy_workers(true);
     pump();
 }
@@ -327,6 +326,17 @@ void Pool::pump() {
             }
         }
     }
+}
+
+std::vector<Pool::WorkerInfo> Pool::worker_info() const {
+    static constexpr std::string_view kStates[] = {"starting", "listing",    "idle",
+                                                   "running",  "finalizing", "stopping"};
+    std::vector<WorkerInfo> out;
+    for (const auto& [_, s] : slots_) {
+        out.push_back({s.proc->pid(), s.proc->binary(), s.proc->started(), s.health,
+                       kStates[static_cast<int>(s.state)]});
+    }
+    return out;
 }
 
 bool Pool::adopt(std::size_t binary) {

@@ -106,10 +106,22 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     void start(std::function<void(const Summary&)> done);
     /// SIGINT/SIGTERM as `tend run` takes them (the daemon's drain).
     void interrupt(int sig) { on_signal(sig); }
-    /// The client went away: nothing new starts, running units are killed
-    /// at once, and nothing more is reported.
-    void cancel();
+    /// The client cancelled or went away: nothing new starts, running units
+    /// are killed at once, and what did not run is reported not_run.
+    void cancel(const std::string& why);
     bool finished() const { return finished_; }
+    /// The workers this run holds, for `tend status`.
+    struct WorkerInfo {
+        pid_t pid;
+        std::string binary;
+        std::chrono::steady_clock::time_point started;
+        protocol::Health health;
+        std::string_view state;
+    };
+    std::vector<WorkerInfo> worker_info() const;
+    std::uint64_t tests_done() const { return summary_.total; }
+    const Summary& summary() const { return summary_; }
+    std::uint64_t tests_known() const { return tests_known_; }
     std::size_t workers() const { return slots_.size(); }
     const PoolOptions& options() const { return options_; }
     /// After run() in list_only mode: every binary's tests, in listing order.

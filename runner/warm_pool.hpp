@@ -98,6 +98,8 @@ class WarmPool final : public WorkerProcess::Listener {
     };
     std::vector<IdleWorker> idle_workers() const;
     std::size_t live() const { return live_; }
+    /// Worker processes here not yet exited (idle, or stopped and leaving).
+    std::size_t live_processes() const { return idle_.size() + leaving_.size(); }
 
     void on_message(WorkerProcess& w, protocol::Message& m) override;
     void on_protocol_error(WorkerProcess& w, const std::string& what) override;

@@ -336,6 +336,24 @@ void ChildReaper::watch(const std::shared_ptr<WorkerProcess>& w) {
     children_[w->pid()] = w;
 }
 
+std::size_t ChildReaper::kill_strays() {
+    std::vector<pid_t> pids;
+    const std::string path = "/proc/self/task/" + std::to_string(::getpid()) + "/children";
+    if (std::FILE* f = std::fopen(path.c_str(), "r")) {
+        long pid = 0;
+        while (std::fscanf(f, "%ld", &pid) == 1) pids.push_back(static_cast<pid_t>(pid));
+        std::fclose(f);
+    }
+    std::size_t killed = 0;
+    for (const pid_t pid : pids) {
+        const auto it = children_.find(pid);
+        if (it != children_.end() && !it->second.expired()) continue;
+        ::kill(pid, SIGKILL);  // reaped on its SIGCHLD
+        ++killed;
+    }
+    return killed;
+}
+
 void ChildReaper::close() {
     closed_ = true;
     boost::system::error_code ignored;

@@ -136,6 +136,9 @@ class ChildReaper {
   public:
     explicit ChildReaper(asio::io_context& io);
     void watch(const std::shared_ptr<WorkerProcess>& w);
+    /// SIGKILLs the children that are not workers (what tests left behind,
+    /// come to tend as their subreaper). Returns how many there were.
+    std::size_t kill_strays();
     /// Stops listening for SIGCHLD (lets the io_context run out of work).
     void close();
 

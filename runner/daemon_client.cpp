@@ -1,0 +1,192 @@
+// DaemonClient: see daemon_client.hpp.
+#include "daemon_client.hpp"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "event_json.hpp"
+
+namespace tend {
+
+namespace {
+using json = nlohmann::json;
+
+volatile sig_atomic_t g_signal = 0;
+volatile sig_atomic_t g_signals = 0;
+void on_signal(int sig) {
+    g_signal = sig;
+    g_signals = g_signals + 1;
+}
+
+/// SIGINT/SIGTERM set a flag (and interrupt poll) while a run is followed.
+struct SignalGuard {
+    struct sigaction old_int {
+    }, old_term{};
+    SignalGuard() {
+        g_signal = 0;
+        g_signals = 0;
+        struct sigaction sa {};
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = 0;  // no SA_RESTART: poll() returns EINTR
+        ::sigaction(SIGINT, &sa, &old_int);
+        ::sigaction(SIGTERM, &sa, &old_term);
+    }
+    ~SignalGuard() {
+        ::sigaction(SIGINT, &old_int, nullptr);
+        ::sigaction(SIGTERM, &old_term, nullptr);
+    }
+};
+}  // namespace
+
+std::unique_ptr<DaemonClient> DaemonClient::connect(const std::string& socket_path,
+                                                    std::string& error) {
+    sockaddr_un addr{};
+    if (socket_path.size() >= sizeof addr.sun_path) {
+        error = socket_path + ": too long for a socket path";
+        return nullptr;
+    }
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        error = std::strerror(errno);
+        return nullptr;
+    }
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        error = fmt::format("no daemon on {}: {}", socket_path, std::strerror(errno));
+        ::close(fd);
+        return nullptr;
+    }
+    return std::unique_ptr<DaemonClient>(new DaemonClient(fd));
+}
+
+DaemonClient::~DaemonClient() {
+    ::close(fd_);
+}
+
+bool DaemonClient::send(const json& message, std::string& error) {
+    const std::string line = message.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    std::size_t sent = 0;
+    while (sent < line.size()) {
+        const auto n = ::send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            error = fmt::format("the daemon went away: {}", std::strerror(errno));
+            return false;
+        }
+        sent += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+bool DaemonClient::read_line(std::string& line, std::string& error) {
+    for (;;) {
+        if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
+            line = buffer_.substr(0, nl);
+            buffer_.erase(0, nl + 1);
+            return true;
+        }
+        pollfd p{fd_, POLLIN, 0};
+        const int ready = ::poll(&p, 1, -1);
+        if (ready < 0 && errno == EINTR) {
+            error = "interrupted";
+            return false;
+        }
+        char chunk[64 * 1024];
+        const auto n = ::read(fd_, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) {
+            error = "interrupted";
+            return false;
+        }
+        if (n <= 0) {
+            error = n == 0 ? "the daemon closed the connection" : std::strerror(errno);
+            return false;
+        }
+        buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+}
+
+bool DaemonClient::call(const std::string& method, const json& params, json& result,
+                        std::string& error) {
+    const auto id = next_id_++;
+    if (!send(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}, error))
+        return false;
+    for (std::string line; read_line(line, error);) {
+        json msg;
+        try {
+            msg = json::parse(line);
+        } catch (const json::exception& e) {
+            error = std::string("the daemon sent something that is not JSON: ") + e.what();
+            return false;
+        }
+        if (!msg.contains("id") || msg["id"] != id) continue;  // a notification
+        if (msg.contains("error")) {
+            error = msg["error"].value("message", std::string("error"));
+            return false;
+        }
+        result = msg.value("result", json());
+        return true;
+    }
+    return false;
+}
+
+bool DaemonClient::run(const nlohmann::ordered_json& params, Reporter& reporter,
+                       RunOutcome& outcome, std::string& error) {
+    json result;
+    if (!call("run", json::parse(params.dump()), result, error)) return false;
+    const auto run_id = result.value("run", std::uint64_t{0});
+    SignalGuard guard;
+    Replayer replayer(reporter);
+    int signals_sent = 0;
+    for (;;) {
+        std::string line;
+        if (!read_line(line, error)) {
+            if (error != "interrupted") return false;
+            // Ctrl-C: the daemon drains this run (grace period); a second
+            // one kills what still runs.
+            if (g_signals > signals_sent) {
+                signals_sent = g_signals;
+                const bool graceful = signals_sent == 1;
+                json params{{"run", run_id},
+                            {"signal", g_signal == SIGINT ? "SIGINT" : "SIGTERM"},
+                            {"graceful", graceful}};
+                json cancel{{"jsonrpc", "2.0"}, {"id", next_id_++}, {"method", "cancel"}};
+                cancel["params"] = std::move(params);
+                if (!send(cancel, error)) {
+                    return false;
+                }
+            }
+            continue;
+        }
+        json msg;
+        try {
+            msg = json::parse(line);
+        } catch (const json::exception& e) {
+            error = std::string("the daemon sent something that is not JSON: ") + e.what();
+            return false;
+        }
+        if (!msg.contains("method")) continue;  // the response to a cancel
+        const auto method = msg["method"].get<std::string>();
+        auto& event = msg["params"];
+        if (event.value("run", std::uint64_t{0}) != run_id) continue;
+        if (method == "run_finished") {
+            if (!replayer.replay(event["summary"], error)) return false;
+            outcome.summary = *replayer.summary();
+            outcome.interrupted = event.value("interrupted", 0);
+            outcome.startup_failed = event.value("startup_failed", false);
+            return true;
+        }
+        if (method == "test_started") continue;
+        if (!replayer.replay(event, error)) return false;
+    }
+}
+
+}  // namespace tend

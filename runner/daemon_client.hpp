@@ -1,0 +1,49 @@
+// The CLI's side of the daemon: `tend run` through a running `tend serve`,
+// `tend status` and `tend stop`. Plain blocking I/O on the Unix socket; the
+// same JSON-RPC as editors speak (docs/editor-protocol.md).
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "events.hpp"
+
+namespace tend {
+
+class DaemonClient {
+  public:
+    /// Connects to the daemon at `socket_path`; null with `error` when none
+    /// listens there.
+    static std::unique_ptr<DaemonClient> connect(const std::string& socket_path,
+                                                 std::string& error);
+    ~DaemonClient();
+
+    /// One request, its response. False with `error` for an error response
+    /// or a broken connection.
+    bool call(const std::string& method, const nlohmann::json& params, nlohmann::json& result,
+              std::string& error);
+
+    struct RunOutcome {
+        Summary summary;
+        int interrupted = 0;  ///< the signal that interrupted the run, or 0
+        bool startup_failed = false;
+    };
+    /// Starts a run and feeds its events to `reporter` until it ends. The
+    /// first SIGINT/SIGTERM asks the daemon to drain the run (its grace
+    /// period), a second to kill it now, as `tend run` does alone.
+    bool run(const nlohmann::ordered_json& params, Reporter& reporter, RunOutcome& outcome,
+             std::string& error);
+
+  private:
+    explicit DaemonClient(int fd) : fd_(fd) {}
+    bool send(const nlohmann::json& message, std::string& error);
+    /// The next line; false at end of input or on an error.
+    bool read_line(std::string& line, std::string& error);
+
+    int fd_;
+    std::string buffer_;
+    std::uint64_t next_id_ = 1;
+};
+
+}  // namespace tend

@@ -1,0 +1,573 @@
+// The daemon: see server.hpp.
+#include "server.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include "event_json.hpp"
+#include "run_request.hpp"
+
+namespace tend {
+
+namespace {
+using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+// JSON-RPC 2.0 error codes; the -320xx are tend's own.
+constexpr int kParseError = -32700;
+constexpr int kInvalidRequest = -32600;
+constexpr int kMethodNotFound = -32601;
+constexpr int kInvalidParams = -32602;
+constexpr int kBusy = -32000;
+constexpr int kShuttingDown = -32001;
+constexpr int kNoSuchRun = -32002;
+
+std::string dump(const ojson& j) {
+    return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
+}
+}  // namespace
+
+std::string default_socket_path() {
+    if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime && *runtime)
+        return std::string(runtime) + "/tend/tend.sock";
+    return fmt::format("/tmp/tend-{}/tend.sock", ::getuid());
+}
+
+struct Server::Client {
+    std::uint64_t id;
+    std::shared_ptr<LineConnection> conn;
+    std::set<std::uint64_t> runs;
+};
+
+/// A run's events, as notifications to the client that asked for it.
+class Server::RunReporter final : public Reporter {
+  public:
+    RunReporter(Server& server, std::uint64_t client, std::uint64_t run,
+                std::chrono::milliseconds progress)
+        : server_(server), client_(client), run_(run), progress_(progress) {}
+    void test(const TestEvent& e) override {
+        auto& stats = server_.stats_[e.binary];
+        if (e.final) ++stats.tests;
+        send(e.final ? "test_finished" : "test_attempt", to_json(e));
+    }
+    void recycle(const RecycleEvent& e) override {
+        auto& stats = server_.stats_[e.binary];
+        ++stats.recycled[static_cast<std::size_t>(e.reason.kind)];
+        stats.last_recycle = e.reason.sentence();
+        send("recycle", to_json(e));
+    }
+    void notice(const Notice& n) override { send("error", to_json(n)); }
+    void shutdown(const ShutdownReport& r) override { send("shutdown", to_json(r)); }
+    // The summary goes out as run_finished, when the run is over.
+    void summary(const Summary&) override {}
+    void slow(const SlowEvent& e) override { send("slow", to_json(e)); }
+    std::chrono::milliseconds progress_interval() const override { return progress_; }
+    void progress(const Progress& p) override { send("progress", to_json(p)); }
+
+  private:
+    void send(const char* method, ojson event) {
+        event["run"] = run_;
+        server_.notify(client_, method, std::move(event));
+    }
+    Server& server_;
+    std::uint64_t client_;
+    std::uint64_t run_;
+    std::chrono::milliseconds progress_;
+};
+
+struct Server::Run {
+    std::uint64_t id;
+    std::uint64_t client;
+    bool discover = false;  ///< a `discover` request: respond with the listing
+    json request_id;
+    std::unique_ptr<RunReporter> reporter;
+    std::unique_ptr<Pool> pool;
+};
+
+Server::Server(ServeOptions options)
+    : options_(std::move(options)),
+      warm_(io_, options_.defaults.jobs),
+      signals_(io_, SIGINT, SIGTERM),
+      idle_timer_(io_),
+      exit_timer_(io_) {}
+
+Server::~Server() {
+    runs_.clear();
+    clients_.clear();
+    if (owns_socket_) ::unlink(options_.socket_path.c_str());
+}
+
+int Server::run(std::string& error) {
+    started_ = std::chrono::steady_clock::now();
+    become_subreaper();
+    if (options_.stdio) {
+        add_client(::dup(0), ::dup(1));
+        // Nothing but protocol on stdout: a stray print would corrupt it.
+        const int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (devnull >= 0) {
+            ::dup2(devnull, 1);
+            ::close(devnull);
+        }
+    } else if (!listen(error)) {
+        return 3;
+    }
+    signals_.async_wait([this](boost::system::error_code ec, int sig) {
+        if (!ec) on_signal(sig);
+    });
+    arm_idle_timer();
+    io_.run();
+    return 0;
+}
+
+bool Server::listen(std::string& error) {
+    namespace fs = std::filesystem;
+    const fs::path path(options_.socket_path);
+    const auto dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+    // A directory only this user can enter: made so when tend creates it,
+    // refused when someone else owns it or others may enter it.
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        error = fmt::format("cannot create {}: {}", dir.string(), std::strerror(errno));
+        return false;
+    }
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        error = fmt::format("{} is not a directory", dir.string());
+        return false;
+    }
+    if (st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
+        error = fmt::format(
+            "{} must belong to you and be closed to others (mode 0700), not mode {:04o} of "
+            "uid {}",
+            dir.string(), st.st_mode & 07777, st.st_uid);
+        return false;
+    }
+    if (options_.socket_path.size() >= sizeof(sockaddr_un::sun_path)) {
+        error = fmt::format("{}: a socket path must be shorter than {} bytes", options_.socket_path,
+                            sizeof(sockaddr_un::sun_path));
+        return false;
+    }
+    // A socket left by a daemon that died is replaced; a live one is not.
+    if (::access(path.c_str(), F_OK) == 0) {
+        const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+        const bool alive = ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        ::close(probe);
+        if (alive) {
+            error = fmt::format("a tend daemon already listens on {}", path.string());
+            return false;
+        }
+        ::unlink(path.c_str());
+    }
+    using boost::asio::local::stream_protocol;
+    boost::system::error_code ec;
+    acceptor_.emplace(io_);
+    acceptor_->open(stream_protocol(), ec);
+    if (!ec) {
+        // The socket is made 0600 before anyone can connect: umask first.
+        const mode_t old = ::umask(0177);
+        acceptor_->bind(stream_protocol::endpoint(path.string()), ec);
+        ::umask(old);
+    }
+    if (!ec) acceptor_->listen(64, ec);
+    if (ec) {
+        error = fmt::format("cannot listen on {}: {}", path.string(), ec.message());
+        return false;
+    }
+    owns_socket_ = true;
+    accept();
+    return true;
+}
+
+void Server::accept() {
+    acceptor_->async_accept([this](boost::system::error_code ec,
+                                   boost::asio::local::stream_protocol::socket socket) {
+        if (ec) {
+            if (ec != boost::asio::error::operation_aborted && acceptor_ && acceptor_->is_open())
+                accept();
+            return;
+        }
+        const int fd = socket.release();
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+        ucred peer{};
+        socklen_t len = sizeof peer;
+        const bool same_user =
+            ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.uid == ::geteuid();
+        if (!same_user || shutting_down_ || clients_.size() >= options_.max_clients) {
+            // Told why, then closed; it never becomes a client.
+            const auto message =
+                !same_user ? fmt::format("refused: uid {} is not the daemon's user", peer.uid)
+                : shutting_down_
+                    ? std::string("the daemon is shutting down")
+                    : fmt::format("busy: {} clients connected (--max-clients)", clients_.size());
+            const int code = !same_user ? kInvalidRequest : shutting_down_ ? kShuttingDown : kBusy;
+            auto conn = std::make_shared<LineConnection>(io_, fd, fd, options_.max_line,
+                                                         options_.max_queued);
+            conn->start({});
+            conn->send(dump(ojson{{"jsonrpc", "2.0"},
+                                  {"id", nullptr},
+                                  {"error", {{"code", code}, {"message", message}}}}));
+            conn->finish();
+        } else {
+            add_client(fd, fd);
+        }
+        if (!shutting_down_) accept();
+    });
+}
+
+void Server::add_client(int in_fd, int out_fd) {
+    const auto id = next_client_++;
+    auto client = std::make_unique<Client>();
+    client->id = id;
+    client->conn = std::make_shared<LineConnection>(io_, in_fd, out_fd, options_.max_line,
+                                                    options_.max_queued);
+    auto conn = client->conn;
+    clients_[id] = std::move(client);
+    idle_timer_.cancel();
+    conn->start({[this, id](std::string_view line) { on_line(id, line); },
+                 [this, id] {
+                     respond_error(id, nullptr, kInvalidRequest,
+                                   fmt::format("message longer than {} bytes", options_.max_line));
+                 },
+                 [this, id](const std::string& why) {
+                     // Not from inside the connection's own handler.
+                     boost::asio::post(io_, [this, id, why] { on_closed(id, why); });
+                 }});
+}
+
+void Server::notify(std::uint64_t client, const char* method, ojson params) {
+    const auto it = clients_.find(client);
+    if (it == clients_.end()) return;
+    it->second->conn->send(
+        dump(ojson{{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}}));
+}
+
+void Server::respond(std::uint64_t client, const json& id, json result) {
+    const auto it = clients_.find(client);
+    if (it == clients_.end()) return;
+    it->second->conn->send(json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}}.dump(
+        -1, ' ', false, json::error_handler_t::replace));
+}
+
+void Server::respond_error(std::uint64_t client, const json& id, int code,
+                           const std::string& message) {
+    const auto it = clients_.find(client);
+    if (it == clients_.end()) return;
+    it->second->conn->send(
+        json{{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}}
+            .dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+void Server::on_line(std::uint64_t client, std::string_view line) {
+    json msg;
+    try {
+        msg = json::parse(line);
+    } catch (const json::parse_error& e) {
+        return respond_error(client, nullptr, kParseError, std::string("parse error: ") + e.what());
+    }
+    if (!msg.is_object() || msg.value("jsonrpc", "") != "2.0" || !msg.contains("method") ||
+        !msg["method"].is_string()) {
+        return respond_error(client, msg.is_object() && msg.contains("id") ? msg["id"] : json(),
+                             kInvalidRequest,
+                             "not a JSON-RPC 2.0 request: needs \"jsonrpc\": \"2.0\" and a "
+                             "string \"method\"");
+    }
+    const json id = msg.contains("id") ? msg["id"] : json();
+    if (!id.is_null() && !id.is_string() && !id.is_number_integer()) {
+        return respond_error(client, nullptr, kInvalidRequest, "id must be a string or an integer");
+    }
+    const auto method = msg["method"].get<std::string>();
+    const json params = msg.contains("params") ? msg["params"] : json::object();
+    if (method == "initialize") {
+        return respond(
+            client, id,
+            {{"server", "tend"},
+             {"version", "0.1.0"},
+             {"protocol_version", 1},
+             {"methods",
+              {"initialize", "discover", "run", "cancel", "did_change", "status", "shutdown"}}});
+    }
+    if (method == "status") return respond(client, id, json::parse(dump(status())));
+    if (method == "run") return do_run(client, id, params);
+    if (method == "discover") return do_discover(client, id, params);
+    if (method == "cancel") return do_cancel(client, id, params);
+    if (method == "did_change") return do_did_change(client, id, params);
+    if (method == "shutdown") {
+        respond(client, id, {{"shutting_down", true}});
+        return shut_down(SIGTERM);
+    }
+    respond_error(client, id, kMethodNotFound, "unknown method '" + method + "'");
+}
+
+void Server::do_run(std::uint64_t client, const json& id, const json& params) {
+    if (shutting_down_) return respond_error(client, id, kShuttingDown, "shutting down");
+    if (runs_.size() >= options_.max_runs) {
+        return respond_error(client, id, kBusy,
+                             fmt::format("busy: {} runs under way (--max-runs)", runs_.size()));
+    }
+    PoolOptions opts;
+    std::chrono::milliseconds progress{};
+    std::string error;
+    if (!parse_run_params(params, options_.defaults, opts, progress, error))
+        return respond_error(client, id, kInvalidParams, error);
+    const auto run_id = next_run_++;
+    auto run = std::make_unique<Run>();
+    run->id = run_id;
+    run->client = client;
+    run->request_id = id;
+    run->reporter = std::make_unique<RunReporter>(*this, client, run_id, progress);
+    run->pool = std::make_unique<Pool>(std::move(opts), run->reporter.get(), warm_);
+    auto* pool = run->pool.get();
+    runs_[run_id] = std::move(run);
+    clients_[client]->runs.insert(run_id);
+    respond(client, id, {{"run", run_id}});
+    pool->start([this, run_id](const Summary&) { run_done(run_id); });
+}
+
+void Server::do_discover(std::uint64_t client, const json& id, const json& params) {
+    if (shutting_down_) return respond_error(client, id, kShuttingDown, "shutting down");
+    if (runs_.size() >= options_.max_runs) {
+        return respond_error(client, id, kBusy,
+                             fmt::format("busy: {} runs under way (--max-runs)", runs_.size()));
+    }
+    PoolOptions opts;
+    std::chrono::milliseconds progress{};
+    std::string error;
+    json only_binaries = json::object();
+    if (params.is_object() && params.contains("binaries"))
+        only_binaries["binaries"] = params["binaries"];
+    if (!params.is_object() || params.size() != only_binaries.size() ||
+        !parse_run_params(only_binaries, options_.defaults, opts, progress, error)) {
+        return respond_error(client, id, kInvalidParams,
+                             error.empty() ? "params: expected {\"binaries\": [paths]}" : error);
+    }
+    opts.list_only = true;
+    const auto run_id = next_run_++;
+    auto run = std::make_unique<Run>();
+    run->id = run_id;
+    run->client = client;
+    run->discover = true;
+    run->request_id = id;
+    run->pool = std::make_unique<Pool>(std::move(opts), nullptr, warm_);
+    auto* pool = run->pool.get();
+    runs_[run_id] = std::move(run);
+    clients_[client]->runs.insert(run_id);
+    pool->start([this, run_id](const Summary&) { run_done(run_id); });
+}
+
+void Server::do_cancel(std::uint64_t client, const json& id, const json& params) {
+    if (!params.is_object() || !params.contains("run") || !params["run"].is_number_unsigned())
+        return respond_error(client, id, kInvalidParams, "params.run: expected a run number");
+    const auto run_id = params["run"].get<std::uint64_t>();
+    const auto it = runs_.find(run_id);
+    if (it == runs_.end() || it->second->client != client)
+        return respond_error(client, id, kNoSuchRun, fmt::format("no run {} of yours", run_id));
+    respond(client, id, {{"cancelled", run_id}});
+    // graceful: as `tend run` takes Ctrl-C (the grace period, then kill);
+    // a second graceful cancel, like a second Ctrl-C, kills at once.
+    auto& pool = *it->second->pool;
+    const int sig = params.value("signal", "SIGINT") == "SIGTERM" ? SIGTERM : SIGINT;
+    if (params.value("graceful", false) || pool.interrupted()) {
+        pool.interrupt(sig);
+    } else {
+        pool.cancel("cancelled by the client");
+    }
+}
+
+void Server::do_did_change(std::uint64_t client, const json& id, const json& params) {
+    std::vector<std::string> binaries;
+    if (params.is_object() && params.contains("binaries") && params["binaries"].is_array()) {
+        for (const auto& b : params["binaries"]) {
+            if (!b.is_string()) {
+                binaries.clear();
+                break;
+            }
+            binaries.push_back(b.get<std::string>());
+        }
+    }
+    if (binaries.empty())
+        return respond_error(client, id, kInvalidParams, "params.binaries: expected paths");
+    for (const auto& b : binaries) warm_.refresh(b);
+    respond(client, id, {{"refreshed", binaries}});
+}
+
+void Server::run_done(std::uint64_t run_id) {
+    const auto it = runs_.find(run_id);
+    if (it == runs_.end()) return;
+    auto run = std::move(it->second);
+    runs_.erase(it);
+    const auto client = clients_.find(run->client);
+    if (client != clients_.end()) {
+        client->second->runs.erase(run_id);
+        if (run->discover) {
+            json binaries = json::array();
+            for (const auto& b : run->pool->listing()) {
+                json tests = json::array();
+                for (const auto& t : b.tests) {
+                    tests.push_back({{"id", t.id},
+                                     {"name", t.name},
+                                     {"suite", t.suite},
+                                     {"file", t.file},
+                                     {"line", t.line},
+                                     {"skip", t.skip},
+                                     {"timeout", t.timeout_s},
+                                     {"tags", t.tags}});
+                }
+                json entry{{"binary", b.binary}, {"tests", std::move(tests)}};
+                if (!b.error.empty()) entry["error"] = b.error;
+                binaries.push_back(std::move(entry));
+            }
+            respond(run->client, run->request_id, {{"binaries", std::move(binaries)}});
+        } else {
+            notify(run->client, "run_finished",
+                   ojson{{"run", run_id},
+                         {"summary", to_json(run->pool->summary())},
+                         {"interrupted", run->pool->interrupted()},
+                         {"startup_failed", run->pool->startup_failed()}});
+        }
+    }
+    // What tests left behind, now that their run is over.
+    warm_.reaper().kill_strays();
+    // The pool is destroyed here, outside its own handlers (run_done runs
+    // from a posted handler).
+    run.reset();
+    maybe_exit();
+}
+
+void Server::on_closed(std::uint64_t client_id, const std::string&) {
+    const auto it = clients_.find(client_id);
+    if (it == clients_.end()) return;
+    // Its runs end; nobody is told (nobody is there).
+    for (const auto run_id : it->second->runs) {
+        const auto run = runs_.find(run_id);
+        if (run != runs_.end()) run->second->pool->cancel("its client went away");
+    }
+    clients_.erase(it);
+    if (options_.stdio) return shut_down(SIGTERM);  // the editor closed stdin
+    arm_idle_timer();
+    maybe_exit();
+}
+
+ojson Server::status() const {
+    const auto now = std::chrono::steady_clock::now();
+    auto age = [&](std::chrono::steady_clock::time_point t) {
+        return std::chrono::duration<double>(now - t).count();
+    };
+    auto health = [](const protocol::Health& h) {
+        return ojson{{"rss_bytes", h.rss_bytes ? ojson(*h.rss_bytes) : ojson(nullptr)},
+                     {"open_fds", h.open_fds ? ojson(*h.open_fds) : ojson(nullptr)}};
+    };
+    ojson workers = ojson::array();
+    ojson runs = ojson::array();
+    for (const auto& [id, run] : runs_) {
+        for (const auto& w : run->pool->worker_info()) {
+            workers.push_back({{"pid", w.pid},
+                               {"binary", w.binary},
+                               {"state", w.state},
+                               {"run", id},
+                               {"age_s", age(w.started)},
+                               {"health", health(w.health)}});
+        }
+        runs.push_back({{"run", id},
+                        {"client", run->client},
+                        {"binaries", run->pool->options().binaries},
+                        {"done", run->pool->tests_done()},
+                        {"total", run->pool->tests_known()}});
+    }
+    for (const auto& w : warm_.idle_workers()) {
+        workers.push_back({{"pid", w.pid},
+                           {"binary", w.binary},
+                           {"state", "warm"},
+                           {"run", nullptr},
+                           {"age_s", age(w.started)},
+                           {"health", health(w.health)}});
+    }
+    ojson binaries = ojson::array();
+    for (const auto& [path, s] : stats_) {
+        binaries.push_back(
+            {{"binary", path},
+             {"tests_run", s.tests},
+             {"recycled",
+              {{"memory", s.recycled[0]}, {"fds", s.recycled[1]}, {"age", s.recycled[2]}}},
+             {"last_recycle", s.last_recycle}});
+    }
+    return {{"pid", ::getpid()},
+            {"socket", options_.stdio ? ojson(nullptr) : ojson(options_.socket_path)},
+            {"uptime_s", age(started_)},
+            {"jobs", warm_.jobs()},
+            {"clients", clients_.size()},
+            {"shutting_down", shutting_down_},
+            {"workers", workers},
+            {"runs", runs},
+            {"binaries", binaries}};
+}
+
+void Server::on_signal(int sig) {
+    if (shutting_down_) {
+        // A second signal: no more waiting for anyone.
+        for (auto& [_, run] : runs_) run->pool->interrupt(sig);
+    } else {
+        shut_down(sig);
+    }
+    signals_.async_wait([this](boost::system::error_code ec, int s) {
+        if (!ec) on_signal(s);
+    });
+}
+
+void Server::shut_down(int sig) {
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    shutdown_signal_ = sig;
+    idle_timer_.cancel();
+    if (acceptor_) {
+        boost::system::error_code ignored;
+        acceptor_->close(ignored);
+    }
+    if (owns_socket_) {
+        ::unlink(options_.socket_path.c_str());
+        owns_socket_ = false;
+    }
+    // The same drain as `tend run` on a signal, for every run.
+    for (auto& [_, run] : runs_) run->pool->interrupt(sig);
+    maybe_exit();
+}
+
+void Server::maybe_exit() {
+    if (!shutting_down_ || !runs_.empty()) return;
+    warm_.stop_idle();
+    warm_.reaper().kill_strays();
+    // Clients hear the rest of what is queued for them, then the loop ends
+    // once the last worker is reaped (or after 5 s, whatever is left).
+    for (auto& [_, c] : clients_) c->conn->finish();
+    exit_timer_.expires_after(std::chrono::milliseconds(50));
+    exit_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        if (warm_.live_processes() == 0 || ++exit_waits_ > 100) {
+            io_.stop();
+            return;
+        }
+        maybe_exit();
+    });
+}
+
+void Server::arm_idle_timer() {
+    if (!options_.idle_exit || !clients_.empty() || shutting_down_) return;
+    idle_timer_.expires_after(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(*options_.idle_exit));
+    idle_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec && clients_.empty()) shut_down(SIGTERM);
+    });
+}
+
+}  // namespace tend
