@@ -1,6 +1,7 @@
 // tend's command line: `tend list` and `tend run`.
 #include <fmt/format.h>
 #include <malloc.h>
+#include <unistd.h>
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -604,8 +605,13 @@ int main(int argc, char** argv) {
     int interrupted = 0;
     bool startup_failed = false;
     if (daemon) {
-        // The daemon's working directory is not ours: absolute paths.
+        // The daemon's working directory and environment are not ours:
+        // absolute paths, and the workers get what they would get here.
         for (auto& b : opts.binaries) b = tend::binary_key(b);
+        opts.env.emplace();
+        for (char** e = environ; *e; ++e) opts.env->emplace_back(*e);
+        std::error_code ec;
+        opts.cwd = std::filesystem::current_path(ec).string();
         tend::DaemonClient::RunOutcome outcome;
         if (!daemon->run(tend::run_params(opts, tee->progress_interval()), *tee, outcome, error)) {
             std::fprintf(stderr, "tend: the daemon on %s: %s\n", socket_path.c_str(),

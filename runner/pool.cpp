@@ -77,6 +77,11 @@ Pool::Pool(PoolOptions options, Reporter* reporter, WarmPool& warm)
       grace_timer_(io_),
       monitor_timer_(io_) {
     if (options_.jobs == 0 || options_.jobs > warm.jobs()) options_.jobs = warm.jobs();
+    context_ = {options_.env, options_.cwd};
+    context_key_ = options_.cwd;
+    if (options_.env) {
+        for (const auto& e : *options_.env) context_key_ += '\0' + e;
+    }
     for (const auto& b : options_.binaries)
         binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0});
     if (options_.per_binary.size() != options_.binaries.size()) {
@@ -341,7 +346,7 @@ std::vector<Pool::WorkerInfo> Pool::worker_info() const {
 
 bool Pool::adopt(std::size_t binary) {
     auto& b = binaries_[binary];
-    auto proc = warm_->take(b.path, b.identity, *this, *this);
+    auto proc = warm_->take(b.path, b.identity, context_key_, *this, *this);
     if (!proc) return false;
     Slot slot;
     slot.proc = proc;
@@ -359,13 +364,13 @@ void Pool::give_back(Slot& slot) {
     const auto identity = binaries_[slot.binary].identity;
     const auto health = slot.health;
     slots_.erase(proc.get());
-    warm_->give_back(std::move(proc), identity, health, *this);
+    warm_->give_back(std::move(proc), identity, context_key_, health, *this);
 }
 
 bool Pool::spawn(std::size_t binary, bool discoverer) {
     auto& b = binaries_[binary];
     std::string error;
-    auto proc = WorkerProcess::spawn(io_, b.path, *this, error);
+    auto proc = WorkerProcess::spawn(io_, b.path, *this, error, context_);
     if (!proc) {
         if (discoverer || !b.tests) {
             startup_failed_ = true;

@@ -78,6 +78,10 @@ struct PoolOptions {
     /// Run a failed, crashed, timed-out or errored test again, up to this
     /// many times, on another worker; passing on a retry makes it flaky.
     std::uint32_t retries = 0;
+    /// The workers' environment ("NAME=value") and working directory; by
+    /// default tend's own. A client of the daemon sends its own.
+    std::optional<std::vector<std::string>> env;
+    std::string cwd;
     /// Limits, timeout and retries of each binary, parallel to `binaries`;
     /// empty: `limits`, `timeout` and `retries` above, for every binary.
     std::vector<BinarySettings> per_binary;
@@ -230,6 +234,8 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     std::unique_ptr<ChildReaper> own_reaper_;
     ChildReaper& reaper_;
     std::function<void(const Summary&)> done_;
+    WorkerProcess::Context context_;  ///< env and cwd of this run's workers
+    std::string context_key_;         ///< the same as one string: warm workers must match it
     boost::asio::steady_timer retry_timer_;
     std::optional<boost::asio::signal_set> signals_;
     boost::asio::steady_timer grace_timer_;

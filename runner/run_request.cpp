@@ -154,7 +154,9 @@ nlohmann::ordered_json run_params(const PoolOptions& o, std::chrono::millisecond
             {"grace", o.shutdown_grace.count()},
             {"settings", per_binary},
             {"selection", selection},
-            {"progress_ms", progress.count()}};
+            {"progress_ms", progress.count()},
+            {"env", o.env ? ojson(*o.env) : ojson(nullptr)},
+            {"cwd", o.cwd}};
 }
 
 bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults, PoolOptions& out,
@@ -198,6 +200,17 @@ bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults,
             std::optional<Seconds> s;
             if (!r.seconds(value, at, s)) return false;
             if (s) o.shutdown_grace = *s;
+        } else if (key == "env") {
+            if (value.is_null()) continue;
+            std::vector<std::string> env;
+            if (!value.is_array() || !r.strings(value, at, env))
+                return r.fail(at, "expected an array of \"NAME=value\" strings, or null");
+            o.env = std::move(env);
+        } else if (key == "cwd") {
+            if (!value.is_string()) return r.fail(at, "expected a string");
+            o.cwd = value.get<std::string>();
+            if (!o.cwd.empty() && o.cwd[0] != '/')
+                return r.fail(at, "'" + o.cwd + "' is not an absolute path");
         } else if (key == "progress_ms") {
             std::uint64_t n = 0;
             if (!r.count(value, at, n)) return false;
@@ -211,8 +224,7 @@ bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults,
                 o.per_binary.push_back(b);
             }
         } else if (key == "selection") {
-            if (!value.is_array() ||
-                (value.size() > 1 && value.size() != o.binaries.size()))
+            if (!value.is_array() || (value.size() > 1 && value.size() != o.binaries.size()))
                 return r.fail(at, "expected an array with one object, or one per binary");
             for (std::size_t i = 0; i < value.size(); ++i) {
                 Selection s;

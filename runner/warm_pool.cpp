@@ -97,9 +97,14 @@ void WarmPool::wake_next() {
 
 std::shared_ptr<WorkerProcess> WarmPool::take(const std::string& path,
                                               const BinaryIdentity& identity,
+                                              const std::string& context,
                                               WorkerProcess::Listener& to, Client& client) {
+    known_.insert(&client);
     for (auto it = idle_.begin(); it != idle_.end(); ++it) {
-        if (it->second.proc->binary() != path || !(it->second.identity == identity)) continue;
+        if (it->second.proc->binary() != path || !(it->second.identity == identity) ||
+            it->second.context != context) {
+            continue;
+        }
         auto w = std::move(it->second.proc);
         idle_.erase(it);
         w->set_listener(to);
@@ -110,13 +115,14 @@ std::shared_ptr<WorkerProcess> WarmPool::take(const std::string& path,
 }
 
 void WarmPool::give_back(std::shared_ptr<WorkerProcess> w, const BinaryIdentity& identity,
-                         const protocol::Health& health, Client& client) {
+                         const std::string& context, const protocol::Health& health,
+                         Client& client) {
     auto h = holders_.find(&client);
     if (h != holders_.end() && --h->second == 0) holders_.erase(h);
     w->set_listener(*this);
     const auto current = binaries_.find(w->binary());
     const auto* key = w.get();
-    idle_[key] = Idle{std::move(w), identity, health};
+    idle_[key] = Idle{std::move(w), identity, context, health};
     if (current == binaries_.end() || !(current->second.identity == identity)) {
         evict(idle_.find(key));  // a rebuilt binary: this worker runs the old build
     }

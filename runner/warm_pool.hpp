@@ -75,12 +75,15 @@ class WarmPool final : public WorkerProcess::Listener {
     void release(Client& client);
     /// An idle warm worker of `path` as `identity`, now listening to `to`;
     /// null when there is none. It stays counted in the budget.
+    /// `context` is the environment and working directory the worker must
+    /// have been started with.
     std::shared_ptr<WorkerProcess> take(const std::string& path, const BinaryIdentity& identity,
-                                        WorkerProcess::Listener& to, Client& client);
+                                        const std::string& context, WorkerProcess::Listener& to,
+                                        Client& client);
     /// `client` is done with an idle worker (started as `identity`): it waits
     /// here for the next run, or is stopped when its binary changed.
     void give_back(std::shared_ptr<WorkerProcess> w, const BinaryIdentity& identity,
-                   const protocol::Health& health, Client& client);
+                   const std::string& context, const protocol::Health& health, Client& client);
     /// Whether `client`, holding `holds` workers, should give one back: some
     /// other run waits and `client` has more than its share.
     bool should_yield(const Client& client, std::size_t holds) const;
@@ -109,6 +112,7 @@ class WarmPool final : public WorkerProcess::Listener {
     struct Idle {
         std::shared_ptr<WorkerProcess> proc;
         BinaryIdentity identity;
+        std::string context;
         protocol::Health health;
     };
     struct Cached {

@@ -18,6 +18,7 @@
 #include <boost/process/exe.hpp>
 #include <boost/process/extend.hpp>
 #include <boost/process/io.hpp>
+#include <boost/process/start_dir.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -101,7 +102,8 @@ WorkerProcess::~WorkerProcess() {
 }
 
 std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const std::string& binary,
-                                                    Listener& listener, std::string& error) {
+                                                    Listener& listener, std::string& error,
+                                                    const Context& context) {
     error = check_executable(binary);
     if (!error.empty()) return nullptr;
     Pipe cmd, res, err;
@@ -122,7 +124,17 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
     const int status_src = status_map != MAP_FAILED ? ::fcntl(status_fd, F_DUPFD_CLOEXEC, 10) : -1;
     if (status_fd >= 0) ::close(status_fd);
 
-    auto env = boost::this_process::environment();
+    bp::environment env = boost::this_process::environment();
+    if (context.env) {
+        // A client's environment (through the daemon): the workers see what
+        // they would see started by that client.
+        env.clear();
+        for (const auto& entry : *context.env) {
+            const auto eq = entry.find('=');
+            if (eq == std::string::npos || eq == 0) continue;
+            env[entry.substr(0, eq)] = entry.substr(eq + 1);
+        }
+    }
     env["TEND_WORKER_FDS"] = "3,4";
     if (status_src >= 0) env[protocol::kStatusFdEnv] = "5";
 
@@ -141,8 +153,11 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
         ::signal(SIGPIPE, SIG_DFL);  // the supervisor ignores it; tests get the default
     };
     std::error_code ec;
-    bp::child child(bp::exe = binary, env, bp::std_in < bp::null, bp::extend::on_exec_setup = setup,
-                    ec);
+    bp::child child = context.cwd.empty() ? bp::child(bp::exe = binary, env, bp::std_in < bp::null,
+                                                      bp::extend::on_exec_setup = setup, ec)
+                                          : bp::child(bp::exe = binary, env, bp::std_in < bp::null,
+                                                      bp::start_dir = context.cwd,
+                                                      bp::extend::on_exec_setup = setup, ec);
     ::close(cmd.read);
     ::close(res.write);
     ::close(err.write);

@@ -58,9 +58,15 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
         virtual void on_exit(WorkerProcess& w, const ExitStatus& status) = 0;
     };
 
+    /// Where and with what environment a worker starts; by default tend's own.
+    struct Context {
+        std::optional<std::vector<std::string>> env;  ///< "NAME=value" entries
+        std::string cwd;
+    };
     /// Starts `binary` as a worker. On failure returns null and sets `error`.
     static std::shared_ptr<WorkerProcess> spawn(asio::io_context& io, const std::string& binary,
-                                                Listener& listener, std::string& error);
+                                                Listener& listener, std::string& error,
+                                                const Context& context = {});
     ~WorkerProcess();
 
     /// Queues one message for the worker.
