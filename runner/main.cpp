@@ -1,12 +1,13 @@
 // tend's command line: `tend list` and `tend run`.
 #include <fmt/format.h>
 #include <malloc.h>
-#include <unistd.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -25,6 +26,7 @@
 #include "run_request.hpp"
 #include "server.hpp"
 #include "tee_reporter.hpp"
+#include "terminal.hpp"
 #include "units.hpp"
 
 namespace {
@@ -346,7 +348,26 @@ int main(int argc, char** argv) {
            "run ends, beside the usual output or --json: --junit report.xml")
         ->type_name("FILE");
     run->add_flag("-v,--verbose", verbose, "Also log every recycle with its reason");
-    run->add_flag("-q,--quiet", quiet, "Print only failures and the summary");
+    run->add_flag("-q,--quiet", quiet, "Print only failures, their recap and the summary");
+    // What people see: decided here (is stdout a terminal?), done by HumanReporter.
+    std::string color_when = "auto", progress_when = "auto";
+    bool no_progress = false, show_output = false;
+    run->add_option("--color", color_when,
+                    "Colour the output: auto (on a terminal, unless NO_COLOR is set), always, "
+                    "never. Default auto")
+        ->check(CLI::IsMember({"auto", "always", "never"}))
+        ->type_name("WHEN");
+    auto* progress_flag =
+        run->add_option("--progress", progress_when,
+                        "A live progress line under the results: auto (on a terminal), always, "
+                        "never. Default auto")
+            ->check(CLI::IsMember({"auto", "always", "never"}))
+            ->type_name("WHEN");
+    run->add_flag("--no-progress", no_progress, "Same as --progress never")
+        ->excludes(progress_flag);
+    run->add_flag("--show-output", show_output,
+                  "Show the captured output of failed tests in full (not only its tail), and "
+                  "that of passing tests too");
     std::string socket_path = tend::default_socket_path();
     bool no_daemon = false, require_daemon = false;
     auto* daemon_flag = run->add_flag(
@@ -554,8 +575,19 @@ int main(int argc, char** argv) {
     if (as_json) {
         reporter = std::make_unique<tend::JsonReporter>(stdout);
     } else {
-        reporter = std::make_unique<tend::HumanReporter>(
-            stdout, tend::HumanOptions{verbose, quiet, binaries.size() > 1});
+        const bool tty = ::isatty(STDOUT_FILENO) == 1;
+        tend::HumanOptions human;
+        human.verbose = verbose;
+        human.quiet = quiet;
+        human.show_binary = binaries.size() > 1;
+        human.binary_paths = tend::file_names_collide(binaries);
+        human.color = tend::use_color(tend::parse_when(color_when), tty, std::getenv("NO_COLOR"),
+                                      std::getenv("TERM"));
+        human.progress =
+            tend::use_progress(no_progress ? tend::When::never : tend::parse_when(progress_when),
+                               tty, std::getenv("TERM"));
+        human.show_output = show_output;
+        reporter = std::make_unique<tend::HumanReporter>(stdout, human);
     }
     // Checked before any test runs: a report that cannot be written is
     // better known now than after the whole suite.

@@ -1,0 +1,34 @@
+// The command lines that run again exactly the tests that failed, printed
+// at the end of a run for a person to copy: shell quoting and one
+// `tend run BINARY --exact NAME...` per binary.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tend {
+
+/// `text` as one word for a POSIX shell: as is when it holds only
+/// characters no shell treats specially, else in single quotes with each
+/// `'` written `'\''`. Text with control characters (a newline, a tab, an
+/// escape) becomes "$(printf -- '...')" with octal escapes instead, so the
+/// command stays one printable line; a trailing newline is lost that way
+/// (command substitution drops it).
+std::string shell_quote(std::string_view text);
+
+/// A test that failed: its binary as tend was given it, and its name as
+/// --exact takes it (`suite/name`, or the name alone outside a suite).
+struct FailedTest {
+    std::string binary;
+    std::string name;
+};
+
+/// One `tend run BINARY --exact NAME...` per binary, in the order the
+/// binaries first failed; none when more than `max_tests` tests failed
+/// (such a command is no longer something to copy).
+std::vector<std::string> rerun_commands(const std::vector<FailedTest>& failed,
+                                        std::size_t max_tests = 10);
+
+}  // namespace tend
