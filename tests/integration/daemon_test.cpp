@@ -1,0 +1,536 @@
+// The daemon end to end: real `tend serve` processes on real sockets (and on
+// stdin/stdout), real clients, real workers.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "run_tend.hpp"
+
+using namespace tend_test;
+using nlohmann::json;
+
+namespace {
+
+std::string temp_dir(const std::string& what) {
+    static int counter = 0;
+    const std::string dir =
+        "/tmp/tend-it-" + what + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    ::chmod(dir.c_str(), 0700);
+    return dir;
+}
+
+/// Starts tend with `args`, stdout and stderr to files; returns its pid.
+pid_t start_tend(const std::vector<std::string>& args, const std::string& out,
+                 const std::vector<std::string>& env = {}) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+        const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        const int e = ::open((out + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        const int in = ::open("/dev/null", O_RDONLY);
+        ::dup2(in, 0);
+        ::dup2(o, 1);
+        ::dup2(e, 2);
+        std::vector<std::string> copy = args;
+        std::string exe = tend_exe();
+        std::vector<char*> argv{exe.data()};
+        for (auto& a : copy) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(exe.c_str(), argv.data());
+        ::_exit(127);
+    }
+    return pid;
+}
+
+/// Waits for `pid` at most `seconds`; its exit status, or -1 (then killed).
+int wait_for(pid_t pid, double seconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    int status = 0;
+    while (std::chrono::steady_clock::now() < until) {
+        if (::waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        ::usleep(10000);
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return -1;
+}
+
+bool alive(long pid) {
+    // Gone, or a zombie on its way out.
+    const auto stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+    if (stat.empty()) return false;
+    const auto paren = stat.rfind(')');
+    return paren == std::string::npos || stat.size() < paren + 3 || stat[paren + 2] != 'Z';
+}
+
+/// A line-by-line JSON-RPC connection to a socket.
+class Rpc {
+  public:
+    explicit Rpc(const std::string& path) {
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+        if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+            ::close(fd_);
+            fd_ = -1;
+        }
+    }
+    Rpc(int in, int out) : fd_(in), out_(out) {}
+    ~Rpc() {
+        if (fd_ >= 0) ::close(fd_);
+        if (out_ >= 0) ::close(out_);
+    }
+    bool ok() const { return fd_ >= 0; }
+    /// End of input for the other side (stdio).
+    void close_output() {
+        if (out_ >= 0) ::close(out_);
+        out_ = -1;
+    }
+    void send_raw(const std::string& text) {
+        const int to = out_ >= 0 ? out_ : fd_;
+        std::size_t sent = 0;
+        while (sent < text.size()) {
+            const auto n = ::write(to, text.data() + sent, text.size() - sent);
+            if (n <= 0) return;
+            sent += static_cast<std::size_t>(n);
+        }
+    }
+    void send(const json& j) { send_raw(j.dump() + "\n"); }
+    /// The next message, or null after `seconds` or at end of input.
+    json next(double seconds = 20) {
+        const auto until =
+            std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+        for (;;) {
+            if (const auto nl = buf_.find('\n'); nl != std::string::npos) {
+                const auto line = buf_.substr(0, nl);
+                buf_.erase(0, nl + 1);
+                return json::parse(line);
+            }
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                until - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return nullptr;
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return nullptr;
+            char chunk[65536];
+            const auto n = ::read(fd_, chunk, sizeof chunk);
+            if (n <= 0) return nullptr;
+            buf_.append(chunk, static_cast<std::size_t>(n));
+        }
+    }
+    /// Sends a request and returns its response (notifications before it
+    /// are kept in `notes`).
+    json call(const std::string& method, const json& params = json::object()) {
+        const auto id = next_id_++;
+        send({{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}});
+        for (;;) {
+            auto m = next();
+            if (m.is_null()) return m;
+            if (m.contains("id") && m["id"] == id) return m;
+            notes.push_back(std::move(m));
+        }
+    }
+    std::vector<json> notes;
+
+  private:
+    int fd_ = -1;
+    int out_ = -1;
+    std::string buf_;
+    int next_id_ = 1;
+};
+
+/// `tend serve` on a socket in a fresh directory, stopped at the end.
+class Daemon {
+  public:
+    explicit Daemon(std::vector<std::string> extra = {}) : dir_(temp_dir("daemon")) {
+        socket = dir_ + "/tend.sock";
+        std::vector<std::string> args{"serve", "--socket", socket};
+        args.insert(args.end(), extra.begin(), extra.end());
+        pid_ = start_tend(args, dir_ + "/serve.out");
+        for (int i = 0; i < 500 && !std::filesystem::exists(socket); ++i) ::usleep(10000);
+        REQUIRE(std::filesystem::exists(socket));
+    }
+    ~Daemon() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGTERM);
+            wait_for(pid_, 20);
+        }
+        std::filesystem::remove_all(dir_);
+    }
+    /// Asks it to stop and returns its exit status (-1: did not exit in 20 s).
+    int stop() {
+        const auto o = run_tend({"stop", "--socket", socket});
+        CHECK(o.exit_code == 0);
+        const int status = wait_for(pid_, 20);
+        pid_ = -1;
+        return status;
+    }
+    json status() {
+        const auto o = run_tend({"status", "--socket", socket, "--json"});
+        REQUIRE(o.exit_code == 0);
+        return json::parse(o.out);
+    }
+    std::string log() const { return slurp(dir_ + "/serve.out.err"); }
+    std::string socket;
+    pid_t pid() const { return pid_; }
+
+  private:
+    std::string dir_;
+    pid_t pid_ = -1;
+};
+
+/// "suite/name" -> status, from JSON lines.
+std::map<std::string, std::string> statuses(const std::vector<json>& events) {
+    std::map<std::string, std::string> out;
+    for (const auto& e : events) {
+        if (e["event"] == "test")
+            out[e["suite"].get<std::string>() + "/" + e["name"].get<std::string>()] = e["status"];
+    }
+    return out;
+}
+
+std::vector<json> json_lines(const std::string& text) {
+    std::vector<json> out;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        if (!line.empty() && line[0] == '{') out.push_back(json::parse(line));
+    }
+    return out;
+}
+
+/// Human output with what differs between two runs masked: durations,
+/// wall time, worker pids, worker counts.
+std::string masked(const std::string& text) {
+    static const std::regex duration(R"(\[ *[0-9.]+s\])");
+    static const std::regex pid(R"(worker [0-9]+)");
+    static const std::regex workers(R"(Workers: .*)");
+    return std::regex_replace(
+        std::regex_replace(std::regex_replace(text, duration, "[T]"), pid, "worker P"), workers,
+        "Workers: W");
+}
+
+}  // namespace
+
+TEST_SUITE("daemon") {
+    TEST_CASE("tend run prints through the daemon what it prints alone") {
+        Daemon d({"-j", "2"});
+        for (const char* fixture_name : {"basic", "crashing", "scoped"}) {
+            INFO(fixture_name);
+            const auto alone = run_tend({"run", fixture(fixture_name), "-j", "1", "--no-daemon"});
+            const auto via = run_tend(
+                {"run", fixture(fixture_name), "-j", "1", "--daemon", "--socket", d.socket});
+            CHECK(via.exit_code == alone.exit_code);
+            CHECK(masked(via.out) == masked(alone.out));
+            const auto alone_json =
+                run_tend({"run", fixture(fixture_name), "-j", "1", "--no-daemon", "--json"});
+            const auto via_json = run_tend({"run", fixture(fixture_name), "-j", "1", "--daemon",
+                                            "--socket", d.socket, "--json"});
+            CHECK(statuses(via_json.events) == statuses(alone_json.events));
+        }
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("a second run of the same tests pays for no worker start and no discovery") {
+        Daemon d({"-j", "2"});
+        const auto first = run_tend(
+            {"run", fixture("basic"), "-j", "2", "--daemon", "--socket", d.socket, "--json"});
+        REQUIRE(first.of("summary").size() == 1);
+        CHECK(first.of("summary")[0]["workers"]["started"].get<int>() >= 1);
+        const auto second = run_tend(
+            {"run", fixture("basic"), "-j", "2", "--daemon", "--socket", d.socket, "--json"});
+        REQUIRE(second.of("summary").size() == 1);
+        CHECK(second.of("summary")[0]["workers"]["started"] == 0);
+        CHECK(statuses(second.events) == statuses(first.events));
+        const auto status = d.status();
+        std::size_t warm = 0;
+        for (const auto& w : status["workers"]) warm += w["state"] == "warm";
+        CHECK(warm >= 1);
+        CHECK(status["binaries"].size() == 1);
+        CHECK(status["binaries"][0]["tests_run"] == 22);
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("two clients at once each get their own results, complete and exact") {
+        Daemon d({"-j", "2"});
+        const std::string dir = temp_dir("two-clients");
+        const auto alone_basic = statuses(
+            run_tend({"run", fixture("basic"), "-j", "1", "--no-daemon", "--json"}).events);
+        const auto alone_crashing = statuses(
+            run_tend({"run", fixture("crashing"), "-j", "1", "--no-daemon", "--json"}).events);
+        std::vector<pid_t> clients;
+        for (int i = 0; i < 4; ++i) {
+            const char* which = i % 2 ? "crashing" : "basic";
+            clients.push_back(start_tend(
+                {"run", fixture(which), "-j", "2", "--daemon", "--socket", d.socket, "--json"},
+                dir + "/" + std::to_string(i)));
+        }
+        for (int i = 0; i < 4; ++i) {
+            INFO("client " << i);
+            CHECK(wait_for(clients[static_cast<std::size_t>(i)], 60) == 1);
+            const auto events = json_lines(slurp(dir + "/" + std::to_string(i)));
+            CHECK(statuses(events) == (i % 2 ? alone_crashing : alone_basic));
+            REQUIRE(!events.empty());
+            CHECK(events.back()["event"] == "summary");
+        }
+        std::filesystem::remove_all(dir);
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("a client killed mid-run costs only its own run") {
+        Daemon d({"-j", "2"});
+        const std::string dir = temp_dir("killed-client");
+        const std::string marker = dir + "/marker";
+        const pid_t doomed = start_tend(
+            {"run", fixture("hanging"), "-j", "1", "--daemon", "--socket", d.socket, "--json"},
+            dir + "/doomed", {"TEND_FIXTURE_MARKER=" + marker});
+        for (int i = 0; i < 1000 && slurp(marker).find("sleeping") == std::string::npos; ++i)
+            ::usleep(10000);
+        REQUIRE(slurp(marker).find("sleeping") != std::string::npos);
+        long hung = 0;
+        const auto st = d.status();
+        INFO(st.dump());
+        for (const auto& w : st["workers"]) {
+            if (w["state"] == "running") hung = w["pid"].get<long>();
+        }
+        REQUIRE(hung > 0);
+        ::kill(doomed, SIGKILL);
+        ::waitpid(doomed, nullptr, 0);
+        // The other client runs as if nothing happened.
+        const auto other = run_tend(
+            {"run", fixture("basic"), "-j", "1", "--daemon", "--socket", d.socket, "--json"});
+        CHECK(statuses(other.events) ==
+              statuses(
+                  run_tend({"run", fixture("basic"), "-j", "1", "--no-daemon", "--json"}).events));
+        // The abandoned run is gone, and its hung worker with it.
+        bool gone = false;
+        for (int i = 0; i < 500 && !gone; ++i) {
+            gone = d.status()["runs"].empty() && !alive(hung);
+            if (!gone) ::usleep(10000);
+        }
+        CHECK(gone);
+        std::filesystem::remove_all(dir);
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("a rebuilt binary is discovered again and its old workers are not reused") {
+        Daemon d({"-j", "1"});
+        const std::string dir = temp_dir("rebuilt");
+        const std::string binary = dir + "/tests";
+        std::filesystem::copy_file(fixture("basic"), binary);
+        ::chmod(binary.c_str(), 0755);
+        auto before = run_tend({"run", binary, "--daemon", "--socket", d.socket, "--json"});
+        CHECK(statuses(before.events).size() == 11);
+        // A new build: a new file renamed over the old one, as linkers do.
+        std::filesystem::copy_file(fixture("scoped"), binary + ".new");
+        ::chmod((binary + ".new").c_str(), 0755);
+        std::filesystem::rename(binary + ".new", binary);
+        auto after = run_tend({"run", binary, "--daemon", "--socket", d.socket, "--json"});
+        CHECK(statuses(after.events) ==
+              statuses(run_tend({"run", fixture("scoped"), "--no-daemon", "--json"}).events));
+        REQUIRE(after.of("summary").size() == 1);
+        CHECK(after.of("summary")[0]["workers"]["started"].get<int>() >= 1);
+        std::filesystem::remove_all(dir);
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("a socket directory others may enter is refused") {
+        const std::string dir = temp_dir("open-dir");
+        ::chmod(dir.c_str(), 0755);
+        const auto o = run_tend({"serve", "--socket", dir + "/tend.sock"});
+        CHECK(o.exit_code == 3);
+        CHECK(o.err.find("must belong to you and be closed to others") != std::string::npos);
+        std::filesystem::remove_all(dir);
+    }
+
+    TEST_CASE("another user is refused, even with the socket opened up") {
+        if (::geteuid() != 0) {
+            MESSAGE("not root: cannot act as another user here");
+            return;
+        }
+        Daemon d;
+        // Open the way on purpose: only SO_PEERCRED stands between them.
+        ::chmod(std::filesystem::path(d.socket).parent_path().c_str(), 0711);
+        ::chmod(d.socket.c_str(), 0666);
+        int report[2];
+        REQUIRE(::pipe(report) == 0);
+        const pid_t child = ::fork();
+        if (child == 0) {
+            ::close(report[0]);
+            if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(2);
+            Rpc rpc(d.socket);
+            std::string answer = rpc.ok() ? "connected" : "no connection";
+            if (rpc.ok()) {
+                auto m = rpc.next(10);
+                if (!m.is_null()) answer = m.dump();
+            }
+            ::write(report[1], answer.data(), answer.size());
+            ::_exit(0);
+        }
+        ::close(report[1]);
+        std::string answer;
+        char buf[4096];
+        for (ssize_t n; (n = ::read(report[0], buf, sizeof buf)) > 0;) answer.append(buf, n);
+        ::close(report[0]);
+        ::waitpid(child, nullptr, 0);
+        CHECK(answer.find("refused: uid 65534 is not the daemon's user") != std::string::npos);
+        // It keeps serving its own user.
+        Rpc rpc(d.socket);
+        REQUIRE(rpc.ok());
+        CHECK(rpc.call("initialize")["result"]["server"] == "tend");
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("malformed requests get JSON-RPC errors and the daemon keeps serving") {
+        Daemon d;
+        Rpc rpc(d.socket);
+        REQUIRE(rpc.ok());
+        rpc.send_raw("this is not json\n");
+        auto m = rpc.next();
+        CHECK(m["error"]["code"] == -32700);
+        CHECK(m["id"].is_null());
+        rpc.send_raw("[1, 2, 3]\n");
+        CHECK(rpc.next()["error"]["code"] == -32600);
+        CHECK(rpc.call("no_such_method")["error"]["code"] == -32601);
+        auto bad = rpc.call("run", {{"binaries", {"relative/path"}}});
+        CHECK(bad["error"]["code"] == -32602);
+        CHECK(bad["error"]["message"].get<std::string>().find("params.binaries[0]") == 0);
+        CHECK(rpc.call("run", {{"binaries", {fixture("basic")}},
+                               {"jobs", "many"}})["error"]["code"] == -32602);
+        CHECK(rpc.call("cancel", {{"run", 999}})["error"]["code"] == -32002);
+        rpc.send_raw(std::string(3 << 20, 'x') + "\n");  // 3 MiB in one line
+        m = rpc.next();
+        CHECK(m["error"]["code"] == -32600);
+        CHECK(m["error"]["message"].get<std::string>().find("longer than") != std::string::npos);
+        // Still there, still answering.
+        auto init = rpc.call("initialize");
+        CHECK(init["result"]["server"] == "tend");
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("past --max-clients a client is told the daemon is busy") {
+        Daemon d({"--max-clients", "1"});
+        {
+            Rpc first(d.socket);
+            REQUIRE(first.ok());
+            CHECK(first.call("initialize")["result"]["server"] == "tend");
+            Rpc second(d.socket);
+            REQUIRE(second.ok());
+            const auto m = second.next();
+            CHECK(m["error"]["code"] == -32000);
+            CHECK(m["error"]["message"].get<std::string>().find("busy") == 0);
+        }
+        // Both gone: room again (the daemon notices the first one close).
+        bool served = false;
+        for (int i = 0; i < 100 && !served; ++i) {
+            Rpc again(d.socket);
+            const auto m = again.call("initialize");
+            served = m.contains("result");
+            if (!served) ::usleep(20000);
+        }
+        CHECK(served);
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("tend stop leaves no worker behind") {
+        Daemon d({"-j", "2"});
+        const auto o =
+            run_tend({"run", fixture("basic"), fixture("scoped"), "--daemon", "--socket", d.socket});
+        INFO(o.out);
+        INFO(o.err);
+        std::vector<long> pids;
+        const auto st = d.status();
+        INFO(st.dump());
+        for (const auto& w : st["workers"]) pids.push_back(w["pid"].get<long>());
+        CHECK(!pids.empty());
+        CHECK(d.stop() == 0);
+        for (long pid : pids) {
+            INFO("worker " << pid);
+            CHECK_FALSE(alive(pid));
+        }
+    }
+
+    TEST_CASE("--daemon without a daemon is an error; status and stop say there is none") {
+        const std::string dir = temp_dir("none");
+        const auto o =
+            run_tend({"run", fixture("basic"), "--daemon", "--socket", dir + "/nothing.sock"});
+        CHECK(o.exit_code == 3);
+        CHECK(o.err.find("--daemon: no daemon on") != std::string::npos);
+        CHECK(run_tend({"status", "--socket", dir + "/nothing.sock"}).exit_code == 3);
+        std::filesystem::remove_all(dir);
+    }
+}
+
+TEST_SUITE("daemon over stdio") {
+    TEST_CASE("an editor's session: initialize, discover, run, errors, then stdin closes") {
+        int to_server[2], from_server[2];
+        REQUIRE(::pipe(to_server) == 0);
+        REQUIRE(::pipe(from_server) == 0);
+        const pid_t server = ::fork();
+        if (server == 0) {
+            ::dup2(to_server[0], 0);
+            ::dup2(from_server[1], 1);
+            ::close(to_server[1]);
+            ::close(from_server[0]);
+            std::string exe = tend_exe();
+            ::execl(exe.c_str(), "tend", "serve", "--stdio", "-j", "2",
+                    static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        ::close(to_server[0]);
+        ::close(from_server[1]);
+        Rpc rpc(from_server[0], to_server[1]);
+
+        CHECK(rpc.call("initialize")["result"]["protocol_version"] == 1);
+        auto listing = rpc.call("discover", {{"binaries", {fixture("basic")}}});
+        REQUIRE(listing["result"]["binaries"].size() == 1);
+        const auto& tests = listing["result"]["binaries"][0]["tests"];
+        CHECK(tests.size() == 11);
+        for (const auto& t : tests) {
+            CHECK(t["file"].get<std::string>().find("basic.cpp") != std::string::npos);
+            CHECK(t["line"].get<int>() > 0);
+        }
+
+        rpc.send_raw("{\"jsonrpc\": \"2.0\", \"id\": 77, \"method\": \"run\", \"params\": 5}\n");
+        auto bad = rpc.next();
+        CHECK(bad["id"] == 77);
+        CHECK(bad["error"]["code"] == -32602);
+
+        auto started = rpc.call("run", {{"binaries", {fixture("basic")}}, {"filter", "math/*"}});
+        REQUIRE(started["result"]["run"].is_number());
+        const auto run = started["result"]["run"];
+        std::set<std::string> finished;
+        json summary;
+        for (auto m = rpc.next(); !m.is_null(); m = rpc.next()) {
+            CHECK(m["params"]["run"] == run);
+            if (m["method"] == "test_finished") {
+                CHECK(m["params"]["event"] == "test");
+                finished.insert(m["params"]["name"].get<std::string>());
+            }
+            if (m["method"] == "run_finished") {
+                summary = m["params"]["summary"];
+                break;
+            }
+        }
+        CHECK(finished.size() == 5);
+        CHECK(summary["total"] == 5);
+        CHECK(summary["filtered"] == 6);
+        // Closing stdin ends the session: the server drains and exits.
+        rpc.close_output();
+        CHECK(wait_for(server, 20) == 0);
+    }
+}
