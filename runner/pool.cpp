@@ -131,7 +131,7 @@ void Pool::start(std::function<void(const Summary&)> done) {
             continue;
         }
         b.identity = *identity;
-        if (const auto* tests = warm_->tests(b.path, b.identity)) {
+        if (const auto* tests = warm_->tests(b.path, b.identity, context_key_)) {
             b.tests = *tests;
             listed(i);
         }
@@ -604,7 +604,7 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
         }
         b.tests = std::move(list->tests);
         b.discovering = false;
-        if (warm_) warm_->remember_tests(b.path, b.identity, *b.tests);
+        if (warm_) warm_->remember_tests(b.path, b.identity, context_key_, *b.tests);
         slot.state = State::idle;
         listed(slot.binary);
         pump();

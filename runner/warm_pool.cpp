@@ -35,26 +35,31 @@ std::optional<BinaryIdentity> WarmPool::refresh(const std::string& path) {
                 ++w;
         }
     }
-    if (now && !binaries_.count(path)) binaries_[path] = Cached{*now, std::nullopt};
+    if (now && !binaries_.count(path)) binaries_[path] = Cached{*now, {}};
     return now;
 }
 
 const std::vector<protocol::TestInfo>* WarmPool::tests(const std::string& path,
-                                                       const BinaryIdentity& identity) const {
+                                                       const BinaryIdentity& identity,
+                                                       const std::string& context) const {
     const auto it = binaries_.find(path);
-    if (it == binaries_.end() || !(it->second.identity == identity) || !it->second.tests)
-        return nullptr;
-    return &*it->second.tests;
+    if (it == binaries_.end() || !(it->second.identity == identity)) return nullptr;
+    const auto found = it->second.tests.find(context);
+    return found == it->second.tests.end() ? nullptr : &found->second;
 }
 
 void WarmPool::remember_tests(const std::string& path, const BinaryIdentity& identity,
+                              const std::string& context,
                               const std::vector<protocol::TestInfo>& tests) {
     auto& c = binaries_[path];
     if (!(c.identity == identity)) {
-        if (c.tests) return;  // a newer build is cached already
+        if (!c.tests.empty()) return;  // a newer build is cached already
         c.identity = identity;
     }
-    c.tests = tests;
+    // Bounded: a client whose environment changes with every run must not
+    // grow the cache without end.
+    if (c.tests.size() >= 16 && !c.tests.count(context)) c.tests.erase(c.tests.begin());
+    c.tests[context] = tests;
 }
 
 bool WarmPool::acquire(Client& client) {

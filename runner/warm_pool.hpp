@@ -62,11 +62,14 @@ class WarmPool final : public WorkerProcess::Listener {
     /// a rebuilt binary loses its test list and its idle workers. Returns
     /// the identity now (nothing if the file cannot be read).
     std::optional<BinaryIdentity> refresh(const std::string& path);
-    /// The cached test list of the binary at `path` as `identity`.
+    /// The cached test list of the binary at `path` as `identity`, listed
+    /// in `context` (environment and working directory: a binary may
+    /// register tests by what it finds there).
     const std::vector<protocol::TestInfo>* tests(const std::string& path,
-                                                 const BinaryIdentity& identity) const;
+                                                 const BinaryIdentity& identity,
+                                                 const std::string& context) const;
     void remember_tests(const std::string& path, const BinaryIdentity& identity,
-                        const std::vector<protocol::TestInfo>& tests);
+                        const std::string& context, const std::vector<protocol::TestInfo>& tests);
 
     /// Room for one more worker process for `client`: true and counted, or
     /// false and `client` is woken later.
@@ -117,7 +120,7 @@ class WarmPool final : public WorkerProcess::Listener {
     };
     struct Cached {
         BinaryIdentity identity;
-        std::optional<std::vector<protocol::TestInfo>> tests;
+        std::map<std::string, std::vector<protocol::TestInfo>> tests;  ///< by context
     };
     void evict(std::map<const WorkerProcess*, Idle>::iterator it);
     void wake_next();

@@ -348,6 +348,20 @@ TEST_SUITE("daemon") {
         CHECK(d.stop() == 0);
     }
 
+    TEST_CASE("a binary listed under another environment is listed again") {
+        // The benchmark suite registers as many tests as TEND_BENCH_TESTS says.
+        const std::string suite = fixture("../bench/noop_suite");
+        Daemon d({"-j", "1"});
+        const auto few = run_tend({"run", suite, "--daemon", "--socket", d.socket, "--json"},
+                                  "TEND_BENCH_TESTS=3");
+        CHECK(statuses(few.events).size() == 3);
+        const auto more = run_tend({"run", suite, "--daemon", "--socket", d.socket, "--json"},
+                                   "TEND_BENCH_TESTS=7");
+        CHECK(more.exit_code == 0);
+        CHECK(statuses(more.events).size() == 7);
+        CHECK(d.stop() == 0);
+    }
+
     TEST_CASE("a socket directory others may enter is refused") {
         const std::string dir = temp_dir("open-dir");
         ::chmod(dir.c_str(), 0755);
@@ -448,8 +462,8 @@ TEST_SUITE("daemon") {
 
     TEST_CASE("tend stop leaves no worker behind") {
         Daemon d({"-j", "2"});
-        const auto o =
-            run_tend({"run", fixture("basic"), fixture("scoped"), "--daemon", "--socket", d.socket});
+        const auto o = run_tend(
+            {"run", fixture("basic"), fixture("scoped"), "--daemon", "--socket", d.socket});
         INFO(o.out);
         INFO(o.err);
         std::vector<long> pids;

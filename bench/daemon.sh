@@ -1,0 +1,86 @@
+#!/bin/bash
+# The daemon's benchmarks (issue: warm pools across runs). Usage:
+# bench/daemon.sh [BUILD_DIR] (default build-bench, a release build).
+#
+#  1. One test of a warm 10,000-test binary, end to end from the client's
+#     start to its exit: `tend run --daemon` against `tend run --no-daemon`
+#     and against the native binary running that one test (doctest's own
+#     --test-case filter). Best and median of 20 runs each.
+#  2. 1,000 clients at once, each running a 10-test binary through one
+#     daemon: every client's latency (start to exit), as a distribution,
+#     and a check that each got every result and its summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build-bench}
+if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build" --buildtype=release >/dev/null
+fi
+ninja -C "$build" >/dev/null
+tend=$(readlink -f "$build/runner/tend")
+suite=$(readlink -f "$build/bench/noop_suite")
+work=$(mktemp -d)
+socket="$work/sock/tend.sock"
+mkdir -m 700 "$work/sock"
+cleanup() {
+    "$tend" stop --socket "$socket" >/dev/null 2>&1 || true
+    sleep 0.5
+    rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"  # the last-run state file goes here, not into the repository
+
+# stats_us COMMAND...: "best B us, median M us" of 20 runs.
+stats_us() {
+    local times=()
+    for _ in $(seq 20); do
+        # EPOCHREALTIME (bash 5): microseconds without forking date(1).
+        local start=${EPOCHREALTIME/./} end
+        "$@" >/dev/null 2>&1 || true
+        end=${EPOCHREALTIME/./}
+        times+=($((end - start)))
+    done
+    printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "best %d us, median %d us", v[1], v[int((NR + 1) / 2)] }'
+}
+
+echo "== tend daemon benchmarks ($(date -u +%F), $(nproc) CPUs, kernel $(uname -r))"
+"$tend" serve --socket "$socket" --max-clients 1100 --max-runs 1100 >"$work/serve.log" 2>&1 &
+for _ in $(seq 200); do [ -S "$socket" ] && break; sleep 0.01; done
+
+export TEND_BENCH_TESTS=10000 TEND_BENCH_PER_SUITE=100
+one=(run "$suite" --exact "suite 0/noop 0" -q)
+"$tend" "${one[@]}" --daemon --socket "$socket" >/dev/null  # warm it up: discovery, one worker
+echo "One test of a warm 10,000-test binary, client start to exit:"
+echo "  /bin/true (fork + exec floor)  $(stats_us /bin/true)"
+echo "  native binary (--test-case)   $(stats_us "$suite" "--test-case=noop 0")"
+echo "  tend run --no-daemon          $(stats_us "$tend" "${one[@]}" --no-daemon)"
+echo "  tend run --daemon             $(stats_us "$tend" "${one[@]}" --daemon --socket "$socket")   (target < 5000 us)"
+
+export TEND_BENCH_TESTS=10 TEND_BENCH_PER_SUITE=10
+clients=${TEND_BENCH_CLIENTS:-1000}
+"$tend" run "$suite" --daemon --socket "$socket" -q >/dev/null  # warm
+mkdir "$work/out" "$work/lat"
+pids=()
+start=${EPOCHREALTIME/./}
+for i in $(seq "$clients"); do
+    (
+        s=${EPOCHREALTIME/./}
+        "$tend" run "$suite" --daemon --socket "$socket" --json >"$work/out/$i" 2>&1 || true
+        e=${EPOCHREALTIME/./}
+        echo $((e - s)) >"$work/lat/$i"
+    ) &
+    pids+=($!)
+done
+wait "${pids[@]}"
+end=${EPOCHREALTIME/./}
+complete=0
+for i in $(seq "$clients"); do
+    tests=$(grep -c '"event":"test"' "$work/out/$i" || true)
+    summary=$(grep -c '"event":"summary"' "$work/out/$i" || true)
+    if [ "$tests" -eq 10 ] && [ "$summary" -eq 1 ]; then complete=$((complete + 1)); fi
+done
+echo "$clients clients at once, each running 10 tests through one daemon:"
+echo "  complete runs (10 results + summary): $complete of $clients"
+echo "  all done in $(((end - start) / 1000)) ms"
+cat "$work"/lat/* | sort -n | awk '{ v[NR] = $1 } END {
+    printf "  latency per client: p50 %d ms, p90 %d ms, p99 %d ms, max %d ms\n",
+        v[int(NR * 0.5)] / 1000, v[int(NR * 0.9)] / 1000, v[int(NR * 0.99)] / 1000, v[NR] / 1000 }'
