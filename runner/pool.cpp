@@ -131,8 +131,8 @@ void Pool::start(std::function<void(const Summary&)> done) {
             continue;
         }
         b.identity = *identity;
-        if (const auto* tests = warm_->tests(b.path, b.identity, context_key_)) {
-            b.tests = *tests;
+        if (auto tests = warm_->tests(b.path, b.identity, context_key_)) {
+            b.tests = std::move(tests);
             listed(i);
         }
     }
@@ -602,9 +602,9 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
                                           i, list->tests[i].id));
             }
         }
-        b.tests = std::move(list->tests);
+        b.tests = std::make_shared<const std::vector<protocol::TestInfo>>(std::move(list->tests));
         b.discovering = false;
-        if (warm_) warm_->remember_tests(b.path, b.identity, context_key_, *b.tests);
+        if (warm_) warm_->remember_tests(b.path, b.identity, context_key_, b.tests);
         slot.state = State::idle;
         listed(slot.binary);
         pump();

@@ -145,7 +145,9 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     const BinarySettings& settings(std::size_t binary) const { return options_.per_binary[binary]; }
     struct Binary {
         std::string path;
-        std::optional<std::vector<protocol::TestInfo>> tests;
+        /// Shared with the warm pool's cache: a run of a warm binary copies
+        /// nothing.
+        std::shared_ptr<const std::vector<protocol::TestInfo>> tests;
         bool discovering = false;
         bool given_up = false;
         std::string error;

@@ -15,9 +15,18 @@ std::size_t sequence_length(unsigned char c) {
 }
 
 bool matches_test(std::string_view pattern, const protocol::TestInfo& test, bool as_glob) {
+    if (!as_glob) {
+        // "suite/name" compared in place: selecting one test of 10,000
+        // allocates nothing per test.
+        if (pattern == test.name) return true;
+        return pattern.size() == test.suite.size() + 1 + test.name.size() &&
+               pattern.substr(0, test.suite.size()) == test.suite &&
+               pattern[test.suite.size()] == '/' &&
+               pattern.substr(test.suite.size() + 1) == test.name;
+    }
+    if (glob_match(pattern, test.name)) return true;
     const std::string qualified = test.suite + "/" + test.name;
-    if (as_glob) return glob_match(pattern, test.name) || glob_match(pattern, qualified);
-    return pattern == test.name || pattern == qualified;
+    return glob_match(pattern, qualified);
 }
 
 bool any_matches(const std::vector<std::string>& patterns, const protocol::TestInfo& test,

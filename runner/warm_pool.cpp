@@ -39,18 +39,16 @@ std::optional<BinaryIdentity> WarmPool::refresh(const std::string& path) {
     return now;
 }
 
-const std::vector<protocol::TestInfo>* WarmPool::tests(const std::string& path,
-                                                       const BinaryIdentity& identity,
-                                                       const std::string& context) const {
+WarmPool::TestList WarmPool::tests(const std::string& path, const BinaryIdentity& identity,
+                                   const std::string& context) const {
     const auto it = binaries_.find(path);
     if (it == binaries_.end() || !(it->second.identity == identity)) return nullptr;
     const auto found = it->second.tests.find(context);
-    return found == it->second.tests.end() ? nullptr : &found->second;
+    return found == it->second.tests.end() ? nullptr : found->second;
 }
 
 void WarmPool::remember_tests(const std::string& path, const BinaryIdentity& identity,
-                              const std::string& context,
-                              const std::vector<protocol::TestInfo>& tests) {
+                              const std::string& context, TestList tests) {
     auto& c = binaries_[path];
     if (!(c.identity == identity)) {
         if (!c.tests.empty()) return;  // a newer build is cached already
@@ -59,7 +57,7 @@ void WarmPool::remember_tests(const std::string& path, const BinaryIdentity& ide
     // Bounded: a client whose environment changes with every run must not
     // grow the cache without end.
     if (c.tests.size() >= 16 && !c.tests.count(context)) c.tests.erase(c.tests.begin());
-    c.tests[context] = tests;
+    c.tests[context] = std::move(tests);
 }
 
 bool WarmPool::acquire(Client& client) {

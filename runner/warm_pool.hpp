@@ -65,11 +65,11 @@ class WarmPool final : public WorkerProcess::Listener {
     /// The cached test list of the binary at `path` as `identity`, listed
     /// in `context` (environment and working directory: a binary may
     /// register tests by what it finds there).
-    const std::vector<protocol::TestInfo>* tests(const std::string& path,
-                                                 const BinaryIdentity& identity,
-                                                 const std::string& context) const;
+    using TestList = std::shared_ptr<const std::vector<protocol::TestInfo>>;
+    TestList tests(const std::string& path, const BinaryIdentity& identity,
+                   const std::string& context) const;
     void remember_tests(const std::string& path, const BinaryIdentity& identity,
-                        const std::string& context, const std::vector<protocol::TestInfo>& tests);
+                        const std::string& context, TestList tests);
 
     /// Room for one more worker process for `client`: true and counted, or
     /// false and `client` is woken later.
@@ -120,7 +120,7 @@ class WarmPool final : public WorkerProcess::Listener {
     };
     struct Cached {
         BinaryIdentity identity;
-        std::map<std::string, std::vector<protocol::TestInfo>> tests;  ///< by context
+        std::map<std::string, TestList> tests;  ///< by context
     };
     void evict(std::map<const WorkerProcess*, Idle>::iterator it);
     void wake_next();
