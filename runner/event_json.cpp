@@ -81,6 +81,19 @@ json to_json(const SlowEvent& e) {
     return j;
 }
 
+json to_json(const StartedEvent& e) {
+    json j;
+    j["event"] = "started";
+    j["name"] = e.test.name;
+    j["suite"] = e.test.suite;
+    j["binary"] = e.binary;
+    j["id"] = e.test.id;
+    j["file"] = e.test.file;
+    j["line"] = e.test.line;
+    j["worker_pid"] = e.worker_pid;
+    return j;
+}
+
 json to_json(const RecycleEvent& e) {
     json j;
     j["event"] = "recycle";

@@ -17,6 +17,7 @@ using ordered_json = nlohmann::ordered_json;
 
 ordered_json to_json(const TestEvent& e);
 ordered_json to_json(const SlowEvent& e);
+ordered_json to_json(const StartedEvent& e);
 ordered_json to_json(const RecycleEvent& e);
 ordered_json to_json(const Notice& n);
 ordered_json to_json(const ShutdownReport& r);

@@ -62,6 +62,16 @@ struct SlowEvent {
     pid_t worker_pid;
 };
 
+/// A test began on a worker, as far as tend knows: the first test of a unit
+/// when the unit is sent, each next one when the result before it arrives
+/// (workers send results in batches, so this may come late, but always
+/// before the test's own result).
+struct StartedEvent {
+    const std::string& binary;
+    const protocol::TestInfo& test;
+    pid_t worker_pid;
+};
+
 /// Where the run stands, for a live progress line.
 struct Progress {
     struct Running {
@@ -116,6 +126,7 @@ class Reporter {
     virtual void shutdown(const ShutdownReport& r) = 0;
     virtual void summary(const Summary& s) = 0;
     virtual void slow(const SlowEvent&) {}
+    virtual void started(const StartedEvent&) {}
     /// How often the reporter wants progress(); zero for never.
     virtual std::chrono::milliseconds progress_interval() const { return {}; }
     virtual void progress(const Progress&) {}

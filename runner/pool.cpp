@@ -411,6 +411,10 @@ void Pool::dispatch(Slot& slot) {
             slot.poll = limit;
     }
     if (slot.poll) arm_deadline(slot, slot.last_progress + *slot.poll);
+    if (reporter_) {
+        reporter_->started(
+            StartedEvent{b.path, (*b.tests)[slot.unit.tests.front()], slot.proc->pid()});
+    }
     protocol::RunUnit req;
     req.unit = slot.unit_id;
     req.tests.reserve(slot.unit.tests.size());
@@ -658,6 +662,10 @@ void Pool::handle_result(Slot& slot, protocol::TestResult& r) {
                                                                       : TestStatus::failed;
     report(status, slot.binary, r.id, r.duration_ns, slot.proc->pid(), r.health, r.failures, r.out,
            r.err, {});
+    if (slot.next < tests.size() && reporter_) {
+        const auto& b = binaries_[slot.binary];
+        reporter_->started(StartedEvent{b.path, (*b.tests)[tests[slot.next]], slot.proc->pid()});
+    }
     if (slot.next == tests.size()) {
         if (slot.deadline) slot.deadline->cancel();
         slot.state = State::finalizing;

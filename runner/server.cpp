@@ -71,6 +71,7 @@ class Server::RunReporter final : public Reporter {
     // The summary goes out as run_finished, when the run is over.
     void summary(const Summary&) override {}
     void slow(const SlowEvent& e) override { send("slow", to_json(e)); }
+    void started(const StartedEvent& e) override { send("test_started", to_json(e)); }
     std::chrono::milliseconds progress_interval() const override { return progress_; }
     void progress(const Progress& p) override { send("progress", to_json(p)); }
 

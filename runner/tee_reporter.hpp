@@ -30,6 +30,9 @@ class TeeReporter final : public Reporter {
     void slow(const SlowEvent& e) override {
         for (auto* r : to_) r->slow(e);
     }
+    void started(const StartedEvent& e) override {
+        for (auto* r : to_) r->started(e);
+    }
     /// The most frequent of the reporters that want progress at all.
     std::chrono::milliseconds progress_interval() const override {
         std::chrono::milliseconds every{};

@@ -527,13 +527,20 @@ TEST_SUITE("daemon over stdio") {
         auto started = rpc.call("run", {{"binaries", {fixture("basic")}}, {"filter", "math/*"}});
         REQUIRE(started["result"]["run"].is_number());
         const auto run = started["result"]["run"];
-        std::set<std::string> finished;
+        std::set<std::string> started_tests, finished;
         json summary;
         for (auto m = rpc.next(); !m.is_null(); m = rpc.next()) {
             CHECK(m["params"]["run"] == run);
+            if (m["method"] == "test_started") {
+                CHECK(m["params"]["line"].get<int>() > 0);
+                started_tests.insert(m["params"]["name"].get<std::string>());
+            }
             if (m["method"] == "test_finished") {
                 CHECK(m["params"]["event"] == "test");
-                finished.insert(m["params"]["name"].get<std::string>());
+                const auto name = m["params"]["name"].get<std::string>();
+                INFO(name);
+                CHECK(started_tests.count(name) == 1);  // started, before it finished
+                finished.insert(name);
             }
             if (m["method"] == "run_finished") {
                 summary = m["params"]["summary"];
