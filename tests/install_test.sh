@@ -1,7 +1,7 @@
 #!/bin/sh
 # `meson install` into a scratch root, then build an outside project the way
-# the README says (pkg-config --cflags --libs tend-worker) and run it under
-# the installed tend. Usage: install_test.sh BUILD_DIR SOURCE_DIR
+# docs/user-guide.md says (pkg-config --cflags --libs tend-worker) and run it
+# under the installed tend. Usage: install_test.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1
 source=$2
