@@ -117,8 +117,11 @@ bool DaemonClient::read_line(std::string& line, std::string& error) {
 bool DaemonClient::call(const std::string& method, const json& params, json& result,
                         std::string& error) {
     const auto id = next_id_++;
-    if (!send(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}, error))
-        return false;
+    std::string send_error;
+    // A daemon that refuses us (busy, another user) says why and closes:
+    // the sending may fail, the reading still gets the reason.
+    const bool sent = send(
+        json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}, send_error);
     for (std::string line; read_line(line, error);) {
         json msg;
         try {
@@ -127,7 +130,8 @@ bool DaemonClient::call(const std::string& method, const json& params, json& res
             error = std::string("the daemon sent something that is not JSON: ") + e.what();
             return false;
         }
-        if (!msg.contains("id") || msg["id"] != id) continue;  // a notification
+        const bool ours = msg.contains("id") && (msg["id"] == id || msg["id"].is_null());
+        if (!ours) continue;  // a notification
         if (msg.contains("error")) {
             error = msg["error"].value("message", std::string("error"));
             return false;
@@ -135,13 +139,17 @@ bool DaemonClient::call(const std::string& method, const json& params, json& res
         result = msg.value("result", json());
         return true;
     }
+    if (!sent) error = send_error;
     return false;
 }
 
 bool DaemonClient::run(const nlohmann::ordered_json& params, Reporter& reporter,
                        RunOutcome& outcome, std::string& error) {
     json result;
-    if (!call("run", json::parse(params.dump()), result, error)) return false;
+    if (!call("run", json::parse(params.dump()), result, error)) {
+        outcome.refused = true;
+        return false;
+    }
     const auto run_id = result.value("run", std::uint64_t{0});
     SignalGuard guard;
     Replayer replayer(reporter);

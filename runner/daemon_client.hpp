@@ -28,6 +28,9 @@ class DaemonClient {
         Summary summary;
         int interrupted = 0;  ///< the signal that interrupted the run, or 0
         bool startup_failed = false;
+        /// The daemon would not take the run (busy, shutting down): nothing
+        /// was reported, the run may go ahead without it.
+        bool refused = false;
     };
     /// Starts a run and feeds its events to `reporter` until it ends. The
     /// first SIGINT/SIGTERM asks the daemon to drain the run (its grace

@@ -1,5 +1,5 @@
 // JSON lines on a stream: one object per test, recycle, error and a final
-// summary. The field list is in README.md ("JSON output").
+// summary. The field list is in docs/user-guide.md ("JSON output").
 #pragma once
 
 #include <cstdio>

@@ -31,7 +31,7 @@
 
 namespace {
 
-/// Exit statuses (README.md, "Exit status").
+/// Exit statuses (docs/user-guide.md, "Exit status").
 constexpr int kExitOk = 0;
 constexpr int kExitTestsFailed = 1;
 constexpr int kExitUsage = 2;
@@ -317,15 +317,15 @@ int main(int argc, char** argv) {
     auto* fail_fast_flag = run->add_flag(
         "--fail-fast", fail_fast,
         "Start no new unit after the first failure; running units finish, the rest is "
-        "reported not_run");
+        "reported not_run (a binary not listed yet is not started: a WARN names it)");
     auto* max_fail_flag =
         run->add_option("--max-fail", max_fail, "Like --fail-fast, after N failures")
             ->check(CLI::Range(1, 1 << 30))
             ->type_name("N");
     auto* retries_flag =
         run->add_option("--retries", retries,
-                        "Run a failed, crashed or timed-out test again, up to N times, on another "
-                        "worker; one that passes on a retry is reported flaky")
+                        "Run a failed, crashed, timed-out or errored test again, up to N times, on "
+                        "another worker; one that passes on a retry is reported flaky")
             ->check(CLI::Range(0, 100))
             ->type_name("N");
     auto* deaths_flag =
@@ -336,8 +336,8 @@ int main(int argc, char** argv) {
             ->type_name("N");
     run->add_flag("--failed", failed_only,
                   "Run only the tests that failed in the last run (kept in .tend/last-run.json "
-                  "beside tend.toml, else in the working directory); with no binaries named, "
-                  "every binary that had failures");
+                  "beside tend.toml, else in the working directory, or in $TEND_STATE_DIR); with "
+                  "no binaries named, every binary that had failures");
     run->add_flag("--json", as_json, "Write JSON lines (one per event) to stdout");
     run->add_option("--json-file", json_file,
                     "Also write the JSON lines to FILE, whatever goes to stdout")
@@ -353,8 +353,8 @@ int main(int argc, char** argv) {
     std::string color_when = "auto", progress_when = "auto";
     bool no_progress = false, show_output = false;
     run->add_option("--color", color_when,
-                    "Colour the output: auto (on a terminal, unless NO_COLOR is set), always, "
-                    "never. Default auto")
+                    "Colour the output: auto (on a terminal, unless NO_COLOR is set and not "
+                    "empty or TERM is dumb), always, never. Default auto")
         ->check(CLI::IsMember({"auto", "always", "never"}))
         ->type_name("WHEN");
     auto* progress_flag =
@@ -645,15 +645,23 @@ int main(int argc, char** argv) {
         std::error_code ec;
         opts.cwd = std::filesystem::current_path(ec).string();
         tend::DaemonClient::RunOutcome outcome;
-        if (!daemon->run(tend::run_params(opts, tee->progress_interval()), *tee, outcome, error)) {
+        if (daemon->run(tend::run_params(opts, tee->progress_interval()), *tee, outcome, error)) {
+            summary = outcome.summary;
+            interrupted = outcome.interrupted;
+            startup_failed = outcome.startup_failed;
+        } else if (outcome.refused && !require_daemon) {
+            // Busy or shutting down: nothing was reported yet, so the run
+            // goes ahead alone rather than not at all.
+            std::fprintf(stderr, "tend: the daemon on %s: %s; running without it\n",
+                         socket_path.c_str(), error.c_str());
+            daemon.reset();
+        } else {
             std::fprintf(stderr, "tend: the daemon on %s: %s\n", socket_path.c_str(),
                          error.c_str());
             return kExitStartup;
         }
-        summary = outcome.summary;
-        interrupted = outcome.interrupted;
-        startup_failed = outcome.startup_failed;
-    } else {
+    }
+    if (!daemon) {
         tend::Pool pool(opts, tee.get());
         summary = pool.run();
         interrupted = pool.interrupted();

@@ -476,6 +476,7 @@ void Pool::on_signal(int sig) {
 }
 
 void Pool::kill_busy_workers(bool now) {
+    killed_at_once_ = now;
     for (auto& [_, slot] : slots_) {
         if (slot.state == State::running || slot.state == State::finalizing) {
             slot.killed_at_shutdown = true;
@@ -751,9 +752,12 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
             if (slot.killed_at_shutdown) {
                 ++shutdown_.workers_killed;
                 ++shutdown_.units_cancelled;
-                report_unrun(slot.binary, slot.unit, slot.next,
-                             fmt::format("{}; its worker was killed after the {} s grace period",
-                                         interruption(), options_.shutdown_grace.count()));
+                report_unrun(
+                    slot.binary, slot.unit, slot.next,
+                    killed_at_once_
+                        ? interruption() + "; its worker was killed at once"
+                        : fmt::format("{}; its worker was killed after the {} s grace period",
+                                      interruption(), options_.shutdown_grace.count()));
                 break;
             }
             ++(slot.timed_out ? summary_.workers_timed_out : summary_.workers_crashed);

@@ -250,6 +250,7 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
         attempts_;  ///< (binary, id) -> failed attempts
     std::chrono::steady_clock::time_point shutdown_started_;
     bool retry_pending_ = false;
+    bool killed_at_once_ = false;  ///< the last kill of busy workers did not wait
     std::vector<Binary> binaries_;
     std::map<const WorkerProcess*, Slot> slots_;
     Summary summary_;

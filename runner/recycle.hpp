@@ -27,7 +27,7 @@ struct WorkerLimits {
 
     /// No limits at all: a worker lives until the run ends.
     static WorkerLimits unlimited() { return {}; }
-    /// The defaults `tend run` uses (see docs/limits in README):
+    /// The defaults `tend run` uses (docs/user-guide.md, "Recycling and its defaults"):
     /// 1 GiB of RSS; half the descriptor limit workers get (none when that is
     /// unlimited); one hour of age.
     static WorkerLimits defaults(std::optional<std::uint64_t> worker_fd_limit);

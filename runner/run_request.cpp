@@ -111,10 +111,10 @@ struct Reader {
         if (!j.is_object()) return fail(where, "expected an object");
         for (const auto& [key, value] : j.items()) {
             const auto at = where + "." + key;
-            if (key == "timeout") {
-                if (!seconds(value, at, b.timeout)) return false;
-            } else if (key == "slow") {
-                if (!seconds(value, at, b.slow)) return false;
+            if (key == "timeout" || key == "slow") {
+                auto& v = key == "timeout" ? b.timeout : b.slow;
+                if (!seconds(value, at, v)) return false;
+                if (v && v->count() <= 0) return fail(at, "must be more than 0, or null");
             } else if (key == "retries") {
                 std::uint64_t n = 0;
                 if (!count(value, at, n)) return false;

@@ -255,6 +255,7 @@ void Server::notify(std::uint64_t client, const char* method, ojson params) {
 }
 
 void Server::respond(std::uint64_t client, const json& id, json result) {
+    if (id.is_discarded()) return;  // a notification
     const auto it = clients_.find(client);
     if (it == clients_.end()) return;
     it->second->conn->send(json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}}.dump(
@@ -263,6 +264,7 @@ void Server::respond(std::uint64_t client, const json& id, json result) {
 
 void Server::respond_error(std::uint64_t client, const json& id, int code,
                            const std::string& message) {
+    if (id.is_discarded()) return;  // a notification
     const auto it = clients_.find(client);
     if (it == clients_.end()) return;
     it->second->conn->send(
@@ -284,8 +286,9 @@ void Server::on_line(std::uint64_t client, std::string_view line) {
                              "not a JSON-RPC 2.0 request: needs \"jsonrpc\": \"2.0\" and a "
                              "string \"method\"");
     }
-    const json id = msg.contains("id") ? msg["id"] : json();
-    if (!id.is_null() && !id.is_string() && !id.is_number_integer()) {
+    // A request without an id is a notification: done, never answered.
+    const json id = msg.contains("id") ? msg["id"] : json(json::value_t::discarded);
+    if (!id.is_discarded() && !id.is_null() && !id.is_string() && !id.is_number_integer()) {
         return respond_error(client, nullptr, kInvalidRequest, "id must be a string or an integer");
     }
     const auto method = msg["method"].get<std::string>();

@@ -447,6 +447,16 @@ TEST_SUITE("daemon") {
             const auto m = second.next();
             CHECK(m["error"]["code"] == -32000);
             CHECK(m["error"]["message"].get<std::string>().find("busy") == 0);
+            // tend run: told so, and runs alone; with --daemon, told so and stops.
+            const auto alone = run_tend({"run", fixture("scoped"), "--socket", d.socket, "--json"});
+            CHECK(alone.exit_code == 0);
+            CHECK(alone.err.find("busy: 1 clients connected (--max-clients); running without it") !=
+                  std::string::npos);
+            CHECK(statuses(alone.events).size() == 5);
+            const auto refused =
+                run_tend({"run", fixture("scoped"), "--socket", d.socket, "--daemon"});
+            CHECK(refused.exit_code == 3);
+            CHECK(refused.err.find("busy: 1 clients connected") != std::string::npos);
         }
         // Both gone: room again (the daemon notices the first one close).
         bool served = false;
@@ -509,6 +519,9 @@ TEST_SUITE("daemon over stdio") {
         ::close(from_server[1]);
         Rpc rpc(from_server[0], to_server[1]);
 
+        // A notification (no id) is done and never answered: the next
+        // message is the answer to the request after it.
+        rpc.send_raw("{\"jsonrpc\": \"2.0\", \"method\": \"status\"}\n");
         CHECK(rpc.call("initialize")["result"]["protocol_version"] == 1);
         auto listing = rpc.call("discover", {{"binaries", {fixture("basic")}}});
         REQUIRE(listing["result"]["binaries"].size() == 1);
@@ -550,6 +563,24 @@ TEST_SUITE("daemon over stdio") {
         CHECK(finished.size() == 5);
         CHECK(summary["total"] == 5);
         CHECK(summary["filtered"] == 6);
+        // Cancelled at once: what did not run says so.
+        auto hang = rpc.call("run", {{"binaries", {fixture("hanging")}}, {"suite", "hangs"}});
+        const auto hang_run = hang["result"]["run"];
+        for (auto m = rpc.next(); !m.is_null(); m = rpc.next()) {
+            if (m["method"] == "test_started" && m["params"]["name"] == "sleeps forever") break;
+        }
+        CHECK(rpc.call("cancel", {{"run", hang_run}})["result"]["cancelled"] == hang_run);
+        std::map<std::string, json> hung_results;
+        for (auto m = rpc.next(); !m.is_null(); m = rpc.next()) {
+            if (m["method"] == "test_finished")
+                hung_results[m["params"]["name"].get<std::string>()] = m["params"];
+            if (m["method"] == "run_finished") break;
+        }
+        CHECK(hung_results["quick before"]["status"] == "passed");
+        CHECK(hung_results["sleeps forever"]["status"] == "not_run");
+        CHECK(hung_results["sleeps forever"]["detail"] ==
+              "not run: cancelled by the client; its worker was killed at once");
+
         // Closing stdin ends the session: the server drains and exits.
         rpc.close_output();
         CHECK(wait_for(server, 20) == 0);
