@@ -59,7 +59,7 @@ Pool::Pool(PoolOptions options, Reporter* reporter)
     signals_.emplace(io_, SIGINT, SIGTERM);
     if (options_.jobs == 0) options_.jobs = 1;
     for (const auto& b : options_.binaries)
-        binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0});
+        binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0, {}});
     // Without per-binary settings, every binary gets the run-wide ones.
     if (options_.per_binary.size() != options_.binaries.size()) {
         options_.per_binary.assign(options_.binaries.size(), {options_.limits, options_.timeout,
@@ -83,7 +83,7 @@ Pool::Pool(PoolOptions options, Reporter* reporter, WarmPool& warm)
         for (const auto& e : *options_.env) context_key_ += '\0' + e;
     }
     for (const auto& b : options_.binaries)
-        binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0});
+        binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0, {}});
     if (options_.per_binary.size() != options_.binaries.size()) {
         options_.per_binary.assign(options_.binaries.size(), {options_.limits, options_.timeout,
                                                               options_.slow, options_.retries});

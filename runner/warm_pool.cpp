@@ -62,6 +62,14 @@ void WarmPool::remember_tests(const std::string& path, const BinaryIdentity& ide
 
 bool WarmPool::acquire(Client& client) {
     known_.insert(&client);
+    // Runs take turns: while some wait, only the one whose turn it is
+    // (woken with a grant) may have room, however much there is.
+    const bool granted = granted_.erase(&client) > 0;
+    if (!granted && (!waiting_.empty() || !granted_.empty())) {
+        if (std::find(waiting_.begin(), waiting_.end(), &client) == waiting_.end())
+            waiting_.push_back(&client);
+        return false;
+    }
     if (live_ >= jobs_ && !idle_.empty()) {
         // An idle worker makes room: the oldest one goes.
         auto oldest = idle_.begin();
@@ -71,8 +79,13 @@ bool WarmPool::acquire(Client& client) {
         evict(oldest);
     }
     if (live_ >= jobs_) {
-        if (std::find(waiting_.begin(), waiting_.end(), &client) == waiting_.end())
-            waiting_.push_back(&client);
+        // Its turn, and still no room: first in line again.
+        if (std::find(waiting_.begin(), waiting_.end(), &client) == waiting_.end()) {
+            if (granted)
+                waiting_.push_front(&client);
+            else
+                waiting_.push_back(&client);
+        }
         return false;
     }
     ++live_;
@@ -91,10 +104,13 @@ void WarmPool::wake_next() {
     if (waiting_.empty()) return;
     Client* next = waiting_.front();
     waiting_.pop_front();
+    granted_.insert(next);
     // Not from inside the caller's handler: the woken run may start workers.
     asio::post(io_, [this, next] {
         // It may have finished meanwhile: only runs still known are woken.
         if (known_.count(next)) next->wake();
+        // A turn it did not use passes on.
+        if (granted_.erase(next)) wake_next();
     });
 }
 
@@ -103,6 +119,9 @@ std::shared_ptr<WorkerProcess> WarmPool::take(const std::string& path,
                                               const std::string& context,
                                               WorkerProcess::Listener& to, Client& client) {
     known_.insert(&client);
+    // While runs wait their turn, idle workers are theirs.
+    const bool granted = granted_.count(&client) > 0;
+    if (!granted && (!waiting_.empty() || !granted_.empty())) return nullptr;
     for (auto it = idle_.begin(); it != idle_.end(); ++it) {
         if (it->second.proc->binary() != path || !(it->second.identity == identity) ||
             it->second.context != context) {
@@ -112,6 +131,7 @@ std::shared_ptr<WorkerProcess> WarmPool::take(const std::string& path,
         idle_.erase(it);
         w->set_listener(to);
         ++holders_[&client];
+        granted_.erase(&client);
         return w;
     }
     return nullptr;
@@ -145,6 +165,7 @@ void WarmPool::forget(Client& client) {
     known_.erase(&client);
     waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), &client), waiting_.end());
     holders_.erase(&client);
+    if (granted_.erase(&client)) wake_next();  // its turn passes on
 }
 
 void WarmPool::stop_idle() {

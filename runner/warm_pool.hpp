@@ -136,6 +136,7 @@ class WarmPool final : public WorkerProcess::Listener {
     std::deque<Client*> waiting_;
     std::map<const Client*, std::size_t> holders_;  ///< runs holding workers
     std::set<const Client*> known_;                 ///< runs not forgotten yet
+    std::set<const Client*> granted_;               ///< woken for their turn, not yet taken it
 };
 
 }  // namespace tend

@@ -186,6 +186,8 @@ class Daemon {
         return json::parse(o.out);
     }
     std::string log() const { return slurp(dir_ + "/serve.out.err"); }
+    /// It exited and was reaped already.
+    void forget() { pid_ = -1; }
     std::string socket;
     pid_t pid() const { return pid_; }
 
@@ -289,6 +291,54 @@ TEST_SUITE("daemon") {
         }
         std::filesystem::remove_all(dir);
         CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("a run that keeps every worker busy does not starve a run that comes later") {
+        Daemon d({"-j", "2"});
+        const std::string dir = temp_dir("fair");
+        // 12 units of 0.1 s on both workers: busy for some 0.6 s.
+        const pid_t big = start_tend(
+            {"run", fixture("sleepy"), "-j", "2", "--daemon", "--socket", d.socket, "--json"},
+            dir + "/big");
+        bool busy = false;
+        for (int i = 0; i < 500 && !busy; ++i) {
+            std::size_t running = 0;
+            const auto st = d.status();  // kept: a loop over a temporary's member dangles
+            for (const auto& w : st["workers"]) running += w["state"] == "running";
+            busy = running == 2;
+            if (!busy) ::usleep(5000);
+        }
+        REQUIRE(busy);
+        // A small run now: it gets a worker when the big run's next unit
+        // ends, not when the whole big run does.
+        const auto small = run_tend(
+            {"run", fixture("scoped"), "-j", "2", "--daemon", "--socket", d.socket, "--json"});
+        CHECK(small.exit_code == 0);
+        CHECK(statuses(small.events).size() == 5);
+        int status = 0;
+        CHECK(::waitpid(big, &status, WNOHANG) == 0);  // the big run is still going
+        CHECK(wait_for(big, 60) == 0);
+        CHECK(statuses(json_lines(slurp(dir + "/big"))).size() == 12);
+        std::filesystem::remove_all(dir);
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("--idle-exit: the daemon exits after that long without clients") {
+        Daemon d({"--idle-exit", "0.3"});
+        CHECK(run_tend({"run", fixture("scoped"), "--daemon", "--socket", d.socket}).exit_code ==
+              0);
+        int status = -1;
+        for (int i = 0; i < 1000 && status < 0; ++i) {
+            if (::waitpid(d.pid(), &status, WNOHANG) != d.pid()) {
+                status = -1;
+                ::usleep(10000);
+            }
+        }
+        REQUIRE(status >= 0);
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+        CHECK_FALSE(std::filesystem::exists(d.socket));
+        d.forget();
     }
 
     TEST_CASE("a client killed mid-run costs only its own run") {
