@@ -10,6 +10,7 @@
 
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -127,6 +128,17 @@ int Server::run(std::string& error) {
     });
     arm_idle_timer();
     io_.run();
+    // What the shutdown did, as `tend run` reports its own.
+    if (shutting_down_) {
+        std::fprintf(stderr,
+                     "tend serve: shut down (%s): %zu runs drained, %zu warm workers stopped, in "
+                     "%.3f s\n",
+                     shutdown_signal_ == SIGINT ? "SIGINT" : "SIGTERM", runs_drained_,
+                     warm_stopped_.value_or(0),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                   shutdown_started_)
+                         .count());
+    }
     return 0;
 }
 
@@ -543,12 +555,15 @@ void Server::shut_down(int sig) {
         owns_socket_ = false;
     }
     // The same drain as `tend run` on a signal, for every run.
+    shutdown_started_ = std::chrono::steady_clock::now();
+    runs_drained_ = runs_.size();
     for (auto& [_, run] : runs_) run->pool->interrupt(sig);
     maybe_exit();
 }
 
 void Server::maybe_exit() {
     if (!shutting_down_ || !runs_.empty()) return;
+    if (!warm_stopped_) warm_stopped_ = warm_.idle_workers().size();
     warm_.stop_idle();
     warm_.reaper().kill_strays();
     // Clients hear the rest of what is queued for them, then the loop ends

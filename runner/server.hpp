@@ -98,6 +98,9 @@ class Server {
     bool shutting_down_ = false;
     bool owns_socket_ = false;
     int exit_waits_ = 0;
+    std::chrono::steady_clock::time_point shutdown_started_;
+    std::size_t runs_drained_ = 0;  ///< runs under way when the shutdown began
+    std::optional<std::size_t> warm_stopped_;  ///< idle warm workers stopped at the end
     std::chrono::steady_clock::time_point started_;
     /// Per binary, over the daemon's life: tests run and recycles by reason.
     struct BinaryStats {

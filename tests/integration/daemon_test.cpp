@@ -532,6 +532,9 @@ TEST_SUITE("daemon") {
         for (const auto& w : st["workers"]) pids.push_back(w["pid"].get<long>());
         CHECK(!pids.empty());
         CHECK(d.stop() == 0);
+        CHECK(d.log().find("tend serve: shut down (SIGTERM): 0 runs drained, " +
+                           std::to_string(pids.size()) + " warm workers stopped, in ") !=
+              std::string::npos);
         for (long pid : pids) {
             INFO("worker " << pid);
             CHECK_FALSE(alive(pid));
