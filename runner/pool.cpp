@@ -537,7 +537,13 @@ void Pool::arm_monitor(std::chrono::milliseconds every) {
 
 void Pool::monitor() {
     const auto now = std::chrono::steady_clock::now();
-    const bool progress = reporter_->progress_interval().count() > 0;
+    // The tick may come more often than the reporter asked (slow notices
+    // need it): progress goes out at the reporter's own pace.
+    const auto every = reporter_->progress_interval();
+    const bool progress =
+        every.count() > 0 && (last_progress_sent_ == std::chrono::steady_clock::time_point{} ||
+                              now - last_progress_sent_ >= every - every / 10);
+    if (progress) last_progress_sent_ = now;
     Progress p;
     for (auto& [_, slot] : slots_) {
         if (slot.state != State::running) continue;

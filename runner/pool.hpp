@@ -243,6 +243,7 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     boost::asio::steady_timer grace_timer_;
     boost::asio::steady_timer monitor_timer_;
     std::uint64_t tests_known_ = 0;  ///< planned so far, for progress
+    std::chrono::steady_clock::time_point last_progress_sent_;
     ShutdownReport shutdown_;
     std::string stop_reason_;  ///< why nothing new starts; empty while running normally
     std::size_t failures_seen_ = 0;
