@@ -585,6 +585,14 @@ TEST_SUITE("daemon over stdio") {
             CHECK(t["line"].get<int>() > 0);
         }
 
+        rpc.send_raw("{not json\n");
+        CHECK(rpc.next()["error"]["code"] == -32700);
+        CHECK(rpc.call("frobnicate")["error"]["code"] == -32601);
+        // did_change: the binary is looked at again (unchanged here: the
+        // cached list stays, and says so by the same tests).
+        auto changed = rpc.call("did_change", {{"binaries", {fixture("basic")}}});
+        CHECK(changed["result"]["refreshed"][0] == fixture("basic"));
+        CHECK(rpc.call("did_change", {{"binaries", 3}})["error"]["code"] == -32602);
         rpc.send_raw("{\"jsonrpc\": \"2.0\", \"id\": 77, \"method\": \"run\", \"params\": 5}\n");
         auto bad = rpc.next();
         CHECK(bad["id"] == 77);
