@@ -156,8 +156,11 @@ bool DaemonClient::run(const nlohmann::ordered_json& params, Reporter& reporter,
     int signals_sent = 0;
     for (;;) {
         std::string line;
-        if (!read_line(line, error)) {
-            if (error != "interrupted") return false;
+        // A signal that came while an event was being handled is not lost
+        // waiting for the next one.
+        const bool pending = g_signals > signals_sent;
+        if (pending || !read_line(line, error)) {
+            if (!pending && error != "interrupted") return false;
             // Ctrl-C: the daemon drains this run (grace period); a second
             // one kills what still runs.
             if (g_signals > signals_sent) {

@@ -5,13 +5,24 @@
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/system/system_error.hpp>
+#include <cerrno>
 
 namespace tend {
+
+namespace {
+/// The socket's second descriptor (reading and writing are driven apart).
+int dup_or_throw(int fd) {
+    const int copy = ::dup(fd);
+    if (copy < 0) throw boost::system::system_error(errno, boost::system::system_category(), "dup");
+    return copy;
+}
+}  // namespace
 
 LineConnection::LineConnection(boost::asio::io_context& io, int in_fd, int out_fd,
                                std::size_t max_line, std::size_t max_queued)
     : in_(io, in_fd),
-      out_(io, in_fd == out_fd ? ::dup(out_fd) : out_fd),
+      out_(io, in_fd == out_fd ? dup_or_throw(out_fd) : out_fd),
       max_line_(max_line),
       max_queued_(max_queued) {}
 

@@ -236,6 +236,8 @@ void Pool::pump() {
     //    needs one.
     bool someone_waits = false;
     for (std::size_t i = 0; i < binaries_.size(); ++i) someone_waits |= binary_needs_slot(i);
+    // With a warm pool, other runs waiting count too.
+    if (warm_ && warm_->has_waiters(*this)) someone_waits = true;
     if (someone_waits && (live_slots() >= options_.jobs || warm_)) {
         std::vector<Slot*> spare;
         for (auto& [_, slot] : slots_) {
@@ -354,11 +356,20 @@ bool Pool::adopt(std::size_t binary) {
     slot.serial = next_slot_serial_++;
     slot.state = State::idle;
     auto& s = slots_.emplace(proc.get(), std::move(slot)).first->second;
-    if (takeable(s)) dispatch(s);
+    if (!takeable(s)) {
+        // The worker a retry must avoid: back it goes, a fresh one starts.
+        give_back(s);
+        return false;
+    }
+    dispatch(s);
     return true;
 }
 
 void Pool::give_back(Slot& slot) {
+    if (slot.killed_at_shutdown) {  // terminated: its exit is on the way
+        slot.state = State::stopping;
+        return;
+    }
     auto proc = slot.proc;
     if (slot.deadline) slot.deadline->cancel();
     const auto identity = binaries_[slot.binary].identity;
@@ -478,6 +489,9 @@ void Pool::on_signal(int sig) {
 void Pool::kill_busy_workers(bool now) {
     killed_at_once_ = now;
     for (auto& [_, slot] : slots_) {
+        // Idle ones are not in the way: they are stopped (or given back
+        // warm) when the run ends.
+        if (slot.state == State::idle || slot.state == State::stopping) continue;
         if (slot.state == State::running || slot.state == State::finalizing) {
             slot.killed_at_shutdown = true;
         }

@@ -61,8 +61,9 @@ struct Reader {
             out.reset();
             return true;
         }
-        if (!j.is_number() || j.get<double>() < 0)
-            return fail(where, "expected seconds (a number of 0 or more) or null");
+        // A year at most: longer durations would overflow the clocks.
+        if (!j.is_number() || j.get<double>() < 0 || j.get<double>() > 365 * 24 * 3600.0)
+            return fail(where, "expected seconds (a number from 0 to 31536000) or null");
         out = Seconds(j.get<double>());
         return true;
     }
@@ -214,6 +215,7 @@ bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults,
         } else if (key == "progress_ms") {
             std::uint64_t n = 0;
             if (!r.count(value, at, n)) return false;
+            if (n > 3'600'000) return r.fail(at, "at most 3600000 (an hour)");
             progress = std::chrono::milliseconds(std::max<std::uint64_t>(n, n ? 20 : 0));
         } else if (key == "settings") {
             if (!value.is_array() || value.size() != o.binaries.size())

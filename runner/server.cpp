@@ -101,7 +101,8 @@ Server::Server(ServeOptions options)
       warm_(io_, options_.defaults.jobs),
       signals_(io_, SIGINT, SIGTERM),
       idle_timer_(io_),
-      exit_timer_(io_) {}
+      exit_timer_(io_),
+      accept_retry_(io_) {}
 
 Server::~Server() {
     runs_.clear();
@@ -130,14 +131,14 @@ int Server::run(std::string& error) {
     io_.run();
     // What the shutdown did, as `tend run` reports its own.
     if (shutting_down_) {
-        std::fprintf(stderr,
-                     "tend serve: shut down (%s): %zu runs drained, %zu warm workers stopped, in "
-                     "%.3f s\n",
-                     shutdown_signal_ == SIGINT ? "SIGINT" : "SIGTERM", runs_drained_,
-                     warm_stopped_.value_or(0),
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                   shutdown_started_)
-                         .count());
+        std::fprintf(
+            stderr,
+            "tend serve: shut down (%s): %zu runs drained, %zu warm workers stopped, in "
+            "%.3f s\n",
+            shutdown_signal_ == SIGINT ? "SIGINT" : "SIGTERM", runs_drained_,
+            warm_stopped_.value_or(0),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - shutdown_started_)
+                .count());
     }
     return 0;
 }
@@ -207,8 +208,14 @@ void Server::accept() {
     acceptor_->async_accept([this](boost::system::error_code ec,
                                    boost::asio::local::stream_protocol::socket socket) {
         if (ec) {
-            if (ec != boost::asio::error::operation_aborted && acceptor_ && acceptor_->is_open())
-                accept();
+            if (ec == boost::asio::error::operation_aborted || !acceptor_ || !acceptor_->is_open())
+                return;
+            // Out of descriptors, say: look again in a moment, not in a loop
+            // that eats a CPU.
+            accept_retry_.expires_after(std::chrono::milliseconds(100));
+            accept_retry_.async_wait([this](boost::system::error_code e) {
+                if (!e && acceptor_ && acceptor_->is_open()) accept();
+            });
             return;
         }
         const int fd = socket.release();
@@ -217,26 +224,34 @@ void Server::accept() {
         socklen_t len = sizeof peer;
         const bool same_user =
             ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.uid == ::geteuid();
-        if (!same_user || shutting_down_ || clients_.size() >= options_.max_clients) {
-            // Told why, then closed; it never becomes a client.
-            const auto message =
-                !same_user ? fmt::format("refused: uid {} is not the daemon's user", peer.uid)
-                : shutting_down_
-                    ? std::string("the daemon is shutting down")
-                    : fmt::format("busy: {} clients connected (--max-clients)", clients_.size());
-            const int code = !same_user ? kInvalidRequest : shutting_down_ ? kShuttingDown : kBusy;
-            auto conn = std::make_shared<LineConnection>(io_, fd, fd, options_.max_line,
-                                                         options_.max_queued);
-            conn->start({});
-            conn->send(dump(ojson{{"jsonrpc", "2.0"},
-                                  {"id", nullptr},
-                                  {"error", {{"code", code}, {"message", message}}}}));
-            conn->finish();
-        } else {
-            add_client(fd, fd);
+        try {
+            serve_connection(fd, same_user, peer.uid);
+        } catch (const boost::system::system_error&) {
+            ::close(fd);  // out of descriptors: this one is not served
         }
         if (!shutting_down_) accept();
     });
+}
+
+void Server::serve_connection(int fd, bool same_user, uid_t peer_uid) {
+    if (!same_user || shutting_down_ || clients_.size() >= options_.max_clients) {
+        // Told why, then closed; it never becomes a client.
+        const auto message =
+            !same_user ? fmt::format("refused: uid {} is not the daemon's user", peer_uid)
+            : shutting_down_
+                ? std::string("the daemon is shutting down")
+                : fmt::format("busy: {} clients connected (--max-clients)", clients_.size());
+        const int code = !same_user ? kInvalidRequest : shutting_down_ ? kShuttingDown : kBusy;
+        auto conn =
+            std::make_shared<LineConnection>(io_, fd, fd, options_.max_line, options_.max_queued);
+        conn->start({});
+        conn->send(dump(ojson{{"jsonrpc", "2.0"},
+                              {"id", nullptr},
+                              {"error", {{"code", code}, {"message", message}}}}));
+        conn->finish();
+    } else {
+        add_client(fd, fd);
+    }
 }
 
 void Server::add_client(int in_fd, int out_fd) {
@@ -285,14 +300,25 @@ void Server::respond_error(std::uint64_t client, const json& id, int code,
 }
 
 void Server::on_line(std::uint64_t client, std::string_view line) {
+    // Whatever a request holds, a wrong type in it is the request's error,
+    // never the daemon's end.
+    try {
+        handle_line(client, line);
+    } catch (const json::exception& e) {
+        respond_error(client, nullptr, kInvalidRequest,
+                      std::string("a field of the request has the wrong type: ") + e.what());
+    }
+}
+
+void Server::handle_line(std::uint64_t client, std::string_view line) {
     json msg;
     try {
         msg = json::parse(line);
     } catch (const json::parse_error& e) {
         return respond_error(client, nullptr, kParseError, std::string("parse error: ") + e.what());
     }
-    if (!msg.is_object() || msg.value("jsonrpc", "") != "2.0" || !msg.contains("method") ||
-        !msg["method"].is_string()) {
+    if (!msg.is_object() || !msg.contains("jsonrpc") || msg["jsonrpc"] != "2.0" ||
+        !msg.contains("method") || !msg["method"].is_string()) {
         return respond_error(client, msg.is_object() && msg.contains("id") ? msg["id"] : json(),
                              kInvalidRequest,
                              "not a JSON-RPC 2.0 request: needs \"jsonrpc\": \"2.0\" and a "
@@ -393,8 +419,9 @@ void Server::do_cancel(std::uint64_t client, const json& id, const json& params)
     // graceful: as `tend run` takes Ctrl-C (the grace period, then kill);
     // a second graceful cancel, like a second Ctrl-C, kills at once.
     auto& pool = *it->second->pool;
-    const int sig = params.value("signal", "SIGINT") == "SIGTERM" ? SIGTERM : SIGINT;
-    if (params.value("graceful", false) || pool.interrupted()) {
+    const int sig = params.contains("signal") && params["signal"] == "SIGTERM" ? SIGTERM : SIGINT;
+    const bool graceful = params.contains("graceful") && params["graceful"] == true;
+    if (graceful || pool.interrupted()) {
         pool.interrupt(sig);
     } else {
         pool.cancel("cancelled by the client");
@@ -453,8 +480,9 @@ void Server::run_done(std::uint64_t run_id) {
                          {"startup_failed", run->pool->startup_failed()}});
         }
     }
-    // What tests left behind, now that their run is over.
-    warm_.reaper().kill_strays();
+    // What tests left behind, once no run is under way: a stray may be a
+    // helper of a test still running in another run.
+    if (runs_.empty()) warm_.reaper().kill_strays();
     // The pool is destroyed here, outside its own handlers (run_done runs
     // from a posted handler).
     run.reset();

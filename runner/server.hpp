@@ -63,7 +63,11 @@ class Server {
     bool listen(std::string& error);
     void accept();
     void add_client(int in_fd, int out_fd);
+    /// A new connection: a client, or told why not and closed. Throws
+    /// boost::system::system_error when out of descriptors.
+    void serve_connection(int fd, bool same_user, uid_t peer_uid);
     void on_line(std::uint64_t client, std::string_view line);
+    void handle_line(std::uint64_t client, std::string_view line);
     void on_closed(std::uint64_t client, const std::string& why);
     void respond(std::uint64_t client, const nlohmann::json& id, nlohmann::json result);
     void respond_error(std::uint64_t client, const nlohmann::json& id, int code,
@@ -90,6 +94,7 @@ class Server {
     std::optional<boost::asio::local::stream_protocol::acceptor> acceptor_;
     boost::asio::steady_timer idle_timer_;
     boost::asio::steady_timer exit_timer_;
+    boost::asio::steady_timer accept_retry_;
     std::map<std::uint64_t, std::unique_ptr<Client>> clients_;
     std::map<std::uint64_t, std::unique_ptr<Run>> runs_;
     std::uint64_t next_client_ = 1;
@@ -99,7 +104,7 @@ class Server {
     bool owns_socket_ = false;
     int exit_waits_ = 0;
     std::chrono::steady_clock::time_point shutdown_started_;
-    std::size_t runs_drained_ = 0;  ///< runs under way when the shutdown began
+    std::size_t runs_drained_ = 0;             ///< runs under way when the shutdown began
     std::optional<std::size_t> warm_stopped_;  ///< idle warm workers stopped at the end
     std::chrono::steady_clock::time_point started_;
     /// Per binary, over the daemon's life: tests run and recycles by reason.

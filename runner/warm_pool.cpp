@@ -66,8 +66,7 @@ bool WarmPool::acquire(Client& client) {
     // (woken with a grant) may have room, however much there is.
     const bool granted = granted_.erase(&client) > 0;
     if (!granted && (!waiting_.empty() || !granted_.empty())) {
-        if (std::find(waiting_.begin(), waiting_.end(), &client) == waiting_.end())
-            waiting_.push_back(&client);
+        enqueue(client, false);
         return false;
     }
     if (live_ >= jobs_ && !idle_.empty()) {
@@ -80,17 +79,26 @@ bool WarmPool::acquire(Client& client) {
     }
     if (live_ >= jobs_) {
         // Its turn, and still no room: first in line again.
-        if (std::find(waiting_.begin(), waiting_.end(), &client) == waiting_.end()) {
-            if (granted)
-                waiting_.push_front(&client);
-            else
-                waiting_.push_back(&client);
-        }
+        enqueue(client, granted);
         return false;
     }
     ++live_;
     ++holders_[&client];
     return true;
+}
+
+void WarmPool::enqueue(Client& client, bool front) {
+    if (std::find(waiting_.begin(), waiting_.end(), &client) != waiting_.end()) return;
+    if (front)
+        waiting_.push_front(&client);
+    else
+        waiting_.push_back(&client);
+    for (const auto& [holder, _] : holders_) {
+        if (holder == &client) continue;
+        asio::post(io_, [this, c = const_cast<Client*>(holder)] {
+            if (known_.count(c)) c->wake();
+        });
+    }
 }
 
 void WarmPool::release(Client& client) {

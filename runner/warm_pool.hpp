@@ -90,6 +90,13 @@ class WarmPool final : public WorkerProcess::Listener {
     /// Whether `client`, holding `holds` workers, should give one back: some
     /// other run waits and `client` has more than its share.
     bool should_yield(const Client& client, std::size_t holds) const;
+    /// Whether a run other than `client` waits for room.
+    bool has_waiters(const Client& client) const {
+        for (const auto* c : waiting_) {
+            if (c != &client) return true;
+        }
+        return false;
+    }
     /// `client` is finished: it waits for nothing any more.
     void forget(Client& client);
     /// Stops every idle worker (shutdown).
@@ -123,6 +130,9 @@ class WarmPool final : public WorkerProcess::Listener {
         std::map<std::string, TestList> tests;  ///< by context
     };
     void evict(std::map<const WorkerProcess*, Idle>::iterator it);
+    /// `client` starts waiting: the runs holding workers look again
+    /// whether they hold an idle one they can give.
+    void enqueue(Client& client, bool front);
     void wake_next();
 
     asio::io_context& io_;

@@ -341,6 +341,21 @@ TEST_SUITE("daemon") {
         d.forget();
     }
 
+    TEST_CASE("a retry that must avoid the only worker of a -j 1 run gets a fresh one") {
+        Daemon d({"-j", "4"});
+        const std::string dir = temp_dir("retry-j1");
+        const pid_t client = start_tend({"run", fixture("basic"), "-j", "1", "--retries", "1",
+                                         "--daemon", "--socket", d.socket, "--json"},
+                                        dir + "/out");
+        CHECK(wait_for(client, 60) == 1);  // it ends (it used to wait forever)
+        const auto events = json_lines(slurp(dir + "/out"));
+        const auto done = statuses(events);
+        CHECK(done.size() == 11);
+        CHECK(done.at("math/throws") == "failed");
+        std::filesystem::remove_all(dir);
+        CHECK(d.stop() == 0);
+    }
+
     TEST_CASE("a client killed mid-run costs only its own run") {
         Daemon d({"-j", "2"});
         const std::string dir = temp_dir("killed-client");
@@ -476,6 +491,16 @@ TEST_SUITE("daemon") {
         CHECK(rpc.call("run", {{"binaries", {fixture("basic")}},
                                {"jobs", "many"}})["error"]["code"] == -32602);
         CHECK(rpc.call("cancel", {{"run", 999}})["error"]["code"] == -32002);
+        // Fields of the wrong type: errors, not the daemon's end.
+        rpc.send_raw("{\"jsonrpc\": 2, \"id\": 5, \"method\": \"status\"}\n");
+        CHECK(rpc.next()["error"]["code"] == -32600);
+        auto typed = rpc.call("run", {{"binaries", {fixture("hanging")}}, {"suite", "hangs"}});
+        REQUIRE(typed["result"]["run"].is_number());
+        CHECK(rpc.call("cancel", {{"run", typed["result"]["run"]}, {"signal", 15}, {"graceful", 1}})
+                  .contains("result"));
+        for (auto m = rpc.next(); !m.is_null() && m.value("method", "") != "run_finished";
+             m = rpc.next()) {
+        }
         rpc.send_raw(std::string(3 << 20, 'x') + "\n");  // 3 MiB in one line
         m = rpc.next();
         CHECK(m["error"]["code"] == -32600);
