@@ -18,6 +18,16 @@ namespace tend {
 namespace {
 using json = nlohmann::json;
 
+bool parse_message(const std::string& line, json& msg, std::string& error) {
+    try {
+        msg = json::parse(line);
+        return true;
+    } catch (const json::exception& e) {
+        error = std::string("the daemon sent something that is not JSON: ") + e.what();
+        return false;
+    }
+}
+
 volatile sig_atomic_t g_signal = 0;
 volatile sig_atomic_t g_signals = 0;
 void on_signal(int sig) {
@@ -124,12 +134,7 @@ bool DaemonClient::call(const std::string& method, const json& params, json& res
         json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}, send_error);
     for (std::string line; read_line(line, error);) {
         json msg;
-        try {
-            msg = json::parse(line);
-        } catch (const json::exception& e) {
-            error = std::string("the daemon sent something that is not JSON: ") + e.what();
-            return false;
-        }
+        if (!parse_message(line, msg, error)) return false;
         const bool ours = msg.contains("id") && (msg["id"] == id || msg["id"].is_null());
         if (!ours) continue;  // a notification
         if (msg.contains("error")) {
@@ -178,12 +183,7 @@ bool DaemonClient::run(const nlohmann::ordered_json& params, Reporter& reporter,
             continue;
         }
         json msg;
-        try {
-            msg = json::parse(line);
-        } catch (const json::exception& e) {
-            error = std::string("the daemon sent something that is not JSON: ") + e.what();
-            return false;
-        }
+        if (!parse_message(line, msg, error)) return false;
         if (!msg.contains("method")) continue;  // the response to a cancel
         const auto method = msg["method"].get<std::string>();
         auto& event = msg["params"];

@@ -36,17 +36,27 @@ std::optional<TestStatus> status_from(const std::string& s) {
     }
     return std::nullopt;
 }
+
+/// What every event about one test starts with, in this order.
+json test_head(const char* event, const std::string& binary, const protocol::TestInfo& test,
+               bool with_location) {
+    json j;
+    j["event"] = event;
+    j["name"] = test.name;
+    j["suite"] = test.suite;
+    j["binary"] = binary;
+    j["id"] = test.id;
+    if (with_location) {
+        j["file"] = test.file;
+        j["line"] = test.line;
+    }
+    return j;
+}
 }  // namespace
 
 json to_json(const TestEvent& e) {
-    json j;
-    j["event"] = e.final ? "test" : "attempt";  // an attempt is retried: a later event ends it
-    j["name"] = e.test.name;
-    j["suite"] = e.test.suite;
-    j["binary"] = e.binary;
-    j["id"] = e.test.id;
-    j["file"] = e.test.file;
-    j["line"] = e.test.line;
+    // An attempt is retried: a later event ends it.
+    json j = test_head(e.final ? "test" : "attempt", e.binary, e.test, true);
     j["status"] = to_string(e.status);
     j["duration_ms"] = static_cast<double>(e.duration_ns) / 1e6;
     j["worker_pid"] = e.worker_pid ? json(e.worker_pid) : json(nullptr);
@@ -70,26 +80,14 @@ json to_json(const TestEvent& e) {
 }
 
 json to_json(const SlowEvent& e) {
-    json j;
-    j["event"] = "slow";
-    j["name"] = e.test.name;
-    j["suite"] = e.test.suite;
-    j["binary"] = e.binary;
-    j["id"] = e.test.id;
+    json j = test_head("slow", e.binary, e.test, false);
     j["running_ms"] = static_cast<double>(e.running_ns) / 1e6;
     j["worker_pid"] = e.worker_pid;
     return j;
 }
 
 json to_json(const StartedEvent& e) {
-    json j;
-    j["event"] = "started";
-    j["name"] = e.test.name;
-    j["suite"] = e.test.suite;
-    j["binary"] = e.binary;
-    j["id"] = e.test.id;
-    j["file"] = e.test.file;
-    j["line"] = e.test.line;
+    json j = test_head("started", e.binary, e.test, true);
     j["worker_pid"] = e.worker_pid;
     return j;
 }

@@ -352,37 +352,48 @@ void Server::handle_line(std::uint64_t client, std::string_view line) {
     respond_error(client, id, kMethodNotFound, "unknown method '" + method + "'");
 }
 
-void Server::do_run(std::uint64_t client, const json& id, const json& params) {
-    if (shutting_down_) return respond_error(client, id, kShuttingDown, "shutting down");
-    if (runs_.size() >= options_.max_runs) {
-        return respond_error(client, id, kBusy,
-                             fmt::format("busy: {} runs under way (--max-runs)", runs_.size()));
+bool Server::room_for_run(std::uint64_t client, const json& id) {
+    if (shutting_down_) {
+        respond_error(client, id, kShuttingDown, "shutting down");
+        return false;
     }
+    if (runs_.size() >= options_.max_runs) {
+        respond_error(client, id, kBusy,
+                      fmt::format("busy: {} runs under way (--max-runs)", runs_.size()));
+        return false;
+    }
+    return true;
+}
+
+void Server::start_run(std::uint64_t client, const json& id, PoolOptions opts,
+                       std::chrono::milliseconds progress, bool discover) {
+    const auto run_id = next_run_++;
+    auto run = std::make_unique<Run>();
+    run->id = run_id;
+    run->client = client;
+    run->discover = discover;
+    run->request_id = id;
+    if (!discover) run->reporter = std::make_unique<RunReporter>(*this, client, run_id, progress);
+    run->pool = std::make_unique<Pool>(std::move(opts), run->reporter.get(), warm_);
+    auto* pool = run->pool.get();
+    runs_[run_id] = std::move(run);
+    clients_[client]->runs.insert(run_id);
+    if (!discover) respond(client, id, {{"run", run_id}});
+    pool->start([this, run_id](const Summary&) { run_done(run_id); });
+}
+
+void Server::do_run(std::uint64_t client, const json& id, const json& params) {
+    if (!room_for_run(client, id)) return;
     PoolOptions opts;
     std::chrono::milliseconds progress{};
     std::string error;
     if (!parse_run_params(params, options_.defaults, opts, progress, error))
         return respond_error(client, id, kInvalidParams, error);
-    const auto run_id = next_run_++;
-    auto run = std::make_unique<Run>();
-    run->id = run_id;
-    run->client = client;
-    run->request_id = id;
-    run->reporter = std::make_unique<RunReporter>(*this, client, run_id, progress);
-    run->pool = std::make_unique<Pool>(std::move(opts), run->reporter.get(), warm_);
-    auto* pool = run->pool.get();
-    runs_[run_id] = std::move(run);
-    clients_[client]->runs.insert(run_id);
-    respond(client, id, {{"run", run_id}});
-    pool->start([this, run_id](const Summary&) { run_done(run_id); });
+    start_run(client, id, std::move(opts), progress, false);
 }
 
 void Server::do_discover(std::uint64_t client, const json& id, const json& params) {
-    if (shutting_down_) return respond_error(client, id, kShuttingDown, "shutting down");
-    if (runs_.size() >= options_.max_runs) {
-        return respond_error(client, id, kBusy,
-                             fmt::format("busy: {} runs under way (--max-runs)", runs_.size()));
-    }
+    if (!room_for_run(client, id)) return;
     PoolOptions opts;
     std::chrono::milliseconds progress{};
     std::string error;
@@ -395,17 +406,7 @@ void Server::do_discover(std::uint64_t client, const json& id, const json& param
                              error.empty() ? "params: expected {\"binaries\": [paths]}" : error);
     }
     opts.list_only = true;
-    const auto run_id = next_run_++;
-    auto run = std::make_unique<Run>();
-    run->id = run_id;
-    run->client = client;
-    run->discover = true;
-    run->request_id = id;
-    run->pool = std::make_unique<Pool>(std::move(opts), nullptr, warm_);
-    auto* pool = run->pool.get();
-    runs_[run_id] = std::move(run);
-    clients_[client]->runs.insert(run_id);
-    pool->start([this, run_id](const Summary&) { run_done(run_id); });
+    start_run(client, id, std::move(opts), {}, true);
 }
 
 void Server::do_cancel(std::uint64_t client, const json& id, const json& params) {

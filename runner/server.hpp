@@ -74,6 +74,10 @@ class Server {
                        const std::string& message);
     void notify(std::uint64_t client, const char* method, nlohmann::ordered_json params);
 
+    /// Whether a new run may start; if not, the client is told why.
+    bool room_for_run(std::uint64_t client, const nlohmann::json& id);
+    void start_run(std::uint64_t client, const nlohmann::json& id, PoolOptions opts,
+                   std::chrono::milliseconds progress, bool discover);
     void do_run(std::uint64_t client, const nlohmann::json& id, const nlohmann::json& params);
     void do_discover(std::uint64_t client, const nlohmann::json& id, const nlohmann::json& params);
     void do_cancel(std::uint64_t client, const nlohmann::json& id, const nlohmann::json& params);
