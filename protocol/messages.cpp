@@ -126,8 +126,12 @@ struct Encoder {
         }
     }
     void operator()(const RunUnit& m) {
-        head(2, "run");
+        head(m.flush ? 3 : 2, "run");
         uint("unit", m.unit);
+        if (m.flush) {
+            str(pk, "flush");
+            pk.pack_true();
+        }
         array("tests", m.tests.size());
         for (const auto& t : m.tests) {
             pk.pack_map(2);
@@ -271,6 +275,8 @@ class Fields {
         const auto& o = need(key);
         if (o.type == msgpack::type::FLOAT64 || o.type == msgpack::type::FLOAT32) return o.via.f64;
         if (o.type == msgpack::type::POSITIVE_INTEGER) return static_cast<double>(o.via.u64);
+        // msgpack-c packs a double with no fraction as an integer.
+        if (o.type == msgpack::type::NEGATIVE_INTEGER) return static_cast<double>(o.via.i64);
         wrong(key, o, "number");
     }
     bool boolean(std::string_view key) const {
@@ -351,6 +357,7 @@ Message decode_fields(const Fields& f, std::string_view type, std::size_t payloa
             Fields t(arr.ptr[i], "run.tests", i);
             m.tests.push_back(TestRef{t.u32("id"), t.text("name")});
         }
+        m.flush = f.find("flush") && f.boolean("flush");
         return m;
     }
     if (type == "result") {

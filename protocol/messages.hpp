@@ -83,6 +83,10 @@ struct TestRef {
 struct RunUnit {
     std::uint64_t unit = 0;
     std::vector<TestRef> tests;
+    /// Send each result as soon as its test ends, no batching: tend asks
+    /// for it after a worker broke the protocol, so that the next break is
+    /// pinned on the test that caused it. Absent on the wire when false.
+    bool flush = false;
     bool operator==(const RunUnit&) const = default;
 };
 

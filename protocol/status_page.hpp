@@ -2,11 +2,15 @@
 // (descriptor named by TEND_STATUS_FD; see docs/protocol.md, "Status page").
 //
 // The worker stores, with plain memory writes and no syscall, which test of
-// which unit it is running. Results can then travel in batches: when a worker
-// dies, the supervisor reads the page and knows exactly which test was
-// running, and which finished tests' results were still in the worker's
-// batch (those run again). A worker that ignores the page loses nothing but
-// the batching: it must then send each result as soon as the test ends.
+// which unit it is running, how many it finished, and whether it waits for a
+// command. Results can then travel in batches: the batch itself sits in the
+// mapping, after the page, so when a worker dies, hangs or is stopped, the
+// supervisor still has every result the worker finished. The page also tells
+// the supervisor when the two sides disagree (the worker waits for a command
+// while the supervisor waits for a result: the stream lost its framing) and
+// whether a result came before its test was finished (forged by the test).
+// A worker that ignores the page loses nothing but the batching: it must then
+// send each result as soon as the test ends.
 #pragma once
 
 #include <atomic>
@@ -17,8 +21,12 @@ namespace tend::protocol {
 
 /// Environment variable naming the page's descriptor in the worker.
 inline constexpr const char* kStatusFdEnv = "TEND_STATUS_FD";
-/// Bytes the supervisor maps (the page need not be bigger than the struct).
+/// Bytes of the page proper (the struct below, then unused).
 inline constexpr std::size_t kStatusPageBytes = 4096;
+/// Bytes of the batch area that follows the page.
+inline constexpr std::size_t kBatchAreaBytes = 64 * 1024;
+/// Bytes of the whole mapping: the page, then the batch area.
+inline constexpr std::size_t kStatusMapBytes = kStatusPageBytes + kBatchAreaBytes;
 
 struct StatusPage {
     /// 1 once the worker has mapped the page and keeps it up to date.
@@ -31,6 +39,15 @@ struct StatusPage {
     std::atomic<std::uint32_t> test_id;
     /// When the test begun last started: CLOCK_MONOTONIC, in nanoseconds.
     std::atomic<std::int64_t> started_ns;
+    /// Tests of `unit` finished so far, set before the test's result is
+    /// encoded: a result that arrives for a test not finished yet was not
+    /// written by the worker.
+    std::atomic<std::uint32_t> finished;
+    /// 1 while the worker is blocked reading its next command.
+    std::atomic<std::uint32_t> waiting;
+    /// Bytes of result frames at the start of the batch area that the worker
+    /// has not written to the result descriptor yet (0 when all were sent).
+    std::atomic<std::uint32_t> batch_bytes;
 };
 
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free &&
@@ -43,6 +60,8 @@ namespace tend::protocol {
 // The layout is part of the protocol (docs/protocol.md, "Status page").
 static_assert(offsetof(StatusPage, attached) == 0 && offsetof(StatusPage, started) == 4 &&
                   offsetof(StatusPage, unit) == 8 && offsetof(StatusPage, test_id) == 16 &&
-                  offsetof(StatusPage, started_ns) == 24 && sizeof(StatusPage) <= kStatusPageBytes,
+                  offsetof(StatusPage, started_ns) == 24 && offsetof(StatusPage, finished) == 32 &&
+                  offsetof(StatusPage, waiting) == 36 && offsetof(StatusPage, batch_bytes) == 40 &&
+                  sizeof(StatusPage) <= kStatusPageBytes,
               "StatusPage must keep its documented layout");
 }  // namespace tend::protocol

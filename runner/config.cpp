@@ -24,10 +24,13 @@ namespace {
 /// Where a key may appear, for the messages about it.
 enum class Scope { top, limits, binary, binary_limits };
 
-constexpr std::string_view kTopKeys[] = {"binaries",  "jobs",    "timeout",  "slow",
-                                         "grace",     "retries", "max-fail", "max-worker-deaths",
-                                         "fail-fast", "limits",  "binary"};
-constexpr std::string_view kBinaryKeys[] = {"match", "timeout", "slow", "retries", "limits"};
+constexpr std::string_view kTopKeys[] = {
+    "binaries",        "jobs",    "timeout",  "slow",
+    "grace",           "retries", "max-fail", "max-worker-deaths",
+    "fail-fast",       "limits",  "binary",   "startup-timeout",
+    "teardown-timeout"};
+constexpr std::string_view kBinaryKeys[] = {
+    "match", "timeout", "slow", "retries", "startup-timeout", "teardown-timeout", "limits"};
 constexpr std::string_view kLimitKeys[] = {"max-rss", "max-fds", "max-age"};
 
 std::string_view scope_name(Scope scope) {
@@ -190,6 +193,12 @@ class Parser {
         if (key == "timeout") return seconds(key, v, true, true, s.timeout);
         if (key == "slow") return seconds(key, v, true, true, s.slow);
         if (key == "retries") return count(key, v, 0, 100, s.retries);
+        if (key == "startup-timeout" || key == "teardown-timeout") {
+            NoneOr<Seconds> value;
+            if (!seconds(key, v, false, true, value)) return false;
+            (key == "startup-timeout" ? s.startup_timeout : s.teardown_timeout) = **value;
+            return true;
+        }
         if (key == "limits") {
             const auto* t = v.as_table();
             if (!t) return wrong_type(key, v, "a table");
@@ -371,6 +380,8 @@ BinarySettings apply(BinarySettings base, const Settings& s) {
     if (s.timeout) base.timeout = *s.timeout;
     if (s.slow) base.slow = *s.slow;
     if (s.retries) base.retries = *s.retries;
+    if (s.startup_timeout) base.startup_timeout = *s.startup_timeout;
+    if (s.teardown_timeout) base.teardown_timeout = *s.teardown_timeout;
     return base;
 }
 
@@ -486,6 +497,8 @@ void overlay(Settings& under, const Settings& over) {
     take(under.slow, over.slow);
     take(under.grace, over.grace);
     take(under.retries, over.retries);
+    take(under.startup_timeout, over.startup_timeout);
+    take(under.teardown_timeout, over.teardown_timeout);
     if (over.fail_fast || over.max_fail) {
         under.fail_fast = over.fail_fast;
         under.max_fail = over.max_fail;
@@ -512,12 +525,16 @@ PoolOptions resolve_options(const std::vector<std::string>& binaries, const Sett
         if (run.fail_fast.value_or(false)) opts.max_fail = 1;
         if (run.max_fail) opts.max_fail = *run.max_fail;
     }
-    const BinarySettings base{defaults.limits, defaults.timeout, defaults.slow, defaults.retries};
+    const BinarySettings base{
+        defaults.limits,  defaults.timeout,         defaults.slow,
+        defaults.retries, defaults.startup_timeout, defaults.teardown_timeout};
     const BinarySettings everywhere = apply(base, run);
     opts.limits = everywhere.limits;
     opts.timeout = everywhere.timeout;
     opts.slow = everywhere.slow;
     opts.retries = everywhere.retries;
+    opts.startup_timeout = everywhere.startup_timeout;
+    opts.teardown_timeout = everywhere.teardown_timeout;
     opts.per_binary.clear();
     for (const auto& binary : binaries) {
         Settings s = file.top;

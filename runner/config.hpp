@@ -39,7 +39,8 @@ struct LimitSettings {
 };
 
 /// What one layer sets; unset = this layer says nothing. A [[binary]] table
-/// may set only timeout, slow, retries and limits (the parser enforces it).
+/// may set only timeout, slow, retries, startup-timeout,
+/// teardown-timeout and limits (the parser enforces it).
 struct Settings {
     std::optional<std::size_t> jobs;
     NoneOr<Seconds> timeout;
@@ -47,6 +48,9 @@ struct Settings {
     NoneOr<Seconds> slow;
     std::optional<Seconds> grace;
     std::optional<std::uint32_t> retries;
+    /// Bounds on a worker's start-up and on a unit's teardown.
+    std::optional<Seconds> startup_timeout;
+    std::optional<Seconds> teardown_timeout;
     /// fail-fast and max-fail are one setting (stop after N failures): a
     /// layer that sets either replaces both of a lower layer.
     std::optional<bool> fail_fast;

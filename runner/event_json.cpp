@@ -116,7 +116,7 @@ json to_json(const Notice& n) {
 json to_json(const ShutdownReport& r) {
     json j;
     j["event"] = "shutdown";
-    j["signal"] = r.signal == SIGINT ? "SIGINT" : "SIGTERM";
+    j["signal"] = signal_name(r.signal);
     j["units_finished"] = r.units_finished;
     j["units_cancelled"] = r.units_cancelled;
     j["workers_killed"] = r.workers_killed;
@@ -219,7 +219,7 @@ bool Replayer::replay(const nlohmann::json& j, std::string& error) {
             to_.notice(Notice{binary, message, j.at("fails_run").get<bool>()});
         } else if (kind == "shutdown") {
             ShutdownReport r;
-            r.signal = j.at("signal") == "SIGINT" ? SIGINT : SIGTERM;
+            r.signal = signal_from_name(j.at("signal").get<std::string>());
             r.units_finished = j.at("units_finished").get<std::uint64_t>();
             r.units_cancelled = j.at("units_cancelled").get<std::uint64_t>();
             r.workers_killed = j.at("workers_killed").get<std::uint64_t>();

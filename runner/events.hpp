@@ -3,6 +3,7 @@
 // data; a reporter that wants to keep something copies it.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <array>
@@ -109,6 +110,15 @@ struct Summary {
 };
 
 /// What a shutdown on SIGINT/SIGTERM did.
+/// "SIGINT", "SIGTERM" or "SIGHUP": the signals that interrupt a run.
+inline std::string_view signal_name(int sig) {
+    return sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM";
+}
+/// The reverse of signal_name(); SIGTERM for anything else.
+inline int signal_from_name(std::string_view name) {
+    return name == "SIGINT" ? SIGINT : name == "SIGHUP" ? SIGHUP : SIGTERM;
+}
+
 struct ShutdownReport {
     int signal = 0;
     std::uint64_t units_finished = 0;   ///< running units that finished during the drain

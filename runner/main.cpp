@@ -44,7 +44,23 @@ struct LimitFlags {
     std::string timeout;
     std::string grace;
     std::string slow;
+    std::string startup_timeout;
+    std::string teardown_timeout;
 };
+
+/// --startup-timeout/--teardown-timeout: positive seconds, no "none" (every
+/// wait is bounded). False with `error` set when the value is wrong.
+bool parse_bound(const std::string& flag, const std::string& value,
+                 std::optional<tend::Seconds>& out, std::string& error) {
+    if (value.empty()) return true;
+    const auto seconds = tend::parse_seconds(value, error);
+    if (!seconds || *seconds <= 0) {
+        error = flag + ": " + (seconds ? "'" + value + "' must be more than 0" : error);
+        return false;
+    }
+    out = tend::Seconds(*seconds);
+    return true;
+}
 
 /// --max-rss/--max-fds/--max-age as a layer of settings; "none" lifts a
 /// limit, an empty string is a flag not given.
@@ -105,11 +121,12 @@ int run_list(tend::PoolOptions opts, const tend::Selection& selection, bool as_j
     opts.per_binary.clear();
     tend::Pool pool(opts, nullptr);
     pool.run();
-    int status = kExitOk;
+    // Interrupted: what was listed is printed, and the status says so.
+    int status = pool.interrupted() ? 128 + pool.interrupted() : kExitOk;
     for (const auto& b : pool.listing()) {
         if (!b.error.empty()) {
             std::fprintf(stderr, "tend: %s\n", b.error.c_str());
-            status = kExitStartup;
+            if (!pool.interrupted()) status = kExitStartup;
             continue;
         }
         for (const auto& t : b.tests) {
@@ -280,6 +297,13 @@ int main(int argc, char** argv) {
     auto* list = app.add_subcommand("list", "Print the tests in test binaries.");
     add_config_options(list);
     list->add_flag("--json", as_json, "One JSON object per test");
+    const auto add_startup_timeout = [&](CLI::App* cmd) {
+        cmd->add_option("--startup-timeout", limit_flags.startup_timeout,
+                        "Give up on a worker that has not said hello (or listed its tests) "
+                        "after SECONDS: the binary is reported and tend exits 3. Default 60")
+            ->type_name("SECONDS");
+    };
+    add_startup_timeout(list);
 
     auto* run = app.add_subcommand("run", "Run every test of the test binaries on warm workers.");
     add_config_options(run);
@@ -310,6 +334,12 @@ int main(int argc, char** argv) {
                     "'slow' event), again after each further SECONDS; it goes on running. "
                     "Default 60")
         ->type_name("SECONDS|none");
+    add_startup_timeout(run);
+    run->add_option("--teardown-timeout", limit_flags.teardown_timeout,
+                    "Kill a worker whose scope teardown is still running after SECONDS (SIGTERM, "
+                    "then SIGKILL); the teardown is an error, the next unit runs on a fresh "
+                    "worker. Default: --timeout when given, else 60")
+        ->type_name("SECONDS");
     run->add_option("--grace", limit_flags.grace,
                     "After SIGINT/SIGTERM, let running units go on for SECONDS before killing "
                     "their workers; a second signal kills at once. Default 5")
@@ -523,6 +553,12 @@ int main(int argc, char** argv) {
     tend::Settings flags;
     if (!parse_limit_flags(limit_flags, flags.limits, error)) return usage_error(error);
     if (jobs_flag->count()) flags.jobs = jobs;
+    if (!parse_bound("--startup-timeout", limit_flags.startup_timeout, flags.startup_timeout,
+                     error) ||
+        !parse_bound("--teardown-timeout", limit_flags.teardown_timeout, flags.teardown_timeout,
+                     error)) {
+        return usage_error(error);
+    }
     if (!limit_flags.timeout.empty()) {
         if (limit_flags.timeout == "none") {
             flags.timeout.emplace();

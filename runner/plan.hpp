@@ -19,6 +19,9 @@ struct Unit {
     std::string name;                  ///< the suite, or the file for suite-less tests
     std::vector<std::uint32_t> tests;  ///< test ids, ascending (the worker's run order)
     int avoid_pid = 0;  ///< a retry: not on the worker that failed it (0: any worker)
+    /// The rest of a unit whose worker broke the protocol: run with each
+    /// result sent at once, so a second break is pinned on its test.
+    bool careful = false;
 };
 
 /// Groups `tests` (as listed by one worker of binary `binary`) into units,

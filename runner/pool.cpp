@@ -36,6 +36,11 @@ bool is_failure(TestStatus s) {
 
 namespace {
 const std::vector<protocol::Failure> kNoFailures;
+/// How often the stall watch looks, and how many looks in a row make a stall.
+constexpr std::chrono::milliseconds kWatchEvery{250};
+constexpr unsigned kStalledLooks = 8;
+/// Of what a crashed test printed, the tail kept in its report.
+constexpr std::size_t kCrashOutputBytes = 64 * 1024;
 
 std::string with_tail(std::string what, const std::string& tail) {
     if (tail.empty()) return what;
@@ -55,15 +60,16 @@ Pool::Pool(PoolOptions options, Reporter* reporter)
       reaper_(*own_reaper_),
       retry_timer_(io_),
       grace_timer_(io_),
-      monitor_timer_(io_) {
+      monitor_timer_(io_),
+      watchdog_timer_(io_) {
     signals_.emplace(io_, SIGINT, SIGTERM);
+    signals_->add(SIGHUP);  // the terminal closed: the same drain as SIGTERM
     if (options_.jobs == 0) options_.jobs = 1;
     for (const auto& b : options_.binaries)
         binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0, {}});
     // Without per-binary settings, every binary gets the run-wide ones.
     if (options_.per_binary.size() != options_.binaries.size()) {
-        options_.per_binary.assign(options_.binaries.size(), {options_.limits, options_.timeout,
-                                                              options_.slow, options_.retries});
+        options_.per_binary.assign(options_.binaries.size(), options_.run_wide());
     }
 }
 
@@ -75,7 +81,8 @@ Pool::Pool(PoolOptions options, Reporter* reporter, WarmPool& warm)
       reaper_(warm.reaper()),
       retry_timer_(io_),
       grace_timer_(io_),
-      monitor_timer_(io_) {
+      monitor_timer_(io_),
+      watchdog_timer_(io_) {
     if (options_.jobs == 0 || options_.jobs > warm.jobs()) options_.jobs = warm.jobs();
     context_ = {options_.env, options_.cwd};
     context_key_ = options_.cwd;
@@ -85,8 +92,7 @@ Pool::Pool(PoolOptions options, Reporter* reporter, WarmPool& warm)
     for (const auto& b : options_.binaries)
         binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0, {}});
     if (options_.per_binary.size() != options_.binaries.size()) {
-        options_.per_binary.assign(options_.binaries.size(), {options_.limits, options_.timeout,
-                                                              options_.slow, options_.retries});
+        options_.per_binary.assign(options_.binaries.size(), options_.run_wide());
     }
 }
 
@@ -172,6 +178,7 @@ void Pool::begin() {
         }
         if (every.count()) arm_monitor(every);
     }
+    arm_watchdog();
     pump();
 }
 
@@ -323,6 +330,7 @@ void Pool::pump() {
             grace_timer_.cancel();
             retry_timer_.cancel();
             monitor_timer_.cancel();
+            watchdog_timer_.cancel();
             if (warm_) {
                 warm_->forget(*this);
                 // Not from inside a worker's handler: `done` may end this run.
@@ -400,7 +408,8 @@ bool Pool::spawn(std::size_t binary, bool discoverer) {
     slot.serial = next_slot_serial_++;
     slot.discoverer = discoverer;
     if (discoverer) b.discovering = true;
-    slots_.emplace(proc.get(), std::move(slot));
+    arm_phase(slots_.emplace(proc.get(), std::move(slot)).first->second,
+              settings(binary).startup_timeout);
     return true;
 }
 
@@ -428,6 +437,7 @@ void Pool::dispatch(Slot& slot) {
     }
     protocol::RunUnit req;
     req.unit = slot.unit_id;
+    req.flush = slot.unit.careful;
     req.tests.reserve(slot.unit.tests.size());
     for (const auto id : slot.unit.tests) req.tests.push_back({id, (*b.tests)[id].name});
     slot.proc->send(req);
@@ -477,7 +487,7 @@ void Pool::on_signal(int sig) {
     shutdown_.signal = sig;
     shutdown_started_ = std::chrono::steady_clock::now();
     stop_reason_.clear();  // a signal overrides --max-fail's stop
-    stop_scheduling(fmt::format("tend was interrupted ({})", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    stop_scheduling(fmt::format("tend was interrupted ({})", signal_name(sig)));
     grace_timer_.expires_after(
         std::chrono::duration_cast<std::chrono::nanoseconds>(options_.shutdown_grace));
     grace_timer_.async_wait([this](boost::system::error_code ec) {
@@ -520,14 +530,94 @@ std::optional<std::chrono::nanoseconds> Pool::time_limit(const Slot& slot,
     if (const auto& timeout = settings(slot.binary).timeout)
         return std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout);
     const auto& test = (*binaries_[slot.binary].tests)[slot.unit.tests[index]];
-    if (test.timeout_s > 0)
-        return std::chrono::duration_cast<std::chrono::nanoseconds>(Seconds(test.timeout_s));
-    return std::nullopt;
+    // Negative and NaN were warned about at listing; a huge one is capped
+    // where the clock cannot overflow.
+    if (!(test.timeout_s > 0)) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+        Seconds(std::min(test.timeout_s, kMaxTestTimeout.count())));
+}
+
+void Pool::arm_phase(Slot& slot, Seconds limit) {
+    slot.phase_deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::nanoseconds>(limit);
+    arm_deadline(slot, slot.phase_deadline);
+}
+
+void Pool::arm_watchdog() {
+    watchdog_timer_.expires_after(kWatchEvery);
+    watchdog_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || finished_) return;
+        watch();
+        arm_watchdog();
+    });
+}
+
+void Pool::watch() {
+    std::vector<Slot*> stalled;
+    for (auto& [_, slot] : slots_) {
+        const bool awaits_frame = slot.state == State::starting || slot.state == State::listing ||
+                                  slot.state == State::running || slot.state == State::finalizing;
+        const auto frames = slot.proc->frames();
+        if (!awaits_frame || !slot.proc->waiting_for_command() || frames != slot.watch_frames) {
+            slot.watch_frames = frames;
+            slot.watch_looks = 0;
+            continue;
+        }
+        // Frames in the pipe are read long before this many looks: the
+        // worker sent what it had and tend is still missing some.
+        if (++slot.watch_looks >= kStalledLooks) stalled.push_back(&slot);
+    }
+    for (auto* slot : stalled) {
+        const char* awaited = slot->state == State::running      ? "a test result"
+                              : slot->state == State::finalizing ? "the end of the teardown"
+                              : slot->state == State::listing    ? "the test list"
+                                                                 : "its hello";
+        slot->proc->fail(fmt::format(
+            "the worker waits for a command while tend waits for {}: the protocol stream lost "
+            "its framing (did a test read or write the protocol descriptors?)",
+            awaited));
+    }
+}
+
+void Pool::recover_unsent(Slot& slot, const WorkerProcess& w) {
+    // After a protocol break the tests since the last result run again
+    // (on_exit): none of them is taken from the batch.
+    if (slot.state != State::running || !slot.failure.empty()) return;
+    const auto* page = w.status();
+    if (!page || page->unit.load(std::memory_order_acquire) != slot.unit_id) return;
+    const auto bytes = w.unsent_batch();
+    if (bytes.empty()) return;
+    protocol::FrameDecoder decoder;
+    decoder.feed(bytes.data(), bytes.size());
+    const auto& tests = slot.unit.tests;
+    for (auto ev = decoder.next(); ev.kind == protocol::FrameEvent::Kind::frame;
+         ev = decoder.next()) {
+        if (slot.next >= tests.size()) break;
+        auto decoded = protocol::decode_payload(ev.payload);
+        auto* r = decoded.message ? std::get_if<protocol::TestResult>(&*decoded.message) : nullptr;
+        if (!r || r->unit != slot.unit_id) break;
+        if (r->id != tests[slot.next]) continue;  // it came through the pipe already
+        ++slot.next;
+        slot.health = r->health;
+        const TestStatus status = r->status == protocol::Status::passed    ? TestStatus::passed
+                                  : r->status == protocol::Status::skipped ? TestStatus::skipped
+                                                                           : TestStatus::failed;
+        report(status, slot.binary, r->id, r->duration_ns, w.pid(), r->health, r->failures, r->out,
+               r->err, {});
+    }
 }
 
 void Pool::check_deadline(Slot& slot) {
-    if (slot.state != State::running || slot.timed_out || !slot.poll) return;
     const auto now = std::chrono::steady_clock::now();
+    if (slot.state == State::starting || slot.state == State::listing ||
+        slot.state == State::finalizing) {
+        if (slot.overdue) return;
+        if (now < slot.phase_deadline) return arm_deadline(slot, slot.phase_deadline);
+        slot.overdue = slot.state;
+        slot.proc->terminate(options_.kill_grace);
+        return;
+    }
+    if (slot.state != State::running || slot.timed_out || !slot.poll) return;
     const auto running = running_test(slot);
     // Between tests, or in one without a limit: look again later.
     if (!running) return arm_deadline(slot, now + *slot.poll);
@@ -610,10 +700,13 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
             return w.fail(fmt::format("worker speaks protocol version {}, tend speaks {}",
                                       hello->version, protocol::kProtocolVersion));
         }
+        w.open_captures();
         if (slot.discoverer) {
             slot.state = State::listing;
+            arm_phase(slot, settings(slot.binary).startup_timeout);
             w.send(protocol::ListRequest{});
         } else {
+            if (slot.deadline) slot.deadline->cancel();
             slot.state = State::idle;
             pump();
         }
@@ -627,9 +720,11 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
                                           i, list->tests[i].id));
             }
         }
+        warn_bad_timeouts(slot.binary, list->tests);
         b.tests = std::make_shared<const std::vector<protocol::TestInfo>>(std::move(list->tests));
         b.discovering = false;
         if (warm_) warm_->remember_tests(b.path, b.identity, context_key_, b.tests);
+        if (slot.deadline) slot.deadline->cancel();
         slot.state = State::idle;
         listed(slot.binary);
         pump();
@@ -647,6 +742,26 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
         return w.fail("worker reported: " + err->message);
     }
     unexpected();
+}
+
+void Pool::warn_bad_timeouts(std::size_t binary, const std::vector<protocol::TestInfo>& tests) {
+    std::size_t bad = 0;
+    std::string named;
+    for (const auto& t : tests) {
+        if (t.timeout_s >= 0) continue;  // NaN compares false too
+        if (++bad <= 3) {
+            named += fmt::format("{}'{}{}{}' ({})", named.empty() ? "" : ", ", t.suite,
+                                 t.suite.empty() ? "" : "/", t.name, t.timeout_s);
+        }
+    }
+    if (bad == 0) return;
+    notice(binary,
+           fmt::format("{} test{} declare{} a timeout that is not a number of seconds: {}{}; "
+                       "ignored, {} run{} without one",
+                       bad, bad == 1 ? "" : "s", bad == 1 ? "s" : "", named,
+                       bad > 3 ? fmt::format(" and {} more", bad - 3) : "",
+                       bad == 1 ? "it" : "they", bad == 1 ? "s" : ""),
+           false);
 }
 
 void Pool::listed(std::size_t binary) {
@@ -675,6 +790,16 @@ void Pool::handle_result(Slot& slot, protocol::TestResult& r) {
         return slot.proc->fail(fmt::format("result for test id {} when test id {} was due", r.id,
                                            slot.next < tests.size() ? tests[slot.next] : 0));
     }
+    // The runtime counts a test finished before it writes the result: one
+    // that comes earlier was written by someone else on its descriptor.
+    if (const auto* page = slot.proc->status();
+        page && page->attached.load(std::memory_order_acquire) == 1 &&
+        page->unit.load(std::memory_order_acquire) == slot.unit_id &&
+        page->finished.load(std::memory_order_acquire) <= slot.next) {
+        return slot.proc->fail(
+            "a result came for a test the worker had not finished: something else wrote on the "
+            "result descriptor (the test itself?)");
+    }
     ++slot.next;
     slot.health = r.health;
     slot.last_progress = std::chrono::steady_clock::now();
@@ -688,14 +813,15 @@ void Pool::handle_result(Slot& slot, protocol::TestResult& r) {
         reporter_->started(StartedEvent{b.path, (*b.tests)[tests[slot.next]], slot.proc->pid()});
     }
     if (slot.next == tests.size()) {
-        if (slot.deadline) slot.deadline->cancel();
         slot.state = State::finalizing;
+        arm_phase(slot, settings(slot.binary).teardown_limit());
         slot.proc->send(protocol::Finalize{slot.unit_id});
     }
 }
 
 void Pool::handle_finalized(Slot& slot, protocol::Finalized& f) {
     const auto& b = binaries_[slot.binary];
+    if (slot.deadline) slot.deadline->cancel();
     if (shutdown_.signal) ++shutdown_.units_finished;
     // A failed teardown is reported with what it printed; the output of a
     // teardown that succeeded is not shown anywhere (yet).
@@ -737,6 +863,9 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
     slots_.erase(it);
     if (slot.deadline) slot.deadline->cancel();
     auto& b = binaries_[slot.binary];
+    // What it finished and never sent counts before anything is said of
+    // what it did not finish.
+    recover_unsent(slot, w);
     const std::string how =
         slot.failure.empty()
             ? fmt::format("worker {} {}", w.pid(), status.describe())
@@ -753,7 +882,22 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
         case State::starting:
         case State::listing:
             if (slot.discoverer) b.discovering = false;
-            if (!b.tests && stop_reason_.empty()) {
+            if (slot.overdue && stop_reason_.empty()) {
+                // A worker that never starts is no crash to retry: the
+                // binary is given up, whether it was the first or a
+                // replacement.
+                startup_failed_ = true;
+                const auto limit = settings(slot.binary).startup_timeout.count();
+                give_up(slot.binary,
+                        with_tail(slot.state == State::starting
+                                      ? fmt::format("{}: no hello from worker {} within {} s "
+                                                    "(--startup-timeout); it was killed",
+                                                    b.path, w.pid(), limit)
+                                      : fmt::format("{}: worker {} did not list its tests within "
+                                                    "{} s (--startup-timeout); it was killed",
+                                                    b.path, w.pid(), limit),
+                                  w.stderr_tail()));
+            } else if (!b.tests && stop_reason_.empty()) {
                 startup_failed_ = true;
                 const char* when = !slot.failure.empty()           ? ""
                                    : slot.state == State::starting ? " before saying hello"
@@ -783,11 +927,36 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
             ++(slot.timed_out ? summary_.workers_timed_out : summary_.workers_crashed);
             const auto& tests = slot.unit.tests;
             std::optional<std::size_t> running = slot.timed_out;
-            if (!running) {
-                if (const auto found = running_test(slot)) running = found->index;
+            const bool broke = !slot.failure.empty();
+            const auto found = running_test(slot);
+            if (!running && broke && slot.unit.careful) {
+                // Each result came at once: the break is the doing of the
+                // first test whose result is missing, if it had begun.
+                if (found && slot.next < tests.size()) running = slot.next;
+            } else if (!running && !broke && found) {
+                running = found->index;
             }
             Unit rest{slot.binary, slot.unit.name, {}};
-            if (running) {
+            rest.careful = broke || slot.unit.careful;
+            if (!running && broke && !slot.unit.careful) {
+                // Results travel in batches, so which test since the last
+                // one received broke the stream is not known: they run again
+                // on a fresh worker, each result sent at once, and a second
+                // break is pinned on its test.
+                notice(slot.binary,
+                       with_tail(fmt::format("unit '{}': {}; its tests from the first without a "
+                                             "result run again on a fresh worker, one result at a "
+                                             "time",
+                                             slot.unit.name, how),
+                                 w.stderr_tail()),
+                       false);
+                rest.tests.assign(tests.begin() + slot.next, tests.end());
+            } else if (running) {
+                // What the test printed before it died, from the worker's
+                // capture files (a handler of its own may have cut tend's
+                // crash report short).
+                std::string out, err;
+                w.captured(out, err, kCrashOutputBytes);
                 auto status = slot.failure.empty() ? TestStatus::crashed : TestStatus::error;
                 std::string detail = with_tail(how, w.stderr_tail());
                 if (slot.timed_out) {
@@ -800,7 +969,7 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
                                   w.stderr_tail());
                 }
                 report(status, slot.binary, tests[*running], slot.timed_out_after_ns, w.pid(),
-                       slot.health, kNoFailures, {}, {}, detail);
+                       slot.health, kNoFailures, out, err, detail);
                 // Tests that finished but whose results were still batched
                 // in the worker run again, and so does the rest of the unit,
                 // on a fresh worker, scope and all.
@@ -827,6 +996,18 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
             break;
         }
         case State::finalizing:
+            if (slot.overdue) {
+                ++summary_.workers_timed_out;
+                notice(
+                    slot.binary,
+                    with_tail(fmt::format("unit '{}': teardown still running after {} s "
+                                          "(--teardown-timeout); its worker {} was killed",
+                                          slot.unit.name,
+                                          settings(slot.binary).teardown_limit().count(), w.pid()),
+                              w.stderr_tail()),
+                    true);
+                break;
+            }
             if (slot.killed_at_shutdown) {
                 ++shutdown_.workers_killed;
                 notice(slot.binary,

@@ -38,6 +38,15 @@
 
 namespace tend {
 
+/// Start-up and discovery are bounded: a worker that never says hello (or a
+/// first worker that never lists its tests) is killed after this long.
+inline constexpr Seconds kDefaultStartupTimeout{60.0};
+/// A framework's declared test timeout is capped here (a year): past it the
+/// clock arithmetic would overflow.
+inline constexpr Seconds kMaxTestTimeout{365.0 * 24 * 3600};
+/// A scope teardown is bounded like a test; without --timeout, by this.
+inline constexpr Seconds kDefaultTeardownTimeout{60.0};
+
 /// What may differ from one binary to the next ([[binary]] in tend.toml,
 /// docs/config.md).
 struct BinarySettings {
@@ -46,6 +55,16 @@ struct BinarySettings {
     /// Tests running longer are reported slow (--slow); unset = never.
     std::optional<Seconds> slow;
     std::uint32_t retries = 0;
+    /// How long a worker may take to say hello, and the first one to list
+    /// its tests (--startup-timeout).
+    Seconds startup_timeout = kDefaultStartupTimeout;
+    /// How long a unit's scope teardown may take (--teardown-timeout);
+    /// unset: the test timeout, else kDefaultTeardownTimeout.
+    std::optional<Seconds> teardown_timeout;
+    /// The teardown's limit as it applies.
+    Seconds teardown_limit() const {
+        return teardown_timeout ? *teardown_timeout : timeout ? *timeout : kDefaultTeardownTimeout;
+    }
 };
 
 struct PoolOptions {
@@ -68,6 +87,9 @@ struct PoolOptions {
     /// A test still running after this long is reported slow (a SlowEvent),
     /// and again after each further period; it goes on running.
     std::optional<Seconds> slow;
+    /// Run-wide start-up and teardown limits (see BinarySettings).
+    Seconds startup_timeout = kDefaultStartupTimeout;
+    std::optional<Seconds> teardown_timeout;
     std::chrono::milliseconds kill_grace{1000};
     /// After SIGINT/SIGTERM, how long running units may go on before their
     /// workers are killed. A second signal kills at once.
@@ -85,6 +107,10 @@ struct PoolOptions {
     /// Limits, timeout and retries of each binary, parallel to `binaries`;
     /// empty: `limits`, `timeout` and `retries` above, for every binary.
     std::vector<BinarySettings> per_binary;
+    /// The run-wide settings above, as one binary's.
+    BinarySettings run_wide() const {
+        return {limits, timeout, slow, retries, startup_timeout, teardown_timeout};
+    }
 };
 
 struct BinaryTests {
@@ -176,6 +202,14 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
         std::size_t slow_index = 0;            ///< the test the slow periods count for
         std::uint64_t slow_periods = 0;        ///< slow notices given for it
         bool killed_at_shutdown = false;
+        /// When the phase that is not a test (start-up, listing, teardown)
+        /// must be over, and the phase that overran it, once one did.
+        std::chrono::steady_clock::time_point phase_deadline;
+        std::optional<State> overdue;
+        /// The stall watch: frames seen at the last look, and for how many
+        /// looks in a row the worker has waited for a command meanwhile.
+        std::uint64_t watch_frames = 0;
+        unsigned watch_looks = 0;
     };
 
     void begin();
@@ -187,10 +221,20 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     bool adopt(std::size_t binary);
     /// With a warm pool: an idle worker leaves this run for the warm pool.
     void give_back(Slot& slot);
+    /// A warning for tests whose declared timeout is negative or NaN.
+    void warn_bad_timeouts(std::size_t binary, const std::vector<protocol::TestInfo>& tests);
     /// A binary's tests are known: plan its units.
     void listed(std::size_t binary);
     void dispatch(Slot& slot);
     void arm_deadline(Slot& slot, std::chrono::steady_clock::time_point when);
+    /// Bounds the phase the slot just entered (start-up, listing, teardown).
+    void arm_phase(Slot& slot, Seconds limit);
+    /// Every kWatchEvery while work is out: a worker that waits for a
+    /// command while tend waits for its frame has lost the protocol.
+    void arm_watchdog();
+    void watch();
+    /// Results a dead worker finished but had not sent, from its batch area.
+    void recover_unsent(Slot& slot, const WorkerProcess& w);
     void wait_for_signal();
     void on_signal(int sig);
     /// Starts nothing new: waiting units are reported not_run with `reason`.
@@ -242,6 +286,7 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     std::optional<boost::asio::signal_set> signals_;
     boost::asio::steady_timer grace_timer_;
     boost::asio::steady_timer monitor_timer_;
+    boost::asio::steady_timer watchdog_timer_;
     std::uint64_t tests_known_ = 0;  ///< planned so far, for progress
     std::chrono::steady_clock::time_point last_progress_sent_;
     ShutdownReport shutdown_;

@@ -121,6 +121,15 @@ struct Reader {
                 if (!count(value, at, n)) return false;
                 if (n > 100) return fail(at, "at most 100");
                 b.retries = static_cast<std::uint32_t>(n);
+            } else if (key == "startup_timeout" || key == "teardown_timeout") {
+                std::optional<Seconds> v;
+                if (!seconds(value, at, v)) return false;
+                if (v && v->count() <= 0) return fail(at, "must be more than 0, or null");
+                if (key == "teardown_timeout") {
+                    b.teardown_timeout = v;
+                } else {
+                    b.startup_timeout = v.value_or(kDefaultStartupTimeout);
+                }
             } else if (key == "max_rss_bytes") {
                 if (!maybe_count(value, at, b.limits.max_rss_bytes)) return false;
             } else if (key == "max_open_fds") {
@@ -142,6 +151,8 @@ nlohmann::ordered_json run_params(const PoolOptions& o, std::chrono::millisecond
         per_binary.push_back({{"timeout", maybe_seconds(b.timeout)},
                               {"slow", maybe_seconds(b.slow)},
                               {"retries", b.retries},
+                              {"startup_timeout", b.startup_timeout.count()},
+                              {"teardown_timeout", maybe_seconds(b.teardown_timeout)},
                               {"max_rss_bytes", maybe(b.limits.max_rss_bytes)},
                               {"max_open_fds", maybe(b.limits.max_open_fds)},
                               {"max_age", maybe_seconds(b.limits.max_age)}});
@@ -221,7 +232,7 @@ bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults,
             if (!value.is_array() || value.size() != o.binaries.size())
                 return r.fail(at, "expected an array with one object per binary");
             for (std::size_t i = 0; i < value.size(); ++i) {
-                BinarySettings b{o.limits, o.timeout, o.slow, o.retries};
+                BinarySettings b = o.run_wide();
                 if (!r.settings(value[i], fmt::format("{}[{}]", at, i), b)) return false;
                 o.per_binary.push_back(b);
             }

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/process/child.hpp>
@@ -98,7 +99,10 @@ WorkerProcess::~WorkerProcess() {
     // A worker dropped while alive (supervisor shutting down on an error)
     // must not outlive us.
     if (pid_ > 0 && !reaped_) ::kill(-pid_, SIGKILL);
-    if (status_) ::munmap(status_, protocol::kStatusPageBytes);
+    if (status_) ::munmap(status_, protocol::kStatusMapBytes);
+    for (const int fd : {capture_out_, capture_err_}) {
+        if (fd >= 0) ::close(fd);
+    }
 }
 
 std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const std::string& binary,
@@ -117,8 +121,8 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
     // running (protocol/status_page.hpp). Without one tend still works.
     const int status_fd = ::memfd_create("tend-status", MFD_CLOEXEC);
     void* status_map = MAP_FAILED;
-    if (status_fd >= 0 && ::ftruncate(status_fd, protocol::kStatusPageBytes) == 0) {
-        status_map = ::mmap(nullptr, protocol::kStatusPageBytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+    if (status_fd >= 0 && ::ftruncate(status_fd, protocol::kStatusMapBytes) == 0) {
+        status_map = ::mmap(nullptr, protocol::kStatusMapBytes, PROT_READ | PROT_WRITE, MAP_SHARED,
                             status_fd, 0);
     }
     const int status_src = status_map != MAP_FAILED ? ::fcntl(status_fd, F_DUPFD_CLOEXEC, 10) : -1;
@@ -140,7 +144,13 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
 
     // Runs in the child between fork and exec: async-signal-safe calls only.
     const int cmd_r = cmd.read, res_w = res.write, err_w = err.write;
-    auto setup = [cmd_r, res_w, err_w, status_src](auto&) {
+    const pid_t supervisor = ::getpid();
+    auto setup = [cmd_r, res_w, err_w, status_src, supervisor](auto&) {
+        // A worker dies with its supervisor, whatever kills it (SIGKILL, the
+        // OOM killer): the kernel sends SIGKILL when tend's thread is gone.
+        // If tend died before the call, the parent is already someone else.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (::getppid() != supervisor) ::_exit(127);
         ::dup2(cmd_r, 3);
         ::dup2(res_w, 4);
         if (status_src >= 0) ::dup2(status_src, 5);
@@ -166,7 +176,7 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
         ::close(cmd.write);
         ::close(res.read);
         ::close(err.read);
-        if (status_map != MAP_FAILED) ::munmap(status_map, protocol::kStatusPageBytes);
+        if (status_map != MAP_FAILED) ::munmap(status_map, protocol::kStatusMapBytes);
         error = binary + ": cannot start: " + ec.message();
         return nullptr;
     }
@@ -268,6 +278,7 @@ void WorkerProcess::read_results() {
                         self->fail(decoded.error);
                         break;
                     }
+                    ++self->frames_;
                     self->listener_->on_message(*self, *decoded.message);
                     if (self->failed_) break;
                 }
@@ -303,6 +314,61 @@ void WorkerProcess::read_stderr() {
             }
             self->read_stderr();
         });
+}
+
+std::string_view WorkerProcess::unsent_batch() const {
+    if (!status_ || status_->attached.load(std::memory_order_acquire) != 1) return {};
+    const std::size_t n = status_->batch_bytes.load(std::memory_order_acquire);
+    const char* area = reinterpret_cast<const char*>(status_) + protocol::kStatusPageBytes;
+    return {area, std::min(n, protocol::kBatchAreaBytes)};
+}
+
+bool WorkerProcess::waiting_for_command() const {
+    return status_ && status_->attached.load(std::memory_order_acquire) == 1 &&
+           status_->waiting.load(std::memory_order_acquire) == 1 && !writing_ &&
+           write_queue_.empty();
+}
+
+void WorkerProcess::open_captures() {
+    // The C++ runtime points descriptors 1 and 2 at two files for as long as
+    // it serves, and empties them after each test: what they hold when the
+    // worker dies is what the running test printed. A pipe (a worker that
+    // does not capture) is left alone: reading it would steal its output.
+    int* const into[] = {&capture_out_, &capture_err_};
+    for (int i = 0; i < 2; ++i) {
+        const std::string path = "/proc/" + std::to_string(pid_) + "/fd/" + std::to_string(i + 1);
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        *into[i] = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    }
+}
+
+namespace {
+/// The last `cap` bytes of a file, from its start to its size.
+std::string tail_of(int fd, std::size_t cap) {
+    std::string out;
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_size <= 0) return out;
+    const auto size = static_cast<std::size_t>(st.st_size);
+    const std::size_t keep = std::min(size, cap);
+    if (keep < size) out = "[tend: " + std::to_string(size - keep) + " earlier bytes dropped]\n";
+    const std::size_t prefix = out.size();
+    out.resize(prefix + keep);
+    std::size_t got = 0;
+    while (got < keep) {
+        const ssize_t n = ::pread(fd, out.data() + prefix + got, keep - got,
+                                  static_cast<off_t>(size - keep + got));
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    out.resize(prefix + got);
+    return out;
+}
+}  // namespace
+
+void WorkerProcess::captured(std::string& out, std::string& err, std::size_t cap) const {
+    out = tail_of(capture_out_, cap);
+    err = tail_of(capture_err_, cap);
 }
 
 void WorkerProcess::reaped(int wait_status) {

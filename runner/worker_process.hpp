@@ -7,7 +7,7 @@
 //   0  /dev/null
 //   1, 2  one pipe, drained continuously into a bounded tail buffer
 //   3  commands (supervisor -> worker), 4  results (worker -> supervisor)
-//   5  the status page (a memfd), named by TEND_STATUS_FD
+//   5  the status page and batch area (a memfd), named by TEND_STATUS_FD
 // Everything else is close-on-exec, so no worker holds a sibling's pipes.
 #pragma once
 
@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "frame.hpp"
@@ -95,6 +96,21 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
     /// The worker's status page, when it could be set up (null otherwise);
     /// meaningful only if `attached` is set, which the worker does.
     const protocol::StatusPage* status() const { return status_; }
+    /// Result frames the worker finished but had not sent, from the batch
+    /// area after its status page (empty without one). Read it once the
+    /// worker is gone: while it runs, the area changes under the reader.
+    std::string_view unsent_batch() const;
+    /// The worker is blocked reading a command and tend has none to write:
+    /// if tend still waits for a frame, the two sides lost each other.
+    bool waiting_for_command() const;
+    /// Frames delivered to the listener so far.
+    std::uint64_t frames() const { return frames_; }
+    /// Opens the worker's capture files (its descriptors 1 and 2, when they
+    /// are files), so what a test printed can be read after the worker died.
+    /// Call it when the worker says hello.
+    void open_captures();
+    /// What the worker's capture files hold: the running test's output.
+    void captured(std::string& out, std::string& err, std::size_t cap) const;
 
   private:
     WorkerProcess(asio::io_context& io, std::string binary, Listener& listener);
@@ -125,6 +141,9 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
     bool stderr_done_ = false;
     bool reaped_ = false;
     bool exit_reported_ = false;
+    std::uint64_t frames_ = 0;
+    int capture_out_ = -1;
+    int capture_err_ = -1;
     ExitStatus exit_status_;
     std::string stderr_tail_;
 };

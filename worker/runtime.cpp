@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -74,8 +75,6 @@ void complain(int fd, const std::string& what) {
 /// What the fatal-signal handler needs; plain data, read in the handler.
 struct CrashContext {
     int real_stderr = -1;
-    int capture_out = -1;
-    int capture_err = -1;
     const char* test_name = nullptr;
     /// Results batched but not sent yet, unless `batch_busy` (being appended).
     int results_fd = -1;
@@ -92,26 +91,9 @@ void write_str(int fd, const char* s) {
     if (s) (void)write_all(fd, s, std::strlen(s));
 }
 
-/// Copies the last `cap` bytes written to a capture file to `to`.
-void dump_capture(int from, int to, const char* label) {
-    constexpr off_t cap = 64 * 1024;
-    const off_t end = ::lseek(from, 0, SEEK_CUR);
-    if (end <= 0) return;
-    write_str(to, label);
-    off_t pos = end > cap ? end - cap : 0;
-    char buf[4096];
-    while (pos < end) {
-        const ssize_t n = ::pread(from, buf, sizeof buf, pos);
-        if (n <= 0) break;
-        (void)write_all(to, buf, static_cast<std::size_t>(n));
-        pos += n;
-    }
-    write_str(to, "\n");
-}
-
 /// Runs on the alternate stack when a test dies of a signal: leaves the
-/// test's name and captured output on the real stderr, whose tail the
-/// supervisor keeps for the crash report, then dies of the same signal.
+/// test's name on the real stderr, whose tail the supervisor keeps for the
+/// crash report, then dies of the same signal.
 /// Only async-signal-safe calls.
 void on_fatal_signal(int sig) {
     const auto& ctx = crash_context();
@@ -130,8 +112,8 @@ void on_fatal_signal(int sig) {
             write_str(ctx.real_stderr, "'");
         }
         write_str(ctx.real_stderr, "\n");
-        dump_capture(ctx.capture_out, ctx.real_stderr, "--- its stdout ---\n");
-        dump_capture(ctx.capture_err, ctx.real_stderr, "--- its stderr ---\n");
+        // What the test printed stays in the capture files, where the
+        // supervisor reads it (it opened them at hello): nothing to copy.
     }
     // Results of finished tests still in the batch go out first, so they
     // need not run again.
@@ -142,17 +124,23 @@ void on_fatal_signal(int sig) {
     ::raise(sig);
 }
 
-void install_crash_reporter(int real_stderr, int capture_out, int capture_err) {
+void install_fatal_handlers();
+
+void install_crash_reporter(int real_stderr) {
     auto& ctx = crash_context();
     ctx.real_stderr = real_stderr;
-    ctx.capture_out = capture_out;
-    ctx.capture_err = capture_err;
     // An alternate stack, so a stack overflow can still be reported.
     static std::vector<char> alt_stack(64 * 1024);
     stack_t ss{};
     ss.ss_sp = alt_stack.data();
     ss.ss_size = alt_stack.size();
     ::sigaltstack(&ss, nullptr);
+    install_fatal_handlers();
+}
+
+/// The handlers of install_crash_reporter(); installed again before every
+/// unit, since a test may have replaced them.
+void install_fatal_handlers() {
     struct sigaction sa {};
     sa.sa_handler = on_fatal_signal;
     sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
@@ -171,14 +159,19 @@ protocol::Failure to_wire(FailureDetail&& f) {
 
 class Server final : public TestSession {
   public:
-    Server(Adapter& adapter, int in_fd, int out_fd, protocol::StatusPage* status)
-        : adapter_(adapter), in_fd_(in_fd), out_fd_(out_fd), status_(status) {
+    Server(Adapter& adapter, int in_fd, int out_fd, protocol::StatusPage* status, char* batch_area)
+        : adapter_(adapter),
+          in_fd_(in_fd),
+          out_fd_(out_fd),
+          status_(status),
+          batch_area_(batch_area) {
         crash_context().results_fd = out_fd;
         if (status_) status_->attached.store(1, std::memory_order_release);
     }
 
     int serve() {
-        install_crash_reporter(capture_.real_stderr(), capture_.out_fd(), capture_.err_fd());
+        install_crash_reporter(capture_.real_stderr());
+        save_process_state();
         ::pthread_atfork(nullptr, nullptr, mark_forked_child);
         // The list is built once, in its wire form; a list request sends it
         // as it is. The index by name is built only if a request needs it.
@@ -196,7 +189,9 @@ class Server final : public TestSession {
         protocol::FrameDecoder decoder;
         std::vector<char> buf(64 * 1024);
         for (;;) {
+            if (status_) status_->waiting.store(1, std::memory_order_release);
             const ssize_t n = ::read(in_fd_, buf.data(), buf.size());
+            if (status_) status_->waiting.store(0, std::memory_order_release);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) {
                 complain(capture_.real_stderr(),
@@ -262,6 +257,9 @@ class Server final : public TestSession {
         leave_if_forked(outcome == Outcome::failed ? 1 : 0);
         const auto ended = std::chrono::steady_clock::now();
         const auto elapsed = ended - started_;
+        // Finished before its result exists: a result the supervisor gets for
+        // a test not counted here was written by someone else (the test).
+        if (status_) status_->finished.store(++finished_in_unit_, std::memory_order_release);
         result_.unit = unit_;
         result_.id = current_;
         result_.status = outcome == Outcome::passed    ? protocol::Status::passed
@@ -279,11 +277,22 @@ class Server final : public TestSession {
         ctx.test_name = nullptr;
         ctx.batch_busy = true;
         if (batch_.empty()) batch_since_ = ended;
+        const std::size_t before = batch_.size();
         protocol::encode_frame(result_, batch_);
         ctx.batch = batch_.data();
         ctx.batch_size = batch_.size();
         ctx.batch_busy = false;
-        if (!status_ || batch_.size() >= kBatchBytes || ended - batch_since_ >= kBatchDelay) {
+        // The batch is mirrored after the status page, where the supervisor
+        // finds it if this process never gets to send it (killed, stopped,
+        // hung in the next test). One that does not fit goes out now.
+        const bool mirrored = batch_area_ && batch_.size() <= protocol::kBatchAreaBytes;
+        if (mirrored) {
+            std::memcpy(batch_area_ + before, batch_.data() + before, batch_.size() - before);
+            status_->batch_bytes.store(static_cast<std::uint32_t>(batch_.size()),
+                                       std::memory_order_release);
+        }
+        if (!status_ || !mirrored || flush_each_ || batch_.size() >= kBatchBytes ||
+            ended - batch_since_ >= kBatchDelay) {
             if (!flush()) std::_Exit(0);  // supervisor gone mid-unit: stop quietly
         }
     }
@@ -292,6 +301,7 @@ class Server final : public TestSession {
     bool flush() {
         if (batch_.empty()) return true;
         const bool ok = write_all(out_fd_, batch_.data(), batch_.size());
+        if (batch_area_) status_->batch_bytes.store(0, std::memory_order_release);
         auto& ctx = crash_context();
         ctx.batch_busy = true;
         batch_.clear();
@@ -333,11 +343,15 @@ class Server final : public TestSession {
                 ids.push_back(*id);
             }
             unit_ = run->unit;
+            flush_each_ = run->flush;
             started_in_unit_ = 0;
+            finished_in_unit_ = 0;
             if (status_) {
                 status_->started.store(0, std::memory_order_relaxed);
+                status_->finished.store(0, std::memory_order_relaxed);
                 status_->unit.store(unit_, std::memory_order_release);
             }
+            restore_process_state();
             run_in_order(ids);
             return flush() ? -1 : 0;
         }
@@ -355,6 +369,27 @@ class Server final : public TestSession {
         complain(capture_.real_stderr(),
                  "unexpected message '" + std::string(protocol::type_name(m)) + "'");
         return 3;
+    }
+
+    /// Notes the working directory, umask and signal mask the worker started
+    /// with, so every unit starts with them whatever an earlier one changed.
+    void save_process_state() {
+        initial_cwd_ = ::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        initial_umask_ = ::umask(022);
+        ::umask(initial_umask_);
+        ::pthread_sigmask(SIG_SETMASK, nullptr, &initial_mask_);
+    }
+
+    /// What is cheap to put back between units: the working directory, the
+    /// umask, the signal mask and the fatal-signal handlers tend installed.
+    /// The rest of a process's state (environment, globals, other signal
+    /// handlers) stays as the tests left it (docs/user-guide.md, "Warm
+    /// workers and state").
+    void restore_process_state() {
+        if (initial_cwd_ >= 0) (void)::fchdir(initial_cwd_);
+        ::umask(initial_umask_);
+        ::pthread_sigmask(SIG_SETMASK, &initial_mask_, nullptr);
+        install_fatal_handlers();
     }
 
     std::optional<std::uint32_t> resolve(const protocol::TestRef& ref) {
@@ -401,7 +436,14 @@ class Server final : public TestSession {
     std::uint32_t current_ = 0;
     std::chrono::steady_clock::time_point started_;
     protocol::StatusPage* status_ = nullptr;
+    char* batch_area_ = nullptr;  ///< after the status page, when the mapping has one
     std::uint32_t started_in_unit_ = 0;
+    std::uint32_t finished_in_unit_ = 0;
+    bool flush_each_ = false;  ///< the unit asked for each result at once
+    /// What restore_process_state() puts back before each unit.
+    int initial_cwd_ = -1;
+    mode_t initial_umask_ = 022;
+    sigset_t initial_mask_{};
     std::vector<char> batch_;
     std::chrono::steady_clock::time_point batch_since_;
 };
@@ -457,15 +499,24 @@ int serve(Adapter& adapter) {
     ::fcntl(out_fd, F_SETFD, FD_CLOEXEC);
     // The status page is optional: without it results are sent one by one.
     protocol::StatusPage* status = nullptr;
+    char* batch_area = nullptr;
     if (const char* status_spec = std::getenv(protocol::kStatusFdEnv)) {
         const int fd = std::atoi(status_spec);
-        void* page =
-            ::mmap(nullptr, protocol::kStatusPageBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (page != MAP_FAILED) status = static_cast<protocol::StatusPage*>(page);
+        // The page, and the batch area after it when the supervisor made room.
+        struct stat st {};
+        const bool with_area = ::fstat(fd, &st) == 0 &&
+                               static_cast<std::size_t>(st.st_size) >= protocol::kStatusMapBytes;
+        const std::size_t bytes =
+            with_area ? protocol::kStatusMapBytes : protocol::kStatusPageBytes;
+        void* page = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (page != MAP_FAILED) {
+            status = static_cast<protocol::StatusPage*>(page);
+            if (with_area) batch_area = static_cast<char*>(page) + protocol::kStatusPageBytes;
+        }
         ::close(fd);  // the mapping stays; nothing else needs the descriptor
         ::unsetenv(protocol::kStatusFdEnv);
     }
-    Server server(adapter, in_fd, out_fd, status);
+    Server server(adapter, in_fd, out_fd, status, batch_area);
     return server.serve();
 }
 

@@ -104,7 +104,7 @@ TEST_SUITE("protocol") {
     TEST_CASE("absent health readings stay absent") {
         TestResult r;
         auto f = frame_of(r);
-        auto d = decode_payload(std::span<const char>(f).subspan(4));
+        auto d = decode_payload(std::span<const char>(f).subspan(kFrameHeaderBytes));
         REQUIRE(d.message);
         const auto& back = std::get<TestResult>(*d.message);
         CHECK_FALSE(back.health.rss_bytes);
@@ -125,8 +125,9 @@ TEST_SUITE("protocol") {
 
     TEST_CASE("a zero-length frame is an error") {
         FrameDecoder dec;
-        const char zero[4] = {0, 0, 0, 0};
-        dec.feed(zero, 4);
+        std::vector<char> header;
+        put_frame_header(header, 0);
+        dec.feed(header.data(), header.size());
         auto ev = dec.next();
         REQUIRE(ev.kind == FrameEvent::Kind::error);
         CHECK(ev.error == "zero-length frame");
@@ -142,7 +143,51 @@ TEST_SUITE("protocol") {
         CHECK(cut->find("stream ended inside a frame: got") == 0);
         FrameDecoder header_only;
         header_only.feed(f.data(), 2);
-        CHECK(*header_only.finish() == "stream ended inside a frame header (2 of 4 bytes)");
+        CHECK(*header_only.finish() == "stream ended inside a frame header (2 of 8 bytes)");
+    }
+
+    TEST_CASE("a header is marker, length and check") {
+        std::vector<char> header;
+        put_frame_header(header, 0x01020304);
+        const std::vector<char> expected = {'T', 'N', 1, 2, 3, 4, '\x58', '\xa3'};
+        CHECK(header == expected);  // 0x0102 ^ 0x0304 ^ 0x5aa5 = 0x58a3
+    }
+
+    TEST_CASE("bytes that are not a frame header fail at once, not after a made-up length") {
+        SUBCASE("a bare length, as a test writing on the descriptor would") {
+            FrameDecoder dec;
+            const char bare[4] = {1, 0, 0, 0};
+            dec.feed(bare, 1);  // one byte is enough to know
+            auto ev = dec.next();
+            REQUIRE(ev.kind == FrameEvent::Kind::error);
+            CHECK(ev.error ==
+                  "not a frame header: 01 (a frame starts with 54 4e, \"TN\"); the stream lost its "
+                  "framing");
+        }
+        SUBCASE("the marker with a length whose check does not match") {
+            FrameDecoder dec;
+            const char forged[8] = {'T', 'N', 0, 0, 0, 5, 0, 0};
+            dec.feed(forged, 8);
+            auto ev = dec.next();
+            REQUIRE(ev.kind == FrameEvent::Kind::error);
+            CHECK(ev.error ==
+                  "not a frame header: 54 4e 00 00 00 05 00 00 (its length check does not match); "
+                  "the stream lost its framing");
+        }
+        SUBCASE("junk after good frames: the good frames are delivered first") {
+            auto stream = frame_of(Hello{1, 2, "x"});
+            const auto second = frame_of(Shutdown{});
+            stream.insert(stream.end(), second.begin(), second.end());
+            std::vector<char> junk(4096, '\0');
+            junk[0] = 0;  // the first bytes form a plausible length
+            junk[3] = 16;
+            stream.insert(stream.end(), junk.begin(), junk.end());
+            FrameDecoder dec;
+            dec.feed(stream.data(), stream.size());
+            CHECK(dec.next().kind == FrameEvent::Kind::frame);
+            CHECK(dec.next().kind == FrameEvent::Kind::frame);
+            CHECK(dec.next().kind == FrameEvent::Kind::error);
+        }
     }
 
     TEST_CASE("malformed payloads are errors that say what was wrong") {
@@ -233,7 +278,7 @@ TEST_SUITE("protocol") {
         SUBCASE("unknown status") {
             TestResult r;
             auto f = frame_of(r);
-            std::string s(f.begin() + 4, f.end());
+            std::string s(f.begin() + kFrameHeaderBytes, f.end());
             const auto at = s.find("passed");
             REQUIRE(at != std::string::npos);
             s.replace(at, 6, "peachy");

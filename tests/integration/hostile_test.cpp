@@ -1,0 +1,393 @@
+// Hostile workers and tests: every wait tend does has a bound, and what a
+// worker finished is never lost (issue 9). Each case drives the real tend on
+// the `hostile` fixture or on a script that never speaks the protocol; every
+// run is itself bounded by timeout(1), so a hang fails the case instead of
+// hanging the suite.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "run_tend.hpp"
+
+using namespace tend_test;
+
+namespace {
+
+/// A shell script at a fresh path, executable.
+std::string script(const std::string& name, const std::string& body) {
+    const std::string path = "/tmp/tend-hostile-" + std::to_string(::getpid()) + "-" + name + ".sh";
+    if (std::FILE* f = std::fopen(path.c_str(), "w")) {
+        std::fprintf(f, "#!/bin/sh\n%s\n", body.c_str());
+        std::fclose(f);
+    }
+    ::chmod(path.c_str(), 0755);
+    return path;
+}
+
+/// Runs tend bounded by `limit` seconds (then SIGKILL): a hang shows as 137.
+Outcome bounded(std::vector<std::string> args, int limit = 60, const std::string& env = "") {
+    return run_tend(args, env + " timeout -s KILL " + std::to_string(limit));
+}
+
+/// The final event of each test, by "suite/name".
+std::map<std::string, nlohmann::json> finals(const Outcome& o) {
+    std::map<std::string, nlohmann::json> out;
+    for (const auto& [name, events] : o.tests()) {
+        for (const auto& e : events) {
+            if (e.value("final", true)) out[name] = e;
+        }
+    }
+    return out;
+}
+
+std::size_t count_final(const Outcome& o, const std::string& name) {
+    std::size_t n = 0;
+    const auto all = o.tests();
+    const auto it = all.find(name);
+    if (it == all.end()) return 0;
+    for (const auto& e : it->second) n += e.value("final", true) ? 1 : 0;
+    return n;
+}
+
+std::string errors_of(const Outcome& o) {
+    std::string all;
+    for (const auto& e : o.of("error")) all += e.dump() + "\n";
+    return all;
+}
+
+/// tend started in the background, its output in files, until it exits.
+struct Background {
+    pid_t pid = -1;
+    std::string base;
+    std::string marker;
+
+    explicit Background(const std::vector<std::string>& args, const std::string& env_name = "",
+                        const std::string& env_value = "") {
+        static int counter = 0;
+        base =
+            "/tmp/tend-hostile-bg-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+        marker = base + ".marker";
+        std::remove(marker.c_str());
+        pid = ::fork();
+        if (pid == 0) {
+            ::setenv("TEND_FIXTURE_MARKER", marker.c_str(), 1);
+            if (!env_name.empty()) ::setenv(env_name.c_str(), env_value.c_str(), 1);
+            const int out = ::open((base + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            const int err = ::open((base + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            const int null = ::open("/dev/null", O_RDONLY);
+            ::dup2(null, 0);
+            ::dup2(out, 1);
+            ::dup2(err, 2);
+            std::vector<std::string> copy = args;
+            std::string exe = tend_exe();
+            std::vector<char*> argv{exe.data()};
+            for (auto& a : copy) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execv(exe.c_str(), argv.data());
+            ::_exit(127);
+        }
+    }
+    /// Waits (at most 20 s) until the fixture marked `what`.
+    bool wait_marker(const std::string& what) const {
+        for (int i = 0; i < 1000; ++i) {
+            if (slurp(marker).find(what) != std::string::npos) return true;
+            ::usleep(20000);
+        }
+        return false;
+    }
+    /// Waits (at most `limit` seconds) for tend to exit; its status as a
+    /// shell gives it (128+signal when killed), or -1 on a hang (then killed).
+    int wait(int limit = 30) {
+        for (int i = 0; i < limit * 50; ++i) {
+            int status = 0;
+            if (::waitpid(pid, &status, WNOHANG) == pid) {
+                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+            ::usleep(20000);
+        }
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        return -1;
+    }
+    /// tend's children now (its workers).
+    std::vector<pid_t> children() const {
+        std::vector<pid_t> out;
+        const std::string text =
+            slurp("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+        std::size_t at = 0;
+        while (at < text.size()) {
+            const auto end = text.find(' ', at);
+            const std::string one = text.substr(at, end - at);
+            if (!one.empty()) out.push_back(static_cast<pid_t>(std::stol(one)));
+            if (end == std::string::npos) break;
+            at = end + 1;
+        }
+        return out;
+    }
+    std::string out() const { return slurp(base + ".out"); }
+    std::string err() const { return slurp(base + ".err"); }
+    ~Background() {
+        std::remove((base + ".out").c_str());
+        std::remove((base + ".err").c_str());
+        std::remove(marker.c_str());
+    }
+};
+
+/// Whether `pid` is still a live process (a zombie counts as gone).
+bool alive(pid_t pid) {
+    const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+    if (stat.empty()) return false;
+    const auto close = stat.rfind(')');
+    return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
+/// Waits up to 5 s for every process of `pids` to be gone.
+bool all_gone(const std::vector<pid_t>& pids) {
+    for (int i = 0; i < 250; ++i) {
+        bool any = false;
+        for (const pid_t p : pids) any |= alive(p);
+        if (!any) return true;
+        ::usleep(20000);
+    }
+    return false;
+}
+
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+    std::vector<nlohmann::json> out;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        if (!line.empty() && line[0] == '{') out.push_back(nlohmann::json::parse(line));
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_SUITE("hostile: bounded waits") {
+    TEST_CASE("a scope teardown that never returns is killed at --timeout; the next unit runs") {
+        const auto o =
+            bounded({"run", fixture("hostile"), "--suite", "teardown_hangs", "--suite",
+                     "after_teardown", "-j", "1", "--timeout", "1", "--json", "--no-daemon"});
+        CHECK(o.exit_code == 1);
+        const auto f = finals(o);
+        CHECK(f.at("teardown_hangs/registers a teardown that never returns")["status"] == "passed");
+        CHECK(f.at("teardown_hangs/passes before the teardown")["status"] == "passed");
+        CHECK(f.at("after_teardown/runs on a fresh worker")["status"] == "passed");
+        const auto errors = errors_of(o);
+        CHECK(errors.find("teardown still running after 1 s") != std::string::npos);
+        CHECK(errors.find("\"fails_run\":true") != std::string::npos);
+    }
+
+    TEST_CASE("--teardown-timeout bounds a teardown without --timeout") {
+        const auto o = bounded({"run", fixture("hostile"), "--suite", "teardown_hangs", "-j", "1",
+                                "--teardown-timeout", "0.5", "--json", "--no-daemon"});
+        CHECK(o.exit_code == 1);
+        CHECK(errors_of(o).find("teardown still running after 0.5 s") != std::string::npos);
+        CHECK(o.of("summary").at(0)["passed"] == 2);
+    }
+
+    TEST_CASE("a worker that never says hello is given up after --startup-timeout, exit 3") {
+        const std::vector<std::pair<std::string, std::string>> never = {
+            {"sleeps", "exec sleep 3600"},
+            {"chatters", "while :; do echo garbage; done"},
+            {"closes-results", "exec 4>&-\nexec sleep 3600"},
+            {"half-header", "printf 'TN\\000' >&4\nexec sleep 3600"},
+        };
+        for (const auto& [name, body] : never) {
+            INFO(name);
+            const auto binary = script(name, body);
+            const auto listed = bounded({"list", binary, "--startup-timeout", "0.5"});
+            CHECK(listed.exit_code == 3);
+            CHECK(listed.err.find(binary + ": no hello from worker") != std::string::npos);
+            CHECK(listed.err.find("within 0.5 s (--startup-timeout)") != std::string::npos);
+            const auto ran = bounded({"run", binary, fixture("basic"), "--startup-timeout", "0.5",
+                                      "--json", "--no-daemon"});
+            CHECK(ran.exit_code == 3);
+            CHECK(errors_of(ran).find("no hello from worker") != std::string::npos);
+            CHECK(ran.of("summary").at(0)["total"] > 0);  // the other binary ran
+            std::remove(binary.c_str());
+        }
+    }
+
+    TEST_CASE("a replacement worker that stalls before hello does not hang the run") {
+        const std::string state =
+            "/tmp/tend-hostile-" + std::to_string(::getpid()) + "-first-started";
+        std::remove(state.c_str());
+        // The first worker is the real crashing fixture; every later one hangs.
+        const auto binary =
+            script("stalls-later", "if [ -e " + state + " ]; then exec sleep 3600; fi\ntouch " +
+                                       state + "\nexec " + fixture("crashing"));
+        const auto o = bounded(
+            {"run", binary, "-j", "1", "--startup-timeout", "0.5", "--json", "--no-daemon"});
+        CHECK(o.exit_code == 3);
+        CHECK(errors_of(o).find("no hello from worker") != std::string::npos);
+        // Every test is reported once: what did not run says so.
+        for (const auto& [name, events] : o.tests()) {
+            INFO(name);
+            CHECK(count_final(o, name) == 1);
+        }
+        CHECK(o.of("summary").at(0)["not_run"] > 0);
+        std::remove(binary.c_str());
+        std::remove(state.c_str());
+    }
+
+    TEST_CASE("tend list interrupted while discovery hangs exits 130") {
+        const auto binary = script("list-hangs",
+                                   "echo started >> \"$TEND_FIXTURE_MARKER\"\n"
+                                   "exec sleep 3600");
+        Background tend({"list", binary});
+        REQUIRE(tend.wait_marker("started"));
+        ::kill(tend.pid, SIGINT);
+        CHECK(tend.wait() == 130);
+        std::remove(binary.c_str());
+    }
+}
+
+TEST_SUITE("hostile: a corrupted result stream") {
+    TEST_CASE("bytes written on the result descriptor cost the test that wrote them") {
+        for (const char* suite : {"bare_header", "junk_block"}) {
+            INFO(suite);
+            const auto o = bounded(
+                {"run", fixture("hostile"), "--suite", suite, "-j", "1", "--json", "--no-daemon"});
+            CHECK(o.exit_code == 1);
+            const auto f = finals(o);
+            const std::string s(suite);
+            const std::string writer =
+                s == "bare_header" ? "/writes a bare frame length" : "/writes 4 KiB of junk";
+            CHECK(f.at(s + writer)["status"] == "error");
+            CHECK(f.at(s + writer)["detail"].get<std::string>().find("not a frame header") !=
+                  std::string::npos);
+            CHECK(f.at(s + "/passes first")["status"] == "passed");
+            CHECK(f.at(s + "/runs after the junk")["status"] == "passed");
+            for (const auto& [name, events] : o.tests()) CHECK(count_final(o, name) == 1);
+        }
+    }
+
+    TEST_CASE("a worker waiting for a command while tend waits for it is caught in seconds") {
+        const auto started = std::chrono::steady_clock::now();
+        const auto o = bounded({"run", fixture("hostile"), "--suite", "hijack", "--suite",
+                                "after_teardown", "-j", "1", "--json", "--no-daemon"});
+        const auto took = std::chrono::steady_clock::now() - started;
+        CHECK(o.exit_code == 1);
+        CHECK(errors_of(o).find("the worker waits for a command while tend waits for") !=
+              std::string::npos);
+        CHECK(finals(o).at("after_teardown/runs on a fresh worker")["status"] == "passed");
+        // Not a timing assertion: a hang would take the whole timeout(1).
+        CHECK(took < std::chrono::seconds(30));
+    }
+
+    TEST_CASE("a detached thread reading the command descriptor does not hang the run") {
+        const auto o = bounded({"run", fixture("hostile"), "--suite", "thief", "--suite",
+                                "after_teardown", "-j", "1", "--json", "--no-daemon"});
+        CHECK(o.exit_code != 137);
+        CHECK(finals(o).at("thief/starts a thread that reads commands")["status"] == "passed");
+        CHECK(finals(o).at("after_teardown/runs on a fresh worker")["status"] == "passed");
+    }
+
+    TEST_CASE("a result forged by the test, then death, is an error, not a pass") {
+        const auto o = bounded(
+            {"run", fixture("hostile"), "--suite", "forger", "-j", "1", "--json", "--no-daemon"});
+        CHECK(o.exit_code == 1);
+        const auto f = finals(o);
+        CHECK(f.at("forger/forges its own pass and exits")["status"] == "error");
+        CHECK(f.at("forger/passes first")["status"] == "passed");
+    }
+}
+
+TEST_SUITE("hostile: results the worker finished") {
+    TEST_CASE("a stopped or SIGTERM-ignoring worker: the test that passed is reported passed") {
+        for (const char* suite : {"stops_itself", "ignores_term"}) {
+            INFO(suite);
+            Background tend({"run", fixture("hostile"), "--suite", suite, "-j", "1", "--grace",
+                             "0.2", "--json", "--no-daemon"});
+            REQUIRE(
+                tend.wait_marker(std::string(suite) == "stops_itself" ? "stopping" : "hanging"));
+            ::kill(tend.pid, SIGINT);
+            CHECK(tend.wait() == 130);
+            Outcome o;
+            o.events = json_lines(tend.out());
+            const auto f = finals(o);
+            CHECK(f.at(std::string(suite) + "/passes first")["status"] == "passed");
+        }
+    }
+
+    TEST_CASE("a test whose own SIGSEGV handler exits 0 keeps what it printed") {
+        const auto o = bounded({"run", fixture("hostile"), "--suite", "own_handler", "-j", "1",
+                                "--json", "--no-daemon"});
+        CHECK(o.exit_code == 1);
+        const auto t = finals(o).at("own_handler/prints, then dies in a handler of its own");
+        CHECK(t["status"] == "crashed");
+        CHECK(t["stdout"] == "printed before the crash\n");
+        CHECK(t["stderr"] == "complained before the crash\n");
+    }
+
+    TEST_CASE("doctest timeouts out of range: clamped or ignored for that test alone") {
+        const auto o = bounded(
+            {"run", fixture("hostile"), "--suite", "timeouts", "-j", "1", "--json", "--no-daemon"});
+        const auto f = finals(o);
+        CHECK(f.at("timeouts/a huge timeout")["status"] == "passed");
+        CHECK(f.at("timeouts/a NaN timeout")["status"] == "passed");
+        CHECK(f.at("timeouts/no timeout")["status"] == "passed");
+        // doctest itself fails a test with a negative timeout, alone too.
+        CHECK(f.at("timeouts/a negative timeout")["status"] == "failed");
+        std::string warnings;
+        for (const auto& e : o.of("error")) warnings += e.dump();
+        CHECK(warnings.find("'timeouts/a negative timeout' (-1)") != std::string::npos);
+        CHECK(warnings.find("\"fails_run\":false") != std::string::npos);
+        const auto listed = bounded({"list", fixture("hostile")});
+        CHECK(listed.exit_code == 0);
+        CHECK(listed.out.find("timeouts/a negative timeout") != std::string::npos);
+    }
+
+    TEST_CASE("each unit starts in the worker's directory, umask and signal mask") {
+        char cwd[4096];
+        REQUIRE(::getcwd(cwd, sizeof cwd));
+        const auto o = bounded({"run", fixture("hostile"), "--suite", "changes_state", "--suite",
+                                "sees_state", "-j", "1", "--json", "--no-daemon"},
+                               60, "TEND_EXPECTED_CWD=" + shell_quote(cwd));
+        CHECK(o.exit_code == 0);
+        CHECK(finals(o).at("sees_state/starts where the worker started")["status"] == "passed");
+    }
+}
+
+TEST_SUITE("hostile: workers die with tend") {
+    TEST_CASE("SIGKILL of tend run: its workers die with it") {
+        Background tend({"run", fixture("hanging"), "-j", "2", "--no-daemon"});
+        REQUIRE(tend.wait_marker("sleeping"));
+        const auto workers = tend.children();
+        REQUIRE(!workers.empty());
+        ::kill(tend.pid, SIGKILL);
+        CHECK(tend.wait() == 128 + SIGKILL);
+        CHECK(all_gone(workers));
+        for (const pid_t p : workers) ::kill(p, SIGKILL);  // leave nothing either way
+    }
+
+    TEST_CASE("SIGHUP is handled like SIGTERM: results and summary, then 129") {
+        Background tend(
+            {"run", fixture("hanging"), "-j", "1", "--grace", "0.2", "--json", "--no-daemon"});
+        REQUIRE(tend.wait_marker("sleeping"));
+        const auto workers = tend.children();
+        ::kill(tend.pid, SIGHUP);
+        CHECK(tend.wait() == 128 + SIGHUP);
+        const auto events = json_lines(tend.out());
+        bool summary = false, shutdown = false;
+        for (const auto& e : events) {
+            summary |= e["event"] == "summary";
+            if (e["event"] == "shutdown") {
+                shutdown = true;
+                CHECK(e["signal"] == "SIGHUP");
+            }
+        }
+        CHECK(summary);
+        CHECK(shutdown);
+        CHECK(all_gone(workers));
+    }
+}
