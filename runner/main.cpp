@@ -88,13 +88,14 @@ bool parse_limit_flags(const LimitFlags& flags, tend::LimitSettings& limits, std
 }
 
 int usage_error(const std::string& message) {
-    std::fprintf(stderr, "tend: %s\nRun 'tend --help' for usage.\n", message.c_str());
+    std::fprintf(stderr, "tend: %s\nRun 'tend --help' for usage.\n",
+                 tend::printable(message, tend::Lines::keep).c_str());
     return kExitUsage;
 }
 
 /// A tend.toml that cannot be used: no help text, the message says it all.
 int config_error(const std::string& message) {
-    std::fprintf(stderr, "tend: %s\n", message.c_str());
+    std::fprintf(stderr, "tend: %s\n", tend::printable(message, tend::Lines::keep).c_str());
     return kExitUsage;
 }
 
