@@ -39,14 +39,21 @@ def die(why):
     sys.exit(3)
 
 
+def length_check(n):
+    """The header's last two bytes: the length's halves XORed with 0x5AA5."""
+    return (n >> 16) ^ (n & 0xFFFF) ^ 0x5AA5
+
+
 def read_frame(f):
     """The next message, or None at end of file between frames."""
-    head = f.read(4)
+    head = f.read(8)
     if not head:
         return None
-    if len(head) < 4:
+    if len(head) < 8:
         die("stream ended inside a frame header")
-    (n,) = struct.unpack(">I", head)
+    magic, n, check = struct.unpack(">2sIH", head)
+    if magic != b"TN" or check != length_check(n):
+        die(f"not a frame header: {head.hex(' ')}")
     if n == 0 or n > MAX_FRAME:
         die(f"bad frame length {n}")
     payload = f.read(n)
@@ -57,17 +64,12 @@ def read_frame(f):
 
 def send(f, msg):
     payload = msgpack.packb(msg, use_bin_type=True)  # str -> str, bytes -> bin
+    n = len(payload)
     try:
-        f.write(struct.pack(">I", len(payload)) + payload)
+        f.write(struct.pack(">2sIH", b"TN", n, length_check(n)) + payload)
         f.flush()
     except BrokenPipeError:
         sys.exit(0)  # the supervisor is gone
-
-
-# ---- output capture and health -----------------------------------------------
-
-
-CAPTURE_FILES = []  # kept open for the worker's life
 
 
 def redirect(fd):
@@ -133,7 +135,7 @@ def run_test(fn):
 
 
 def serve(commands, results):
-    send(results, {"type": "hello", "version": 1, "pid": os.getpid(),
+    send(results, {"type": "hello", "version": 2, "pid": os.getpid(),
                    "framework": "python-minimal"})
     while True:
         msg = read_frame(commands)

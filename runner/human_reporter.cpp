@@ -116,9 +116,11 @@ Tail tail_of(std::string_view text, std::size_t max_lines, std::size_t max_bytes
             start};
 }
 
-/// `text` indented by `pad`, its trailing newlines dropped; with a limit,
-/// only its tail and a line saying what was cut.
-std::string indented(std::string_view text, std::string_view pad, std::size_t max_lines) {
+/// `text` indented by `pad`, its trailing newlines dropped, its control
+/// characters escaped but for line breaks and tabs (printable()); with a
+/// limit, only its tail and a line saying what was cut.
+std::string indented(std::string_view raw, std::string_view pad, std::size_t max_lines) {
+    std::string_view text = raw;
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
     std::string out;
     if (max_lines) {
@@ -134,6 +136,8 @@ std::string indented(std::string_view text, std::string_view pad, std::size_t ma
         }
         text = tail.kept;
     }
+    const std::string shown = printable(text, Lines::keep);
+    text = shown;
     while (!text.empty()) {
         const auto nl = text.find('\n');
         const auto line = text.substr(0, nl);
@@ -218,9 +222,9 @@ void HumanReporter::emit(const std::string& text) {
         drawn_ = true;
     }
     std::fwrite(buf.data(), 1, buf.size(), out_);
-    // Without a progress line, the stream's own buffering is right: a
-    // terminal flushes at each line, a pipe in big writes.
-    if (options_.progress) std::fflush(out_);
+    // Out now, to a pipe or a file too: a run killed by SIGKILL or SIGHUP
+    // leaves every line it had printed, and a reader sees each as it comes.
+    std::fflush(out_);
 }
 
 void HumanReporter::remember(const TestEvent& e) {
@@ -264,13 +268,15 @@ void HumanReporter::test(const TestEvent& e) {
         for (const auto& f : e.failures) {
             const std::string& where = f.file.empty() ? e.test.file : f.file;
             const auto line = f.file.empty() ? e.test.line : f.line;
-            out += fmt::format("         {}:{}: {}", where, line, f.kind);
-            if (!f.expression.empty()) out += fmt::format("( {} )", f.expression);
+            out += fmt::format("         {}:{}: {}", printable(where), line, printable(f.kind));
+            if (!f.expression.empty()) out += fmt::format("( {} )", printable(f.expression));
             out += '\n';
             if (!f.expanded.empty()) {
-                out += fmt::format("           with expansion: {}\n", f.expanded);
+                out += fmt::format("           with expansion: {}\n", printable(f.expanded));
             }
-            if (!f.subcase.empty()) out += fmt::format("           in subcase: {}\n", f.subcase);
+            if (!f.subcase.empty()) {
+                out += fmt::format("           in subcase: {}\n", printable(f.subcase));
+            }
             if (!f.message.empty()) out += indented(f.message, "           ", kOutputLines);
         }
         // Tests that did not run for one reason come in a row: say it once.
@@ -291,7 +297,6 @@ void HumanReporter::slow(const SlowEvent& e) {
         paint(kDim, fmt::format("[>{:>8.3f}s]", static_cast<double>(e.running_ns) / 1e9)),
         shown_name(e.binary, e.test)));
     last_not_run_detail_.clear();
-    std::fflush(out_);
 }
 
 void HumanReporter::recycle(const RecycleEvent& e) {
@@ -304,10 +309,11 @@ void HumanReporter::recycle(const RecycleEvent& e) {
 
 void HumanReporter::notice(const Notice& n) {
     const std::string_view tag = n.fails_run ? "ERROR" : "WARN";
-    const std::string text = shown_binary(n.binary) + ": " + std::string(n.message);
-    emit(fmt::format("{} {}\n", paint(label_style(tag), fmt::format("{:>7}", tag)), text));
+    const std::string text = shown_binary(n.binary) + ": ";
+    emit(fmt::format("{} {}{}\n", paint(label_style(tag), fmt::format("{:>7}", tag)), text,
+                     printable(n.message, Lines::keep)));
     if (n.fails_run && recap_total_++ < kRecapLines) {
-        recap_.push_back(RecapLine{std::string(tag), printable(first_line(text))});
+        recap_.push_back(RecapLine{std::string(tag), text + printable(first_line(n.message))});
     }
     last_not_run_detail_.clear();
 }
@@ -344,7 +350,10 @@ std::string HumanReporter::recap() const {
         out += fmt::format("To run {} again: {}\n", tests, paint(kBold, "tend run --failed"));
         const auto commands = rerun_commands(rerun_);
         const std::string pad(fmt::format("To run {} again", tests).size() - 2, ' ');
-        for (const auto& command : commands) out += fmt::format("{}or: {}\n", pad, command);
+        // Quoted so that they print as they run; printable() is the safety net.
+        for (const auto& command : commands) {
+            out += fmt::format("{}or: {}\n", pad, printable(command));
+        }
     }
     return out;
 }
@@ -378,7 +387,6 @@ void HumanReporter::summary(const Summary& s) {
     out += '\n';
     finished_ = true;
     emit(out);
-    std::fflush(out_);
 }
 
 std::chrono::milliseconds HumanReporter::progress_interval() const {

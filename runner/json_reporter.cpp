@@ -5,9 +5,13 @@
 
 namespace tend {
 
+// Each line goes out as it happens: a run killed by SIGKILL, SIGHUP or the
+// OOM killer leaves every event it had reported (one write(2) per event,
+// see docs/development.md for its cost).
 void JsonReporter::write(const std::string& line) {
     std::fwrite(line.data(), 1, line.size(), out_);
     std::fputc('\n', out_);
+    std::fflush(out_);
 }
 
 void JsonReporter::test(const TestEvent& e) {
@@ -16,7 +20,6 @@ void JsonReporter::test(const TestEvent& e) {
 
 void JsonReporter::slow(const SlowEvent& e) {
     write(dump_line(to_json(e)));
-    std::fflush(out_);  // it is news now, not at the next result
 }
 
 void JsonReporter::recycle(const RecycleEvent& e) {
@@ -33,7 +36,6 @@ void JsonReporter::shutdown(const ShutdownReport& r) {
 
 void JsonReporter::summary(const Summary& s) {
     write(dump_line(to_json(s)));
-    std::fflush(out_);
 }
 
 }  // namespace tend

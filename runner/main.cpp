@@ -104,13 +104,14 @@ bool parse_limit_flags(const LimitFlags& flags, tend::LimitSettings& limits, std
 }
 
 int usage_error(const std::string& message) {
-    std::fprintf(stderr, "tend: %s\nRun 'tend --help' for usage.\n", message.c_str());
+    std::fprintf(stderr, "tend: %s\nRun 'tend --help' for usage.\n",
+                 tend::printable(message, tend::Lines::keep).c_str());
     return kExitUsage;
 }
 
 /// A tend.toml that cannot be used: no help text, the message says it all.
 int config_error(const std::string& message) {
-    std::fprintf(stderr, "tend: %s\n", message.c_str());
+    std::fprintf(stderr, "tend: %s\n", tend::printable(message, tend::Lines::keep).c_str());
     return kExitUsage;
 }
 
@@ -125,7 +126,7 @@ int run_list(tend::PoolOptions opts, const tend::Selection& selection, bool as_j
     int status = pool.interrupted() ? 128 + pool.interrupted() : kExitOk;
     for (const auto& b : pool.listing()) {
         if (!b.error.empty()) {
-            std::fprintf(stderr, "tend: %s\n", b.error.c_str());
+            std::fprintf(stderr, "tend: %s\n", tend::printable(b.error, tend::Lines::keep).c_str());
             if (!pool.interrupted()) status = kExitStartup;
             continue;
         }
@@ -139,9 +140,11 @@ int run_list(tend::PoolOptions opts, const tend::Selection& selection, bool as_j
                                  {"tags", t.tags}};
                 std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
             } else {
-                std::printf("%s%s%s%s\n", binaries.size() > 1 ? (b.binary + ": ").c_str() : "",
-                            t.suite.empty() ? "" : (t.suite + "/").c_str(), t.name.c_str(),
-                            t.skip ? "  (skipped)" : "");
+                // One line per test, whatever its name holds (printable()).
+                std::string line = binaries.size() > 1 ? b.binary + ": " : std::string();
+                if (!t.suite.empty()) line += t.suite + "/";
+                line += t.name;
+                std::printf("%s%s\n", tend::printable(line).c_str(), t.skip ? "  (skipped)" : "");
             }
         }
     }
@@ -193,7 +196,8 @@ int daemon_command(const std::string& socket_path, const char* method, bool as_j
             std::printf("  %-8lld %-10s %-8s %-11s %-5s %s\n", w.value("pid", 0LL),
                         w.value("state", "").c_str(), seconds(w.value("age_s", 0.0)).c_str(),
                         health(w["health"], "rss_bytes").c_str(),
-                        health(w["health"], "open_fds").c_str(), w.value("binary", "").c_str());
+                        health(w["health"], "open_fds").c_str(),
+                        tend::printable(w.value("binary", "")).c_str());
         }
     }
     for (const auto& r : result["runs"]) {
@@ -204,10 +208,10 @@ int daemon_command(const std::string& socket_path, const char* method, bool as_j
         const auto& rec = b["recycled"];
         std::printf(
             "%s: %llu tests run, recycled %llu for memory, %llu for fds, %llu for age%s%s\n",
-            b.value("binary", "").c_str(), b.value("tests_run", 0ULL), rec.value("memory", 0ULL),
-            rec.value("fds", 0ULL), rec.value("age", 0ULL),
+            tend::printable(b.value("binary", "")).c_str(), b.value("tests_run", 0ULL),
+            rec.value("memory", 0ULL), rec.value("fds", 0ULL), rec.value("age", 0ULL),
             b.value("last_recycle", "").empty() ? "" : "; last: ",
-            b.value("last_recycle", "").c_str());
+            tend::printable(b.value("last_recycle", "")).c_str());
     }
     return kExitOk;
 }
@@ -237,6 +241,10 @@ int main(int argc, char** argv) {
         "  tend run    (the binaries and settings of tend.toml, docs/config.md)\n",
         "tend"};
     app.require_subcommand(1);
+    // A single-valued option given twice: the last one wins (-j 2 -j 4 is
+    // -j 4), as in make, cargo, pytest. Subcommands copy these defaults when
+    // they are made; repeatable options (vectors) still take every value.
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     app.set_version_flag("--version", "tend 0.1.0");
 
     std::vector<std::string> binaries;

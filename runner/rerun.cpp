@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "terminal.hpp"
+
 namespace tend {
 
 namespace {
@@ -16,31 +18,34 @@ bool plain(char c) {
            c == '+';
 }
 
-bool control(char c) {
-    const auto b = static_cast<unsigned char>(c);
-    return b < 0x20 || b == 0x7F;
-}
 }  // namespace
 
 std::string shell_quote(std::string_view text) {
     if (!text.empty() && std::all_of(text.begin(), text.end(), plain)) return std::string(text);
     std::string out;
-    if (std::any_of(text.begin(), text.end(), control)) {
+    if (shown_as_is(text) != text.size()) {
         // printf's format turns \ooo back into the byte; `\` and `%` are
-        // its own, so they are doubled.
+        // its own, so they are doubled. What a terminal would not show as
+        // it is (printable()) goes in as \ooo, so the command prints as it
+        // runs.
         out = "\"$(printf -- '";
-        for (const char c : text) {
-            if (c == '\'') {
-                out += "'\\''";
-            } else if (c == '\\') {
-                out += "\\\\";
-            } else if (c == '%') {
-                out += "%%";
-            } else if (control(c)) {
-                out += fmt::format("\\{:03o}", static_cast<unsigned char>(c));
-            } else {
-                out += c;
+        while (!text.empty()) {
+            const auto n = shown_as_is(text);
+            for (const char c : text.substr(0, n)) {
+                if (c == '\'') {
+                    out += "'\\''";
+                } else if (c == '\\') {
+                    out += "\\\\";
+                } else if (c == '%') {
+                    out += "%%";
+                } else {
+                    out += c;
+                }
             }
+            text.remove_prefix(n);
+            if (text.empty()) break;
+            out += fmt::format("\\{:03o}", static_cast<unsigned char>(text.front()));
+            text.remove_prefix(1);
         }
         return out + "')\"";
     }

@@ -12,10 +12,11 @@ namespace tend {
 
 /// `text` as one word for a POSIX shell: as is when it holds only
 /// characters no shell treats specially, else in single quotes with each
-/// `'` written `'\''`. Text with control characters (a newline, a tab, an
-/// escape) becomes "$(printf -- '...')" with octal escapes instead, so the
-/// command stays one printable line; a trailing newline is lost that way
-/// (command substitution drops it).
+/// `'` written `'\''`. Text that a terminal would not show as it is (a
+/// newline, a tab, an escape, a C1 control, invalid UTF-8: see printable())
+/// becomes "$(printf -- '...')" with those bytes as octal escapes, so the
+/// command stays one printable line that prints as it runs; a trailing
+/// newline is lost that way (command substitution drops it).
 std::string shell_quote(std::string_view text);
 
 /// A test that failed: its binary as tend was given it, and its name as

@@ -12,21 +12,26 @@ namespace tend {
 
 namespace {
 /// The character starting at `at`: its code point (-1 for a byte that does
-/// not start a valid UTF-8 sequence) and its length in bytes.
+/// not start a valid UTF-8 sequence: stray, truncated, overlong, an encoded
+/// surrogate or past U+10FFFF) and its length in bytes.
 std::pair<long, std::size_t> decode(std::string_view s, std::size_t at) {
     const auto b0 = static_cast<unsigned char>(s[at]);
     if (b0 < 0x80) return {b0, 1};
     std::size_t len = 0;
     long cp = 0;
+    long min = 0;  // below it, an overlong form
     if ((b0 & 0xE0) == 0xC0) {
         len = 2;
         cp = b0 & 0x1F;
+        min = 0x80;
     } else if ((b0 & 0xF0) == 0xE0) {
         len = 3;
         cp = b0 & 0x0F;
+        min = 0x800;
     } else if ((b0 & 0xF8) == 0xF0) {
         len = 4;
         cp = b0 & 0x07;
+        min = 0x10000;
     } else {
         return {-1, 1};
     }
@@ -36,6 +41,7 @@ std::pair<long, std::size_t> decode(std::string_view s, std::size_t at) {
         if ((b & 0xC0) != 0x80) return {-1, 1};
         cp = (cp << 6) | (b & 0x3F);
     }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return {-1, 1};
     return {cp, len};
 }
 
@@ -89,12 +95,28 @@ std::size_t display_width(std::string_view text) {
     return width;
 }
 
-std::string printable(std::string_view text) {
+std::size_t shown_as_is(std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto [cp, len] = decode(text, i);
+        if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F)) break;  // cp -1: invalid
+        i += len;
+    }
+    return i;
+}
+
+std::string printable(std::string_view text, Lines lines) {
     std::string out;
     out.reserve(text.size());
-    for (const char c : text) {
-        const auto b = static_cast<unsigned char>(c);
-        if (b >= 0x20 && b != 0x7F) {
+    while (!text.empty()) {
+        const auto n = shown_as_is(text);
+        out.append(text.substr(0, n));
+        text.remove_prefix(n);
+        if (text.empty()) break;
+        // One byte at a time: what follows a stray byte is looked at afresh.
+        const char c = text.front();
+        text.remove_prefix(1);
+        if (lines == Lines::keep && (c == '\n' || c == '\t')) {
             out += c;
         } else if (c == '\t') {
             out += "\\t";
@@ -103,7 +125,7 @@ std::string printable(std::string_view text) {
         } else if (c == '\r') {
             out += "\\r";
         } else {
-            out += fmt::format("\\x{:02x}", b);
+            out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
         }
     }
     return out;

@@ -34,9 +34,28 @@ std::size_t terminal_width(int fd);
 /// too) one. An approximation of wcwidth that needs no locale.
 std::size_t display_width(std::string_view text);
 
-/// `text` with control characters (C0 and DEL) written as escapes (\t, \n,
-/// \r, \xNN), so that a test name cannot move the cursor or break a line.
-std::string printable(std::string_view text);
+/// How many bytes at the start of `text` a terminal shows as they are:
+/// characters of valid UTF-8 that are not control characters. It stops at
+/// the first C0 control (tab and newline too), DEL, C1 control (U+0080 to
+/// U+009F, which some terminals obey as ESC sequences even in UTF-8) and
+/// the first byte of anything that is not valid UTF-8 (a stray byte, a
+/// truncated or overlong sequence, an encoded surrogate).
+std::size_t shown_as_is(std::string_view text);
+
+/// What printable() does with line breaks and tabs.
+enum class Lines {
+    one,  ///< a single-line field (a name, a file): \n and \t are escaped too
+    keep  ///< text with lines (output, a message): \n and \t stay, the rest is escaped
+};
+
+/// `text` made safe for a terminal: every byte shown_as_is() stops at is
+/// written as an escape, `\n`, `\t`, `\r` for those, `\xNN` (lowercase
+/// hex) for any other, NUL, ESC, DEL, each byte of a C1 control and each
+/// byte of invalid UTF-8 included. So a test cannot set the window title,
+/// clear the screen, move the cursor or break a name over two lines. A
+/// backslash stays as it is: `\x1b` in the text and an escaped ESC look
+/// alike (as with `cat -v`); JSON output has the exact bytes.
+std::string printable(std::string_view text, Lines lines = Lines::one);
 
 /// The longest prefix of `text` that fits in `columns`, cut on a character
 /// boundary.

@@ -140,6 +140,22 @@ TEST_SUITE("nothing left behind") {
              {"run", fixture("hanging"), "-j", "2", "--grace", "0.2"},
              130,
              "sleeping"},
+            {"teardown that never returns",
+             {"run", fixture("hostile"), "--suite", "teardown_hangs", "--teardown-timeout", "0.3"},
+             1},
+            {"junk on the result descriptor",
+             {"run", fixture("hostile"), "--suite", "junk_block"},
+             1},
+            {"command descriptor replaced", {"run", fixture("hostile"), "--suite", "hijack"}, 1},
+            {"forged result", {"run", fixture("hostile"), "--suite", "forger"}, 1},
+            {"a worker that stopped itself, interrupted",
+             {"run", fixture("hostile"), "--suite", "stops_itself", "--grace", "0.2"},
+             130,
+             "stopping"},
+            {"a worker ignoring SIGTERM, interrupted",
+             {"run", fixture("hostile"), "--suite", "ignores_term", "--grace", "0.2"},
+             130,
+             "hanging"},
         };
         for (const auto& k : kinds) {
             INFO(std::string(k.what));

@@ -289,3 +289,60 @@ TEST_CASE("file_names_collide") {
     CHECK(tend::file_names_collide({"a/x", "b/x"}));
     CHECK_FALSE(tend::file_names_collide({"x"}));
 }
+
+TEST_CASE("hostile text: every control character escaped, line breaks kept where they are text") {
+    const std::string hostile =
+        "\x1b]0;title\x07\x1b[2J\r\x7f\xc2\x9b"
+        "1m";
+    const std::string escaped = "\\x1b]0;title\\x07\\x1b[2J\\r\\x7f\\xc2\\x9b1m";
+    const std::string binary = "bin\x1b[H";
+    auto t = info("suite\n" + hostile, "name\n" + hostile);
+    t.file = "file\n.cpp";
+    Failure f;
+    f.file = "f\r.cpp";
+    f.line = 3;
+    f.kind = "CHECK\x1b";
+    f.expression = "a\n== b" + hostile;
+    f.expanded = "1\n== 2" + hostile;
+    f.subcase = "sub\ncase";
+    f.message = "first " + hostile + "\nsecond\t(tab)";
+    const std::vector<Failure> failures{f};
+    const std::string out = "out " + hostile + "\nline two\n";
+    const std::string err = std::string("nul \0 here\n", 11);
+    const std::string detail = "detail " + hostile + "\nstderr tail";
+    Capture c;
+    HumanOptions o;
+    o.show_binary = true;
+    HumanReporter r(c.file(), o);
+    r.test(tend::TestEvent{binary, t, TestStatus::failed, 1, 42, {}, failures, out, err, detail});
+    r.notice(tend::Notice{binary, "notice " + hostile + "\nnext line", true});
+    r.summary(summary_of(0, 1));
+    const auto text = c.text();
+    INFO(text);
+    for (const char ch : text) {
+        const auto b = static_cast<unsigned char>(ch);
+        CHECK((ch == '\n' || ch == '\t' || (b >= 0x20 && b != 0x7F)));
+    }
+    CHECK(text.find("\xc2\x9b") == std::string::npos);
+    // Single-line fields: one line, \n shown.
+    CHECK(text.find("   FAIL [    0.000s] bin\\x1b[H: suite\\n" + escaped + "/name\\n" + escaped +
+                    "\n") != std::string::npos);
+    CHECK(text.find("         f\\r.cpp:3: CHECK\\x1b( a\\n== b" + escaped + " )\n") !=
+          std::string::npos);
+    CHECK(text.find("           with expansion: 1\\n== 2" + escaped + "\n") != std::string::npos);
+    CHECK(text.find("           in subcase: sub\\ncase\n") != std::string::npos);
+    // Text with lines: its line breaks (and tabs) stay.
+    CHECK(text.find("           first " + escaped + "\n           second\t(tab)\n") !=
+          std::string::npos);
+    CHECK(text.find("         detail " + escaped + "\n         stderr tail\n") !=
+          std::string::npos);
+    CHECK(text.find("         out " + escaped + "\n         line two\n") != std::string::npos);
+    CHECK(text.find("         nul \\x00 here\n") != std::string::npos);
+    CHECK(text.find("  ERROR bin\\x1b[H: notice " + escaped + "\nnext line\n") !=
+          std::string::npos);
+    // The recap: one line each; the re-run command runs the exact name.
+    CHECK(text.find("  ERROR bin\\x1b[H: notice " + escaped + "\n") != std::string::npos);
+    CHECK(text.find("or: tend run \"$(printf -- 'bin\\033[H')\" --exact \"$(printf -- "
+                    "'suite\\012\\033]0;title\\007\\033[2J\\015\\177\\302\\2331m/name\\012") !=
+          std::string::npos);
+}

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include "terminal.hpp"
+
 using tend::FailedTest;
 using tend::rerun_commands;
 using tend::shell_quote;
@@ -38,6 +40,22 @@ TEST_CASE("shell_quote: control characters become printf octal escapes") {
     CHECK(shell_quote("\x1b[31mred") == "\"$(printf -- '\\033[31mred')\"");
     // printf's own: backslash and percent; and the quote as ever.
     CHECK(shell_quote("it's 100%\\\x7f") == "\"$(printf -- 'it'\\''s 100%%\\\\\\177')\"");
+}
+
+TEST_CASE("shell_quote: C1 controls and invalid UTF-8 become octal escapes too") {
+    CHECK(shell_quote("csi \xc2\x9b"
+                      "2J") == "\"$(printf -- 'csi \\302\\2332J')\"");
+    CHECK(shell_quote("ff\xff ü") == "\"$(printf -- 'ff\\377 ü')\"");
+    CHECK(shell_quote("overlong\xc0\xaf") == "\"$(printf -- 'overlong\\300\\257')\"");
+}
+
+TEST_CASE("shell_quote: what it gives prints as it is") {
+    for (const std::string_view name : {"a\nb", "\x1b]0;title\x07", "bad \xff\xfe utf-8",
+                                        "\xc2\x85nel", "it's \r 100%", "ünïcödé ✓"}) {
+        const auto quoted = shell_quote(name);
+        INFO(quoted);
+        CHECK(tend::printable(quoted) == quoted);
+    }
 }
 
 TEST_CASE("rerun_commands: one command per binary, in the order they failed") {
