@@ -907,6 +907,25 @@ TEST_SUITE("daemon trust") {
         std::filesystem::remove_all(dir);
     }
 
+    TEST_CASE("the default socket is checked the same: a planted open directory is refused") {
+        // $XDG_RUNTIME_DIR/tend/tend.sock, as /tmp/tend-UID/tend.sock without
+        // it (that path is shared by every run on this machine: not touched).
+        const std::string runtime = temp_dir("client-xdg");
+        const std::string dir = runtime + "/tend";
+        std::filesystem::create_directory(dir);
+        ::chmod(dir.c_str(), 0777);
+        FakeServer fake(dir + "/tend.sock");
+        const auto o = run_bounded({"run", fixture("scoped")}, 30,
+                                   {"XDG_RUNTIME_DIR=" + runtime, "TEND_TEST_SECRET=hunter2-xdg"});
+        INFO(o.err);
+        CHECK(o.exit_code == 0);
+        CHECK(o.err.find("tend: warning: not using the daemon on " + dir + "/tend.sock: " + dir +
+                         " is writable by others (mode 0777); running without it") !=
+              std::string::npos);
+        CHECK(fake.received().empty());
+        std::filesystem::remove_all(runtime);
+    }
+
     TEST_CASE("the client refuses a symlink as the socket directory") {
         const std::string dir = temp_dir("client-link-target");
         const std::string link = dir + "-link";
