@@ -420,7 +420,7 @@ bool parse_config(std::string_view text, const std::string& source_name, Config&
 bool load_config(const std::filesystem::path& path, Config& out, std::string& error,
                  const std::string& source_name) {
     const std::string name = source_name.empty() ? path.string() : source_name;
-    std::FILE* f = std::fopen(path.c_str(), "rb");
+    std::FILE* f = std::fopen(path.c_str(), "rbe");
     if (!f) {
         error = fmt::format("{}: {}", name, std::strerror(errno));
         return false;

@@ -1,10 +1,12 @@
 // DaemonClient: see daemon_client.hpp.
 #include "daemon_client.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -27,6 +29,9 @@ bool parse_message(const std::string& line, json& msg, std::string& error) {
         return false;
     }
 }
+
+/// How long a request's answer may take (status, run, shutdown).
+constexpr int kAnswerTimeoutMs = 30'000;
 
 volatile sig_atomic_t g_signal = 0;
 volatile sig_atomic_t g_signals = 0;
@@ -56,25 +61,91 @@ struct SignalGuard {
 };
 }  // namespace
 
+namespace {
+/// What is wrong with `dir` as the directory of this user's daemon socket;
+/// empty when nothing is. `absent` when it does not exist.
+std::string check_socket_dir(const std::string& dir, bool& absent) {
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) != 0) {
+        absent = errno == ENOENT;
+        return fmt::format("{}: {}", dir, std::strerror(errno));
+    }
+    if (S_ISLNK(st.st_mode)) return dir + " is a symbolic link, not a directory of yours";
+    if (!S_ISDIR(st.st_mode)) return dir + " is not a directory";
+    if (st.st_uid != ::geteuid())
+        return fmt::format("{} belongs to uid {}, not to you", dir, st.st_uid);
+    // Whoever may write there may put their own socket in place of ours.
+    if ((st.st_mode & 022) != 0)
+        return fmt::format("{} is writable by others (mode {:04o})", dir, st.st_mode & 07777);
+    return {};
+}
+
+/// What is wrong with `path` as this user's daemon socket; empty when
+/// nothing is. `absent` when there is nothing there.
+std::string check_socket_file(const std::string& path, bool& absent) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+        absent = errno == ENOENT;
+        return fmt::format("no daemon on {}: {}", path, std::strerror(errno));
+    }
+    if (S_ISLNK(st.st_mode)) return path + " is a symbolic link, not a socket";
+    if (!S_ISSOCK(st.st_mode)) return path + " is not a socket";
+    if (st.st_uid != ::geteuid())
+        return fmt::format("{} belongs to uid {}, not to you", path, st.st_uid);
+    return {};
+}
+}  // namespace
+
 std::unique_ptr<DaemonClient> DaemonClient::connect(const std::string& socket_path,
-                                                    std::string& error) {
+                                                    std::string& error, Refusal* refusal) {
+    auto refuse = [&](std::string why, bool absent) {
+        error = std::move(why);
+        if (refusal) *refusal = absent ? Refusal::absent : Refusal::untrusted;
+        return nullptr;
+    };
     sockaddr_un addr{};
-    if (socket_path.size() >= sizeof addr.sun_path) {
-        error = socket_path + ": too long for a socket path";
-        return nullptr;
+    if (socket_path.size() >= sizeof addr.sun_path)
+        return refuse(socket_path + ": too long for a socket path", false);
+    const auto slash = socket_path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "."
+                            : slash == 0               ? "/"
+                                                       : socket_path.substr(0, slash);
+    bool absent = false;
+    if (auto why = check_socket_dir(dir, absent); !why.empty()) {
+        return refuse(absent ? fmt::format("no daemon on {}: {}", socket_path, why) : why, absent);
     }
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        error = std::strerror(errno);
-        return nullptr;
-    }
+    if (auto why = check_socket_file(socket_path, absent); !why.empty()) return refuse(why, absent);
+    // Non-blocking while connecting: a daemon whose backlog is full (stopped,
+    // say) is no daemon, rather than a wait without end.
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return refuse(std::strerror(errno), true);
     addr.sun_family = AF_UNIX;
     std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        error = fmt::format("no daemon on {}: {}", socket_path, std::strerror(errno));
+        const int e = errno;
         ::close(fd);
-        return nullptr;
+        return refuse(e == EAGAIN
+                          ? fmt::format("the daemon on {} accepts no connections (its "
+                                        "backlog is full: is it stopped?)",
+                                        socket_path)
+                          : fmt::format("no daemon on {}: {}", socket_path, std::strerror(e)),
+                      true);
     }
+    ucred peer{};
+    socklen_t len = sizeof peer;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) {
+        const int e = errno;
+        ::close(fd);
+        return refuse(
+            fmt::format("cannot tell who listens on {}: {}", socket_path, std::strerror(e)), false);
+    }
+    if (peer.uid != ::geteuid()) {
+        ::close(fd);
+        return refuse(fmt::format("the process listening on {} runs as uid {}, not as you",
+                                  socket_path, peer.uid),
+                      false);
+    }
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     return std::unique_ptr<DaemonClient>(new DaemonClient(fd));
 }
 
@@ -97,7 +168,7 @@ bool DaemonClient::send(const json& message, std::string& error) {
     return true;
 }
 
-bool DaemonClient::read_line(std::string& line, std::string& error) {
+bool DaemonClient::read_line(std::string& line, std::string& error, int timeout_ms) {
     for (;;) {
         if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
             line = buffer_.substr(0, nl);
@@ -105,9 +176,13 @@ bool DaemonClient::read_line(std::string& line, std::string& error) {
             return true;
         }
         pollfd p{fd_, POLLIN, 0};
-        const int ready = ::poll(&p, 1, -1);
+        const int ready = ::poll(&p, 1, timeout_ms);
         if (ready < 0 && errno == EINTR) {
             error = "interrupted";
+            return false;
+        }
+        if (ready == 0) {
+            error = fmt::format("no answer within {} s", timeout_ms / 1000);
             return false;
         }
         char chunk[64 * 1024];
@@ -117,7 +192,8 @@ bool DaemonClient::read_line(std::string& line, std::string& error) {
             return false;
         }
         if (n <= 0) {
-            error = n == 0 ? "the daemon closed the connection" : std::strerror(errno);
+            error =
+                n == 0 ? "the daemon closed the connection (did it die?)" : std::strerror(errno);
             return false;
         }
         buffer_.append(chunk, static_cast<std::size_t>(n));
@@ -132,7 +208,9 @@ bool DaemonClient::call(const std::string& method, const json& params, json& res
     // the sending may fail, the reading still gets the reason.
     const bool sent = send(
         json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}, send_error);
-    for (std::string line; read_line(line, error);) {
+    // A daemon answers a request at once (a run's results come later, as
+    // notifications): one that does not is hung, and not waited for forever.
+    for (std::string line; read_line(line, error, kAnswerTimeoutMs);) {
         json msg;
         if (!parse_message(line, msg, error)) return false;
         const bool ours = msg.contains("id") && (msg["id"] == id || msg["id"].is_null());
@@ -165,7 +243,10 @@ bool DaemonClient::run(const nlohmann::ordered_json& params, Reporter& reporter,
         // waiting for the next one.
         const bool pending = g_signals > signals_sent;
         if (pending || !read_line(line, error)) {
-            if (!pending && error != "interrupted") return false;
+            if (!pending && error != "interrupted") {
+                error = "lost mid-run: " + error;
+                return false;
+            }
             // Ctrl-C: the daemon drains this run (grace period); a second
             // one kills what still runs.
             if (g_signals > signals_sent) {

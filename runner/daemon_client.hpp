@@ -13,10 +13,20 @@ namespace tend {
 
 class DaemonClient {
   public:
-    /// Connects to the daemon at `socket_path`; null with `error` when none
-    /// listens there.
-    static std::unique_ptr<DaemonClient> connect(const std::string& socket_path,
-                                                 std::string& error);
+    /// Why connect() gave no client.
+    enum class Refusal {
+        absent,     ///< no daemon there (no socket, or none listens on it)
+        untrusted,  ///< something there that is not this user's own daemon
+    };
+    /// Connects to the daemon at `socket_path`, but only to the user's own:
+    /// before connecting, the socket's directory must be a real directory
+    /// (not a symbolic link) of the user's, writable by nobody else, and the
+    /// socket a socket of the user's; after connecting, the peer must run as
+    /// the user (SO_PEERCRED). Nothing is sent before all that holds. Null
+    /// with `error` (naming the path and what was wrong) and `refusal`
+    /// otherwise.
+    static std::unique_ptr<DaemonClient> connect(const std::string& socket_path, std::string& error,
+                                                 Refusal* refusal = nullptr);
     ~DaemonClient();
 
     /// One request, its response. False with `error` for an error response
@@ -41,8 +51,9 @@ class DaemonClient {
   private:
     explicit DaemonClient(int fd) : fd_(fd) {}
     bool send(const nlohmann::json& message, std::string& error);
-    /// The next line; false at end of input or on an error.
-    bool read_line(std::string& line, std::string& error);
+    /// The next line; false at end of input, on an error, or after
+    /// `timeout_ms` without one (-1: no limit).
+    bool read_line(std::string& line, std::string& error, int timeout_ms = -1);
 
     int fd_;
     std::string buffer_;

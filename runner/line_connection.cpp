@@ -1,6 +1,7 @@
 // LineConnection: see line_connection.hpp.
 #include "line_connection.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <boost/asio/read.hpp>
@@ -11,9 +12,11 @@
 namespace tend {
 
 namespace {
-/// The socket's second descriptor (reading and writing are driven apart).
+/// The socket's second descriptor (reading and writing are driven apart),
+/// close-on-exec like the first: plain dup() would let every worker started
+/// later inherit the client's connection.
 int dup_or_throw(int fd) {
-    const int copy = ::dup(fd);
+    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (copy < 0) throw boost::system::system_error(errno, boost::system::system_category(), "dup");
     return copy;
 }

@@ -648,7 +648,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> json_out(nullptr, std::fclose);
     std::unique_ptr<tend::JsonReporter> json_file_reporter;
     if (run->count("--json-file")) {
-        json_out.reset(std::fopen(json_file.c_str(), "w"));
+        json_out.reset(std::fopen(json_file.c_str(), "we"));
         if (!json_out) {
             std::fprintf(stderr, "tend: --json-file %s: %s\n", json_file.c_str(),
                          std::strerror(errno));
@@ -671,10 +671,18 @@ int main(int argc, char** argv) {
     std::unique_ptr<tend::DaemonClient> daemon;
     if (!no_daemon) {
         std::string why;
-        daemon = tend::DaemonClient::connect(socket_path, why);
+        auto refusal = tend::DaemonClient::Refusal::absent;
+        daemon = tend::DaemonClient::connect(socket_path, why, &refusal);
         if (!daemon && require_daemon) {
             std::fprintf(stderr, "tend: --daemon: %s\n", why.c_str());
             return kExitStartup;
+        }
+        // Something there that is not our own daemon: it gets nothing of
+        // ours (environment, working directory), and the user is told.
+        if (!daemon && refusal == tend::DaemonClient::Refusal::untrusted) {
+            std::fprintf(stderr,
+                         "tend: warning: not using the daemon on %s: %s; running without it\n",
+                         socket_path.c_str(), why.c_str());
         }
     }
     tend::Summary summary;

@@ -2,6 +2,10 @@
 #include "run_request.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace tend {
 
@@ -223,6 +227,12 @@ bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults,
             o.cwd = value.get<std::string>();
             if (!o.cwd.empty() && o.cwd[0] != '/')
                 return r.fail(at, "'" + o.cwd + "' is not an absolute path");
+            // Said now, not by workers that cannot start (or start elsewhere).
+            struct stat st {};
+            if (!o.cwd.empty() && ::stat(o.cwd.c_str(), &st) != 0)
+                return r.fail(at, "'" + o.cwd + "' is not a directory: " + std::strerror(errno));
+            if (!o.cwd.empty() && !S_ISDIR(st.st_mode))
+                return r.fail(at, "'" + o.cwd + "' is not a directory");
         } else if (key == "progress_ms") {
             std::uint64_t n = 0;
             if (!r.count(value, at, n)) return false;

@@ -114,7 +114,8 @@ int Server::run(std::string& error) {
     started_ = std::chrono::steady_clock::now();
     become_subreaper();
     if (options_.stdio) {
-        add_client(::dup(0), ::dup(1));
+        // Copies close-on-exec: no worker may hold the editor's pipes.
+        add_client(::fcntl(0, F_DUPFD_CLOEXEC, 3), ::fcntl(1, F_DUPFD_CLOEXEC, 3));
         // Nothing but protocol on stdout: a stray print would corrupt it.
         const int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
         if (devnull >= 0) {
@@ -148,13 +149,23 @@ bool Server::listen(std::string& error) {
     const fs::path path(options_.socket_path);
     const auto dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
     // A directory only this user can enter: made so when tend creates it,
-    // refused when someone else owns it or others may enter it.
+    // refused when someone else owns it, others may enter it, or it is a
+    // symbolic link (planted: it may lead anywhere).
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
         error = fmt::format("cannot create {}: {}", dir.string(), std::strerror(errno));
         return false;
     }
     struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (::lstat(dir.c_str(), &st) != 0) {
+        error = fmt::format("{}: {}", dir.string(), std::strerror(errno));
+        return false;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        error = fmt::format("{} is a symbolic link; the socket directory must be a real directory",
+                            dir.string());
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
         error = fmt::format("{} is not a directory", dir.string());
         return false;
     }
@@ -170,67 +181,114 @@ bool Server::listen(std::string& error) {
                             sizeof(sockaddr_un::sun_path));
         return false;
     }
-    // A socket left by a daemon that died is replaced; a live one is not.
-    if (::access(path.c_str(), F_OK) == 0) {
-        const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-        const bool alive = ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, options_.socket_path.c_str(), options_.socket_path.size());
+    // Only a socket of ours left by a daemon that died (it refuses
+    // connections) is replaced; a live one, or anything that is not our
+    // socket, is left alone and named.
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            error =
+                fmt::format("{} exists and is not a socket ({}); not replacing it", path.string(),
+                            S_ISLNK(st.st_mode)   ? "a symbolic link"
+                            : S_ISDIR(st.st_mode) ? "a directory"
+                            : S_ISREG(st.st_mode) ? "a regular file"
+                                                  : "a special file");
+            return false;
+        }
+        if (st.st_uid != ::geteuid()) {
+            error = fmt::format("{} belongs to uid {}, not to you; not replacing it", path.string(),
+                                st.st_uid);
+            return false;
+        }
+        // Non-blocking: a live daemon with a full backlog is not waited for.
+        const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (probe < 0) {
+            error = fmt::format("cannot make a socket: {}", std::strerror(errno));
+            return false;
+        }
+        const int alive = ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+        const int why = errno;
         ::close(probe);
-        if (alive) {
+        if (alive == 0 || why == EAGAIN) {
             error = fmt::format("a tend daemon already listens on {}", path.string());
             return false;
         }
+        if (why != ECONNREFUSED) {
+            error = fmt::format("{}: {}; not replacing it", path.string(), std::strerror(why));
+            return false;
+        }
         ::unlink(path.c_str());
+    } else if (errno != ENOENT) {
+        error = fmt::format("{}: {}", path.string(), std::strerror(errno));
+        return false;
     }
-    using boost::asio::local::stream_protocol;
-    boost::system::error_code ec;
-    acceptor_.emplace(io_);
-    acceptor_->open(stream_protocol(), ec);
-    if (!ec) {
-        // The socket is made 0600 before anyone can connect: umask first.
-        const mode_t old = ::umask(0177);
-        acceptor_->bind(stream_protocol::endpoint(path.string()), ec);
-        ::umask(old);
+    // Close-on-exec from creation: a worker forked meanwhile must not get
+    // the listening socket (it could accept other clients' connections).
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        error = fmt::format("cannot make a socket: {}", std::strerror(errno));
+        return false;
     }
-    if (!ec) acceptor_->listen(64, ec);
-    if (ec) {
-        error = fmt::format("cannot listen on {}: {}", path.string(), ec.message());
+    // The socket is made 0600 before anyone can connect: umask first.
+    const mode_t old = ::umask(0177);
+    const int bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    const int bind_errno = errno;
+    ::umask(old);
+    if (bound != 0 || ::listen(fd, 64) != 0) {
+        error = fmt::format("cannot listen on {}: {}", path.string(),
+                            std::strerror(bound != 0 ? bind_errno : errno));
+        ::close(fd);
         return false;
     }
     owns_socket_ = true;
+    boost::system::error_code ec;
+    acceptor_.emplace(io_);
+    acceptor_->assign(boost::asio::local::stream_protocol(), fd, ec);
+    if (ec) {
+        ::close(fd);
+        error = fmt::format("cannot listen on {}: {}", path.string(), ec.message());
+        return false;
+    }
     accept();
     return true;
 }
 
 void Server::accept() {
-    acceptor_->async_accept([this](boost::system::error_code ec,
-                                   boost::asio::local::stream_protocol::socket socket) {
-        if (ec) {
+    // Boost.Asio 1.74 accepts with plain accept(): the connection would be
+    // inheritable until set otherwise. accept4 makes it close-on-exec at once.
+    acceptor_->async_wait(
+        boost::asio::socket_base::wait_read, [this](boost::system::error_code ec) {
             if (ec == boost::asio::error::operation_aborted || !acceptor_ || !acceptor_->is_open())
                 return;
-            // Out of descriptors, say: look again in a moment, not in a loop
-            // that eats a CPU.
-            accept_retry_.expires_after(std::chrono::milliseconds(100));
-            accept_retry_.async_wait([this](boost::system::error_code e) {
-                if (!e && acceptor_ && acceptor_->is_open()) accept();
-            });
-            return;
-        }
-        const int fd = socket.release();
-        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-        ucred peer{};
-        socklen_t len = sizeof peer;
-        const bool same_user =
-            ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.uid == ::geteuid();
-        try {
-            serve_connection(fd, same_user, peer.uid);
-        } catch (const boost::system::system_error&) {
-            ::close(fd);  // out of descriptors: this one is not served
-        }
-        if (!shutting_down_) accept();
-    });
+            const int fd = ec ? -1
+                              : ::accept4(acceptor_->native_handle(), nullptr, nullptr,
+                                          SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd < 0) {
+                if (!ec && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+                            errno == ECONNABORTED)) {
+                    return accept();  // gone before we took it: wait for the next
+                }
+                // Out of descriptors, say: look again in a moment, not in a
+                // loop that eats a CPU.
+                accept_retry_.expires_after(std::chrono::milliseconds(100));
+                accept_retry_.async_wait([this](boost::system::error_code e) {
+                    if (!e && acceptor_ && acceptor_->is_open()) accept();
+                });
+                return;
+            }
+            ucred peer{};
+            socklen_t len = sizeof peer;
+            const bool same_user = ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 &&
+                                   peer.uid == ::geteuid();
+            try {
+                serve_connection(fd, same_user, peer.uid);
+            } catch (const boost::system::system_error&) {
+                ::close(fd);  // out of descriptors: this one is not served
+            }
+            if (!shutting_down_) accept();
+        });
 }
 
 void Server::serve_connection(int fd, bool same_user, uid_t peer_uid) {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <regex>
 #include <set>
 #include <thread>
@@ -224,6 +225,113 @@ std::string masked(const std::string& text) {
     return std::regex_replace(
         std::regex_replace(std::regex_replace(text, duration, "[T]"), pid, "worker P"), workers,
         "Workers: W");
+}
+
+/// Like run_tend, but through start_tend and killed after `seconds`: a
+/// client or daemon that hangs fails the test instead of stopping it
+/// (exit_code is -1 then).
+Outcome run_bounded(const std::vector<std::string>& args, double seconds,
+                    const std::vector<std::string>& env = {}) {
+    static int counter = 0;
+    const std::string base =
+        "/tmp/tend-it-bounded-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    Outcome o;
+    o.exit_code = wait_for(start_tend(args, base, env), seconds);
+    o.out = slurp(base);
+    o.err = slurp(base + ".err");
+    std::remove(base.c_str());
+    std::remove((base + ".err").c_str());
+    o.events = json_lines(o.out);
+    return o;
+}
+
+/// Not a tend daemon: a process listening on `path` that accepts every
+/// connection and records every byte it receives, and never answers. With
+/// `as_uid` it binds as us (the socket file is ours) and then listens as
+/// that uid, so SO_PEERCRED names that uid. Killed when destroyed.
+class FakeServer {
+  public:
+    explicit FakeServer(const std::string& path, std::optional<uid_t> as_uid = std::nullopt)
+        : record_(path + ".received") {
+        int ready[2];
+        REQUIRE(::pipe(ready) == 0);
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::close(ready[0]);
+            ::alarm(300);  // never outlives a crashed test run for long
+            const int record = ::open(record_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            const int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
+            sockaddr_un addr{};
+            addr.sun_family = AF_UNIX;
+            std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+            if (record < 0 || ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+                ::_exit(2);
+            if (as_uid && (::setgid(*as_uid) != 0 || ::setuid(*as_uid) != 0)) ::_exit(3);
+            if (::listen(s, 8) != 0) ::_exit(4);
+            (void)!::write(ready[1], "r", 1);
+            ::close(ready[1]);
+            std::vector<pollfd> fds{{s, POLLIN, 0}};
+            for (;;) {
+                if (::poll(fds.data(), fds.size(), -1) <= 0) continue;
+                if (fds[0].revents & POLLIN) {
+                    const int c = ::accept(s, nullptr, nullptr);
+                    if (c >= 0) fds.push_back({c, POLLIN, 0});
+                }
+                for (std::size_t i = 1; i < fds.size(); ++i) {
+                    if (!fds[i].revents) continue;
+                    char buf[65536];
+                    const auto n = ::read(fds[i].fd, buf, sizeof buf);
+                    if (n > 0) {
+                        (void)!::write(record, buf, static_cast<std::size_t>(n));
+                    } else {
+                        ::close(fds[i].fd);
+                        fds.erase(fds.begin() + static_cast<std::ptrdiff_t>(i--));
+                    }
+                }
+            }
+        }
+        ::close(ready[1]);
+        pollfd p{ready[0], POLLIN, 0};
+        char c = 0;
+        const bool up = ::poll(&p, 1, 10000) == 1 && ::read(ready[0], &c, 1) == 1;
+        ::close(ready[0]);
+        REQUIRE(up);
+    }
+    ~FakeServer() {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        std::remove(record_.c_str());
+    }
+    /// Everything any client sent it so far.
+    std::string received() const { return slurp(record_); }
+
+  private:
+    std::string record_;
+    pid_t pid_ = -1;
+};
+
+/// A listening socket closed without unlinking it: what a daemon killed
+/// with SIGKILL leaves.
+void leave_stale_socket(const std::string& path) {
+    const int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(s, 1) == 0);
+    ::close(s);
+}
+
+/// The daemon on `socket` answers `tend status` with its own pid, within
+/// `seconds`.
+bool serves(const std::string& socket, pid_t pid, double seconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < until) {
+        const auto o = run_bounded({"status", "--socket", socket, "--json"}, 5);
+        if (o.exit_code == 0 && json::parse(o.out).value("pid", 0L) == pid) return true;
+        ::usleep(20000);
+    }
+    return false;
 }
 
 }  // namespace
@@ -670,5 +778,283 @@ TEST_SUITE("daemon over stdio") {
         // Closing stdin ends the session: the server drains and exits.
         rpc.close_output();
         CHECK(wait_for(server, 20) == 0);
+    }
+}
+
+// Issue 9: no descriptor of the daemon reaches a worker, a daemon that dies
+// loses no client in a hang, and a client talks only to its own user's
+// daemon.
+TEST_SUITE("daemon trust") {
+    TEST_CASE("a worker of the daemon holds none of the daemon's descriptors") {
+        Daemon d({"-j", "2"});
+        // Another client connected meanwhile: its connection must not leak either.
+        Rpc other(d.socket);
+        REQUIRE(other.ok());
+        CHECK(other.call("initialize")["result"]["server"] == "tend");
+        const auto o = run_bounded(
+            {"run", fixture("fd_probe"), "-j", "2", "--daemon", "--socket", d.socket, "--json"},
+            60);
+        INFO(o.err);
+        CHECK(o.exit_code == 0);
+        bool listed = false;
+        for (const auto& e : o.of("test")) {
+            if (e["name"] != "a worker holds only its own descriptors") continue;
+            listed = true;
+            const auto listing = e["stdout"].get<std::string>();
+            INFO(listing);
+            CHECK(e["status"] == "passed");
+            CHECK(listing.find("fd 3 -> pipe:") != std::string::npos);
+            CHECK(listing.find("socket:") == std::string::npos);
+        }
+        CHECK(listed);
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("a daemon killed mid-run: the client says so and exits, a new daemon takes over") {
+        Daemon d({"-j", "1"});
+        const std::string dir = temp_dir("killed-daemon");
+        const std::string marker = dir + "/marker";
+        const pid_t client = start_tend({"run", fixture("hanging"), "--suite", "hangs", "-j", "1",
+                                         "--daemon", "--socket", d.socket, "--json"},
+                                        dir + "/client", {"TEND_FIXTURE_MARKER=" + marker});
+        for (int i = 0; i < 1000 && slurp(marker).find("sleeping") == std::string::npos; ++i)
+            ::usleep(10000);
+        REQUIRE(slurp(marker).find("sleeping") != std::string::npos);
+        std::vector<long> workers;
+        const auto st = d.status();  // kept: a loop over a temporary's member dangles
+        for (const auto& w : st["workers"]) workers.push_back(w["pid"].get<long>());
+        REQUIRE(!workers.empty());
+        ::kill(d.pid(), SIGKILL);
+        ::waitpid(d.pid(), nullptr, 0);
+        d.forget();
+        const auto killed_at = std::chrono::steady_clock::now();
+        const int code = wait_for(client, 10);
+        const auto took =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at);
+        MESSAGE("the client ended " << took.count() << " s after the daemon's SIGKILL");
+        CHECK(code == 3);
+        const auto err = slurp(dir + "/client.err");
+        INFO(err);
+        CHECK(err.find("tend: the daemon on " + d.socket + ": lost mid-run:") != std::string::npos);
+        // The dead daemon's socket is stale: a new daemon replaces it.
+        const pid_t next = start_tend({"serve", "--socket", d.socket}, dir + "/next");
+        CHECK(serves(d.socket, next, 10));
+        INFO(slurp(dir + "/next.err"));
+        CHECK(run_bounded({"stop", "--socket", d.socket}, 10).exit_code == 0);
+        CHECK(wait_for(next, 20) == 0);
+        // Workers of the killed daemon die with it only with PR_SET_PDEATHSIG in
+        // the worker spawn (worker_process.cpp, another change): the test below
+        // checks it. Here they are cleaned up whatever happened.
+        for (long pid : workers) ::kill(-static_cast<pid_t>(pid), SIGKILL);
+        std::filesystem::remove_all(dir);
+    }
+
+    // TODO(issue 9): drop may_fail once PR_SET_PDEATHSIG in the worker spawn
+    // (runner/worker_process.cpp, done on main by another change) is merged
+    // here. Until then this fails for that reason alone: the workers of a
+    // SIGKILLed daemon live on with ppid 1.
+    TEST_CASE("the workers of a daemon killed mid-run die with it" * doctest::may_fail()) {
+        Daemon d({"-j", "2"});
+        const std::string dir = temp_dir("killed-daemon-workers");
+        const std::string marker = dir + "/marker";
+        const pid_t client = start_tend({"run", fixture("hanging"), "--suite", "hangs", "-j", "2",
+                                         "--daemon", "--socket", d.socket, "--json"},
+                                        dir + "/client", {"TEND_FIXTURE_MARKER=" + marker});
+        for (int i = 0; i < 1000 && slurp(marker).find("sleeping") == std::string::npos; ++i)
+            ::usleep(10000);
+        REQUIRE(slurp(marker).find("sleeping") != std::string::npos);
+        std::vector<long> workers;
+        const auto st = d.status();  // kept: a loop over a temporary's member dangles
+        for (const auto& w : st["workers"]) workers.push_back(w["pid"].get<long>());
+        REQUIRE(!workers.empty());
+        ::kill(d.pid(), SIGKILL);
+        ::waitpid(d.pid(), nullptr, 0);
+        d.forget();
+        wait_for(client, 10);
+        bool gone = false;
+        for (int i = 0; i < 500 && !gone; ++i) {
+            gone = true;
+            for (long pid : workers) gone = gone && !alive(pid);
+            if (!gone) ::usleep(10000);
+        }
+        CHECK(gone);
+        for (long pid : workers) ::kill(-static_cast<pid_t>(pid), SIGKILL);
+        std::filesystem::remove_all(dir);
+    }
+
+    TEST_CASE("the client refuses a socket directory others may write to") {
+        const std::string dir = temp_dir("open-client-dir");
+        ::chmod(dir.c_str(), 0777);
+        const std::string socket = dir + "/tend.sock";
+        FakeServer fake(socket);
+        const std::string secret = "TEND_TEST_SECRET=hunter2-open-dir";
+        const auto o =
+            run_bounded({"run", fixture("scoped"), "--socket", socket, "--json"}, 30, {secret});
+        INFO(o.err);
+        CHECK(o.exit_code == 0);  // run alone
+        CHECK(statuses(o.events).size() == 5);
+        CHECK(o.err.find("tend: warning: not using the daemon on " + socket + ": " + dir +
+                         " is writable by others (mode 0777)") != std::string::npos);
+        const auto demanded =
+            run_bounded({"run", fixture("scoped"), "--socket", socket, "--daemon"}, 30, {secret});
+        CHECK(demanded.exit_code == 3);
+        CHECK(demanded.err.find("tend: --daemon: " + dir + " is writable by others") !=
+              std::string::npos);
+        const auto status = run_bounded({"status", "--socket", socket}, 30, {secret});
+        CHECK(status.exit_code == 3);
+        CHECK(status.err.find(dir + " is writable by others") != std::string::npos);
+        CHECK(fake.received().empty());
+        std::filesystem::remove_all(dir);
+    }
+
+    TEST_CASE("the default socket is checked the same: a planted open directory is refused") {
+        // $XDG_RUNTIME_DIR/tend/tend.sock, as /tmp/tend-UID/tend.sock without
+        // it (that path is shared by every run on this machine: not touched).
+        const std::string runtime = temp_dir("client-xdg");
+        const std::string dir = runtime + "/tend";
+        std::filesystem::create_directory(dir);
+        ::chmod(dir.c_str(), 0777);
+        FakeServer fake(dir + "/tend.sock");
+        const auto o = run_bounded({"run", fixture("scoped")}, 30,
+                                   {"XDG_RUNTIME_DIR=" + runtime, "TEND_TEST_SECRET=hunter2-xdg"});
+        INFO(o.err);
+        CHECK(o.exit_code == 0);
+        CHECK(o.err.find("tend: warning: not using the daemon on " + dir + "/tend.sock: " + dir +
+                         " is writable by others (mode 0777); running without it") !=
+              std::string::npos);
+        CHECK(fake.received().empty());
+        std::filesystem::remove_all(runtime);
+    }
+
+    TEST_CASE("the client refuses a symlink as the socket directory") {
+        const std::string dir = temp_dir("client-link-target");
+        const std::string link = dir + "-link";
+        std::filesystem::remove(link);
+        std::filesystem::create_directory_symlink(dir, link);
+        FakeServer fake(dir + "/tend.sock");
+        const auto o = run_bounded({"run", fixture("scoped"), "--socket", link + "/tend.sock"}, 30,
+                                   {"TEND_TEST_SECRET=hunter2-link"});
+        INFO(o.err);
+        CHECK(o.exit_code == 0);
+        CHECK(o.err.find("tend: warning: not using the daemon on " + link + "/tend.sock: " + link +
+                         " is a symbolic link") != std::string::npos);
+        CHECK(fake.received().empty());
+        std::filesystem::remove(link);
+        std::filesystem::remove_all(dir);
+    }
+
+    TEST_CASE("the client refuses a socket that belongs to another user") {
+        if (::geteuid() != 0) {
+            MESSAGE("skipped: not root, so no socket can be given to another uid here");
+            return;
+        }
+        const std::string dir = temp_dir("client-foreign-socket");
+        const std::string socket = dir + "/tend.sock";
+        FakeServer fake(socket);
+        REQUIRE(::chown(socket.c_str(), 65534, 65534) == 0);
+        const auto o = run_bounded({"run", fixture("scoped"), "--socket", socket, "--json"}, 30,
+                                   {"TEND_TEST_SECRET=hunter2-foreign-socket"});
+        INFO(o.err);
+        CHECK(o.exit_code == 0);
+        CHECK(statuses(o.events).size() == 5);
+        CHECK(o.err.find("tend: warning: not using the daemon on " + socket + ": " + socket +
+                         " belongs to uid 65534, not to you") != std::string::npos);
+        CHECK(fake.received().empty());
+        std::filesystem::remove_all(dir);
+    }
+
+    TEST_CASE("the client refuses a listening peer of another user") {
+        if (::geteuid() != 0) {
+            MESSAGE("skipped: not root, so nothing can listen as another uid here");
+            return;
+        }
+        const std::string dir = temp_dir("client-foreign-peer");
+        const std::string socket = dir + "/tend.sock";
+        // Directory and socket file are ours; only the listener is not.
+        FakeServer fake(socket, 65534);
+        const auto o = run_bounded({"run", fixture("scoped"), "--socket", socket, "--json"}, 30,
+                                   {"TEND_TEST_SECRET=hunter2-foreign-peer"});
+        INFO(o.err);
+        CHECK(o.exit_code == 0);
+        CHECK(statuses(o.events).size() == 5);
+        CHECK(o.err.find("tend: warning: not using the daemon on " + socket +
+                         ": the process listening on " + socket +
+                         " runs as uid 65534, not as you") != std::string::npos);
+        const auto demanded =
+            run_bounded({"run", fixture("scoped"), "--socket", socket, "--daemon"}, 30);
+        CHECK(demanded.exit_code == 3);
+        CHECK(demanded.err.find("runs as uid 65534") != std::string::npos);
+        CHECK(fake.received().empty());
+        std::filesystem::remove_all(dir);
+    }
+
+    TEST_CASE("tend serve --socket on a regular file: an error, the file untouched") {
+        const std::string dir = temp_dir("serve-on-file");
+        const std::string path = dir + "/tend.sock";
+        {
+            std::ofstream f(path);
+            f << "precious\n";
+        }
+        const auto o = run_bounded({"serve", "--socket", path}, 10);
+        CHECK(o.exit_code == 3);
+        CHECK(o.err.find("tend serve: " + path + " exists and is not a socket") !=
+              std::string::npos);
+        CHECK(slurp(path) == "precious\n");
+        std::filesystem::remove_all(dir);
+    }
+
+    TEST_CASE("tend serve --socket in a symlinked directory: an error") {
+        const std::string dir = temp_dir("serve-link-target");
+        const std::string link = dir + "-link";
+        std::filesystem::remove(link);
+        std::filesystem::create_directory_symlink(dir, link);
+        const auto o = run_bounded({"serve", "--socket", link + "/tend.sock"}, 10);
+        CHECK(o.exit_code == 3);
+        CHECK(o.err.find("tend serve: " + link + " is a symbolic link") != std::string::npos);
+        CHECK_FALSE(std::filesystem::exists(dir + "/tend.sock"));
+        std::filesystem::remove(link);
+        std::filesystem::remove_all(dir);
+    }
+
+    TEST_CASE("tend serve --socket on a stale socket replaces it") {
+        const std::string dir = temp_dir("serve-stale");
+        const std::string path = dir + "/tend.sock";
+        leave_stale_socket(path);
+        const pid_t serve = start_tend({"serve", "--socket", path}, dir + "/serve");
+        CHECK(serves(path, serve, 10));
+        INFO(slurp(dir + "/serve.err"));
+        CHECK(run_bounded({"stop", "--socket", path}, 10).exit_code == 0);
+        CHECK(wait_for(serve, 20) == 0);
+        std::filesystem::remove_all(dir);
+    }
+
+    TEST_CASE("tend serve --socket on a stale socket of another user: an error") {
+        if (::geteuid() != 0) {
+            MESSAGE("skipped: not root, so no socket can be given to another uid here");
+            return;
+        }
+        const std::string dir = temp_dir("serve-stale-foreign");
+        const std::string path = dir + "/tend.sock";
+        leave_stale_socket(path);
+        REQUIRE(::chown(path.c_str(), 65534, 65534) == 0);
+        const auto o = run_bounded({"serve", "--socket", path}, 10);
+        CHECK(o.exit_code == 3);
+        CHECK(o.err.find("tend serve: " + path + " belongs to uid 65534, not to you") !=
+              std::string::npos);
+        CHECK(std::filesystem::is_socket(path));
+        std::filesystem::remove_all(dir);
+    }
+
+    TEST_CASE("a run in a working directory that does not exist is -32602 naming it") {
+        Daemon d;
+        Rpc rpc(d.socket);
+        REQUIRE(rpc.ok());
+        const std::string missing = "/tmp/tend-it-no-such-dir-" + std::to_string(::getpid());
+        auto m = rpc.call("run", {{"binaries", {fixture("basic")}}, {"cwd", missing}});
+        CHECK(m["error"]["code"] == -32602);
+        CHECK(m["error"]["message"].get<std::string>().find("params.cwd: '" + missing +
+                                                            "' is not a directory") == 0);
+        CHECK(d.status()["runs"].empty());
+        CHECK(d.stop() == 0);
     }
 }

@@ -338,7 +338,7 @@ TEST_SUITE("worker environment") {
         ::close(150);
         CHECK(o.exit_code == 0);
         REQUIRE(o.of("summary").size() == 1);
-        CHECK(o.of("summary")[0]["passed"] == 3);
+        CHECK(o.of("summary")[0]["passed"] == 4);
     }
 }
 
