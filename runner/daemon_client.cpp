@@ -40,10 +40,10 @@ void on_signal(int sig) {
     g_signals = g_signals + 1;
 }
 
-/// SIGINT/SIGTERM set a flag (and interrupt poll) while a run is followed.
+/// SIGINT/SIGTERM/SIGHUP set a flag (and interrupt poll) while a run is followed.
 struct SignalGuard {
     struct sigaction old_int {
-    }, old_term{};
+    }, old_term{}, old_hup{};
     SignalGuard() {
         g_signal = 0;
         g_signals = 0;
@@ -53,10 +53,12 @@ struct SignalGuard {
         sa.sa_flags = 0;  // no SA_RESTART: poll() returns EINTR
         ::sigaction(SIGINT, &sa, &old_int);
         ::sigaction(SIGTERM, &sa, &old_term);
+        ::sigaction(SIGHUP, &sa, &old_hup);
     }
     ~SignalGuard() {
         ::sigaction(SIGINT, &old_int, nullptr);
         ::sigaction(SIGTERM, &old_term, nullptr);
+        ::sigaction(SIGHUP, &old_hup, nullptr);
     }
 };
 }  // namespace
@@ -252,9 +254,8 @@ bool DaemonClient::run(const nlohmann::ordered_json& params, Reporter& reporter,
             if (g_signals > signals_sent) {
                 signals_sent = g_signals;
                 const bool graceful = signals_sent == 1;
-                json params{{"run", run_id},
-                            {"signal", g_signal == SIGINT ? "SIGINT" : "SIGTERM"},
-                            {"graceful", graceful}};
+                json params{
+                    {"run", run_id}, {"signal", signal_name(g_signal)}, {"graceful", graceful}};
                 json cancel{{"jsonrpc", "2.0"}, {"id", next_id_++}, {"method", "cancel"}};
                 cancel["params"] = std::move(params);
                 if (!send(cancel, error)) {

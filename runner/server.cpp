@@ -99,7 +99,7 @@ struct Server::Run {
 Server::Server(ServeOptions options)
     : options_(std::move(options)),
       warm_(io_, options_.defaults.jobs),
-      signals_(io_, SIGINT, SIGTERM),
+      signals_(io_, SIGINT, SIGTERM, SIGHUP),
       idle_timer_(io_),
       exit_timer_(io_),
       accept_retry_(io_) {}
@@ -136,7 +136,7 @@ int Server::run(std::string& error) {
             stderr,
             "tend serve: shut down (%s): %zu runs drained, %zu warm workers stopped, in "
             "%.3f s\n",
-            shutdown_signal_ == SIGINT ? "SIGINT" : "SIGTERM", runs_drained_,
+            std::string(signal_name(shutdown_signal_)).c_str(), runs_drained_,
             warm_stopped_.value_or(0),
             std::chrono::duration<double>(std::chrono::steady_clock::now() - shutdown_started_)
                 .count());
@@ -478,7 +478,9 @@ void Server::do_cancel(std::uint64_t client, const json& id, const json& params)
     // graceful: as `tend run` takes Ctrl-C (the grace period, then kill);
     // a second graceful cancel, like a second Ctrl-C, kills at once.
     auto& pool = *it->second->pool;
-    const int sig = params.contains("signal") && params["signal"] == "SIGTERM" ? SIGTERM : SIGINT;
+    const int sig = params.contains("signal") && params["signal"].is_string()
+                        ? signal_from_name(params["signal"].get<std::string>())
+                        : SIGINT;
     const bool graceful = params.contains("graceful") && params["graceful"] == true;
     if (graceful || pool.interrupted()) {
         pool.interrupt(sig);

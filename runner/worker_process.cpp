@@ -142,15 +142,20 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
     env["TEND_WORKER_FDS"] = "3,4";
     if (status_src >= 0) env[protocol::kStatusFdEnv] = "5";
 
+    // The worker's stdin. Opened here, close-on-exec, rather than by
+    // Boost.Process (`std_in < null`), whose descriptor is inheritable and
+    // reached every worker as a second copy.
+    const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     // Runs in the child between fork and exec: async-signal-safe calls only.
     const int cmd_r = cmd.read, res_w = res.write, err_w = err.write;
     const pid_t supervisor = ::getpid();
-    auto setup = [cmd_r, res_w, err_w, status_src, supervisor](auto&) {
+    auto setup = [cmd_r, res_w, err_w, status_src, supervisor, null_fd](auto&) {
         // A worker dies with its supervisor, whatever kills it (SIGKILL, the
         // OOM killer): the kernel sends SIGKILL when tend's thread is gone.
         // If tend died before the call, the parent is already someone else.
         ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         if (::getppid() != supervisor) ::_exit(127);
+        if (null_fd >= 0) ::dup2(null_fd, 0);
         ::dup2(cmd_r, 3);
         ::dup2(res_w, 4);
         if (status_src >= 0) ::dup2(status_src, 5);
@@ -163,11 +168,11 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
         ::signal(SIGPIPE, SIG_DFL);  // the supervisor ignores it; tests get the default
     };
     std::error_code ec;
-    bp::child child = context.cwd.empty() ? bp::child(bp::exe = binary, env, bp::std_in < bp::null,
-                                                      bp::extend::on_exec_setup = setup, ec)
-                                          : bp::child(bp::exe = binary, env, bp::std_in < bp::null,
-                                                      bp::start_dir = context.cwd,
-                                                      bp::extend::on_exec_setup = setup, ec);
+    bp::child child = context.cwd.empty()
+                          ? bp::child(bp::exe = binary, env, bp::extend::on_exec_setup = setup, ec)
+                          : bp::child(bp::exe = binary, env, bp::start_dir = context.cwd,
+                                      bp::extend::on_exec_setup = setup, ec);
+    if (null_fd >= 0) ::close(null_fd);
     ::close(cmd.read);
     ::close(res.write);
     ::close(err.write);

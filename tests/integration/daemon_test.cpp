@@ -842,18 +842,14 @@ TEST_SUITE("daemon trust") {
         INFO(slurp(dir + "/next.err"));
         CHECK(run_bounded({"stop", "--socket", d.socket}, 10).exit_code == 0);
         CHECK(wait_for(next, 20) == 0);
-        // Workers of the killed daemon die with it only with PR_SET_PDEATHSIG in
-        // the worker spawn (worker_process.cpp, another change): the test below
-        // checks it. Here they are cleaned up whatever happened.
+        // Their death is the next test's; here they are cleaned up whatever
+        // happened.
         for (long pid : workers) ::kill(-static_cast<pid_t>(pid), SIGKILL);
         std::filesystem::remove_all(dir);
     }
 
-    // TODO(issue 9): drop may_fail once PR_SET_PDEATHSIG in the worker spawn
-    // (runner/worker_process.cpp, done on main by another change) is merged
-    // here. Until then this fails for that reason alone: the workers of a
-    // SIGKILLed daemon live on with ppid 1.
-    TEST_CASE("the workers of a daemon killed mid-run die with it" * doctest::may_fail()) {
+    // The workers of a SIGKILLed daemon die with it (PR_SET_PDEATHSIG).
+    TEST_CASE("the workers of a daemon killed mid-run die with it") {
         Daemon d({"-j", "2"});
         const std::string dir = temp_dir("killed-daemon-workers");
         const std::string marker = dir + "/marker";
