@@ -32,6 +32,9 @@ bool parse_message(const std::string& line, json& msg, std::string& error) {
 
 /// How long a request's answer may take (status, run, shutdown).
 constexpr int kAnswerTimeoutMs = 30'000;
+/// A daemon sends something (at least `alive`, every 5 s) while a run is
+/// under way: silence this long means it is stopped or hung.
+constexpr int kRunSilenceMs = 30'000;
 
 volatile sig_atomic_t g_signal = 0;
 volatile sig_atomic_t g_signals = 0;
@@ -244,7 +247,7 @@ bool DaemonClient::run(const nlohmann::ordered_json& params, Reporter& reporter,
         // A signal that came while an event was being handled is not lost
         // waiting for the next one.
         const bool pending = g_signals > signals_sent;
-        if (pending || !read_line(line, error)) {
+        if (pending || !read_line(line, error, kRunSilenceMs)) {
             if (!pending && error != "interrupted") {
                 error = "lost mid-run: " + error;
                 return false;
@@ -277,7 +280,7 @@ bool DaemonClient::run(const nlohmann::ordered_json& params, Reporter& reporter,
             outcome.startup_failed = event.value("startup_failed", false);
             return true;
         }
-        if (method == "test_started") continue;
+        if (method == "test_started" || method == "alive") continue;
         if (!replayer.replay(event, error)) return false;
     }
 }

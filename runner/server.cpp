@@ -20,6 +20,9 @@
 
 namespace tend {
 
+/// How often a client with a run under way hears from the daemon, at least.
+constexpr std::chrono::seconds kAliveEvery{5};
+
 namespace {
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
@@ -101,6 +104,7 @@ Server::Server(ServeOptions options)
       warm_(io_, options_.defaults.jobs),
       signals_(io_, SIGINT, SIGTERM, SIGHUP),
       idle_timer_(io_),
+      alive_timer_(io_),
       exit_timer_(io_),
       accept_retry_(io_) {}
 
@@ -437,7 +441,22 @@ void Server::start_run(std::uint64_t client, const json& id, PoolOptions opts,
     runs_[run_id] = std::move(run);
     clients_[client]->runs.insert(run_id);
     if (!discover) respond(client, id, {{"run", run_id}});
+    arm_alive_timer();
     pool->start([this, run_id](const Summary&) { run_done(run_id); });
+}
+
+void Server::arm_alive_timer() {
+    if (alive_armed_) return;
+    alive_armed_ = true;
+    alive_timer_.expires_after(kAliveEvery);
+    alive_timer_.async_wait([this](boost::system::error_code ec) {
+        alive_armed_ = false;
+        if (ec || runs_.empty()) return;
+        for (const auto& [id, run] : runs_) {
+            if (!run->discover) notify(run->client, "alive", {{"run", id}});
+        }
+        arm_alive_timer();
+    });
 }
 
 void Server::do_run(std::uint64_t client, const json& id, const json& params) {

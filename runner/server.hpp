@@ -90,6 +90,10 @@ class Server {
     void shut_down(int sig);
     void maybe_exit();
     void arm_idle_timer();
+    /// While runs are under way, an `alive` notification to each run's client
+    /// every kAliveEvery: a client that hears nothing for much longer knows
+    /// the daemon is stopped or hung (docs/editor-protocol.md).
+    void arm_alive_timer();
 
     ServeOptions options_;
     boost::asio::io_context io_;
@@ -97,6 +101,8 @@ class Server {
     boost::asio::signal_set signals_;
     std::optional<boost::asio::local::stream_protocol::acceptor> acceptor_;
     boost::asio::steady_timer idle_timer_;
+    boost::asio::steady_timer alive_timer_;
+    bool alive_armed_ = false;
     boost::asio::steady_timer exit_timer_;
     boost::asio::steady_timer accept_retry_;
     std::map<std::uint64_t, std::unique_ptr<Client>> clients_;

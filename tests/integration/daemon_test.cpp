@@ -810,6 +810,32 @@ TEST_SUITE("daemon trust") {
         CHECK(d.stop() == 0);
     }
 
+    TEST_CASE("a daemon stopped mid-run: the client gives up after 30 s of silence") {
+        // A long quiet test is legitimate, a silent daemon is not: the daemon
+        // sends `alive` every 5 s while a run is under way.
+        Daemon d({"-j", "1"});
+        const std::string dir = temp_dir("stopped-daemon");
+        const std::string marker = dir + "/marker";
+        const pid_t client = start_tend({"run", fixture("hanging"), "--suite", "hangs", "-j", "1",
+                                         "--daemon", "--socket", d.socket, "--json"},
+                                        dir + "/client", {"TEND_FIXTURE_MARKER=" + marker});
+        for (int i = 0; i < 1000 && slurp(marker).find("sleeping") == std::string::npos; ++i)
+            ::usleep(10000);
+        REQUIRE(slurp(marker).find("sleeping") != std::string::npos);
+        // Quiet but alive first: 8 s of a hanging test, the client waits.
+        ::usleep(8'000'000);
+        CHECK(::waitpid(client, nullptr, WNOHANG) == 0);
+        ::kill(d.pid(), SIGSTOP);
+        const int code = wait_for(client, 60);
+        CHECK(code == 3);
+        const auto err = slurp(dir + "/client.err");
+        INFO(err);
+        CHECK(err.find("lost mid-run: no answer within 30 s") != std::string::npos);
+        ::kill(d.pid(), SIGCONT);
+        CHECK(d.stop() == 0);
+        std::filesystem::remove_all(dir);
+    }
+
     TEST_CASE("a daemon killed mid-run: the client says so and exits, a new daemon takes over") {
         Daemon d({"-j", "1"});
         const std::string dir = temp_dir("killed-daemon");
