@@ -121,6 +121,39 @@ max-rss = "none"
         CHECK_FALSE(leaky.settings.timeout);
     }
 
+    TEST_CASE("startup-timeout and teardown-timeout, at the top and per binary") {
+        const auto c = parse_ok(R"(
+startup-timeout = 5
+teardown-timeout = "2.5s"
+
+[[binary]]
+match = "slow_*"
+startup-timeout = 120
+)");
+        CHECK(c.top.startup_timeout == std::optional<Seconds>(Seconds(5)));
+        CHECK(c.top.teardown_timeout == std::optional<Seconds>(Seconds(2.5)));
+        REQUIRE(c.overrides.size() == 1);
+        CHECK(c.overrides[0].settings.startup_timeout == std::optional<Seconds>(Seconds(120)));
+        CHECK_FALSE(c.overrides[0].settings.teardown_timeout);
+        // Every wait is bounded: no "none", no 0.
+        CHECK(parse_error("startup-timeout = \"none\"").find("'startup-timeout'") !=
+              std::string::npos);
+        CHECK(parse_error("teardown-timeout = 0") ==
+              "tend.toml:1: 'teardown-timeout' must be a positive number of seconds, not 0");
+
+        tend::PoolOptions defaults;
+        const auto o = resolve_options({"slow_db", "fast"}, {}, c, "/p", defaults);
+        REQUIRE(o.per_binary.size() == 2);
+        CHECK(o.per_binary[0].startup_timeout == Seconds(120));
+        CHECK(o.per_binary[1].startup_timeout == Seconds(5));
+        CHECK(o.per_binary[1].teardown_limit() == Seconds(2.5));
+        // Without a teardown timeout: the test timeout, else the default.
+        tend::BinarySettings plain;
+        CHECK(plain.teardown_limit() == tend::kDefaultTeardownTimeout);
+        plain.timeout = Seconds(7);
+        CHECK(plain.teardown_limit() == Seconds(7));
+    }
+
     TEST_CASE("unknown keys are errors naming the file, the line and the table") {
         CHECK(parse_error("jobs = 2\njbos = 3\n") ==
               "tend.toml:2: unknown key 'jbos' (did you mean 'jobs'?)");

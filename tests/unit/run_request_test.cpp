@@ -1,0 +1,45 @@
+// The daemon's run request: what `tend run` resolved travels to the daemon
+// and back into the same pool options.
+#include "run_request.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace tend;
+
+TEST_SUITE("run request") {
+    TEST_CASE("per-binary bounds on start-up and teardown survive the trip") {
+        PoolOptions sent;
+        sent.binaries = {"/a", "/b"};
+        BinarySettings a;
+        a.startup_timeout = Seconds(3);
+        a.teardown_timeout = Seconds(1.5);
+        BinarySettings b;  // defaults: 60 s start-up, teardown from the timeout
+        b.timeout = Seconds(9);
+        sent.per_binary = {a, b};
+        const auto params = nlohmann::json::parse(run_params(sent, {}).dump());
+
+        PoolOptions got;
+        std::chrono::milliseconds progress{};
+        std::string error;
+        REQUIRE_MESSAGE(parse_run_params(params, PoolOptions{}, got, progress, error), error);
+        REQUIRE(got.per_binary.size() == 2);
+        CHECK(got.per_binary[0].startup_timeout == Seconds(3));
+        CHECK(got.per_binary[0].teardown_limit() == Seconds(1.5));
+        CHECK(got.per_binary[1].startup_timeout == kDefaultStartupTimeout);
+        CHECK_FALSE(got.per_binary[1].teardown_timeout);
+        CHECK(got.per_binary[1].teardown_limit() == Seconds(9));
+    }
+
+    TEST_CASE("a start-up timeout of 0 is refused by name") {
+        PoolOptions sent;
+        sent.binaries = {"/a"};
+        sent.per_binary = {BinarySettings{}};
+        auto params = nlohmann::json::parse(run_params(sent, {}).dump());
+        params["settings"][0]["startup_timeout"] = 0;
+        PoolOptions got;
+        std::chrono::milliseconds progress{};
+        std::string error;
+        CHECK_FALSE(parse_run_params(params, PoolOptions{}, got, progress, error));
+        CHECK(error.find("settings[0].startup_timeout") != std::string::npos);
+    }
+}
