@@ -473,8 +473,9 @@ void Pool::stop_scheduling(std::string reason) {
     }
     for (auto& [_, slot] : slots_) {
         if (slot.state == State::starting || slot.state == State::listing) {
+            // It has run nothing: no reason to wait long for one that hangs.
             slot.state = State::stopping;
-            slot.proc->stop();
+            slot.proc->stop(options_.kill_grace);
         }
     }
 }
