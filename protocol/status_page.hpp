@@ -48,6 +48,15 @@ struct StatusPage {
     /// Bytes of result frames at the start of the batch area that the worker
     /// has not written to the result descriptor yet (0 when all were sent).
     std::atomic<std::uint32_t> batch_bytes;
+    /// The worker's group guard (0: none): a process of the worker's group,
+    /// a child of the supervisor, that kills the group when the supervisor
+    /// dies. The supervisor leaves it alone while the worker lives.
+    std::atomic<std::uint32_t> guard_pid;
+    /// Counts the batch area's resets: the worker adds 1 after storing
+    /// `batch_bytes` = 0, before it writes new frames at the area's start.
+    /// A reader that copies the area while the worker runs keeps its copy
+    /// only if this is the same before and after (a seqlock).
+    std::atomic<std::uint32_t> batch_seq;
 };
 
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free &&
@@ -62,6 +71,7 @@ static_assert(offsetof(StatusPage, attached) == 0 && offsetof(StatusPage, starte
                   offsetof(StatusPage, unit) == 8 && offsetof(StatusPage, test_id) == 16 &&
                   offsetof(StatusPage, started_ns) == 24 && offsetof(StatusPage, finished) == 32 &&
                   offsetof(StatusPage, waiting) == 36 && offsetof(StatusPage, batch_bytes) == 40 &&
+                  offsetof(StatusPage, guard_pid) == 44 && offsetof(StatusPage, batch_seq) == 48 &&
                   sizeof(StatusPage) <= kStatusPageBytes,
               "StatusPage must keep its documented layout");
 }  // namespace tend::protocol

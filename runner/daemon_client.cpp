@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "event_json.hpp"
@@ -150,7 +151,7 @@ std::unique_ptr<DaemonClient> DaemonClient::connect(const std::string& socket_pa
                                   socket_path, peer.uid),
                       false);
     }
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    // Non-blocking stays: every send and read waits in poll(), with a limit.
     return std::unique_ptr<DaemonClient>(new DaemonClient(fd));
 }
 
@@ -161,9 +162,24 @@ DaemonClient::~DaemonClient() {
 bool DaemonClient::send(const json& message, std::string& error) {
     const std::string line = message.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
     std::size_t sent = 0;
+    // A daemon that stopped reading (stopped, hung) fills the socket: the
+    // whole message must go within the answer limit.
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(kAnswerTimeoutMs);
     while (sent < line.size()) {
         const auto n = ::send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            pollfd p{fd_, POLLOUT, 0};
+            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) == 0) {
+                error = fmt::format("the daemon took no more of the request within {} s",
+                                    kAnswerTimeoutMs / 1000);
+                return false;
+            }
+            continue;
+        }
         if (n <= 0) {
             error = fmt::format("the daemon went away: {}", std::strerror(errno));
             return false;
@@ -196,6 +212,7 @@ bool DaemonClient::read_line(std::string& line, std::string& error, int timeout_
             error = "interrupted";
             return false;
         }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;  // poll again
         if (n <= 0) {
             error =
                 n == 0 ? "the daemon closed the connection (did it die?)" : std::strerror(errno);

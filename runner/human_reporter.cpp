@@ -322,8 +322,8 @@ void HumanReporter::shutdown(const ShutdownReport& r) {
     emit(
         fmt::format("Interrupted by {}: {} running units finished, {} cancelled, {} workers "
                     "killed, in {:.3f}s\n",
-                    signal_name(r.signal), r.units_finished, r.units_cancelled,
-                    r.workers_killed, r.duration_s));
+                    signal_name(r.signal), r.units_finished, r.units_cancelled, r.workers_killed,
+                    r.duration_s));
     last_not_run_detail_.clear();
 }
 

@@ -4,11 +4,11 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 namespace tend {
 
@@ -29,15 +29,19 @@ std::filesystem::path last_run_path(const std::filesystem::path& config_dir) {
 }
 
 bool load_last_run(const std::filesystem::path& path, LastRun& out, std::string& error) {
-    std::ifstream in(path, std::ios::binary);
+    // stdio, not a stream: "e" makes the descriptor close-on-exec.
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(std::fopen(path.c_str(), "rbe"),
+                                                       std::fclose);
     if (!in) {
         error = fmt::format("{}: {}", path.string(), std::strerror(errno));
         return false;
     }
-    std::stringstream text;
-    text << in.rdbuf();
+    std::string text;
+    char chunk[64 * 1024];
+    for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, in.get())) > 0;)
+        text.append(chunk, n);
     try {
-        const auto doc = nlohmann::json::parse(text.str());
+        const auto doc = nlohmann::json::parse(text);
         LastRun parsed;
         for (const auto& [binary, tests] : doc.at("failed").items()) {
             auto& keys = parsed.failed[binary];
@@ -68,10 +72,13 @@ bool save_last_run(const std::filesystem::path& path, const LastRun& last, std::
     const nlohmann::json doc{{"version", 1}, {"failed", failed}};
     const auto tmp = path.string() + ".tmp";
     {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
-        if (!out.flush()) {
-            error = fmt::format("{}: {}", tmp, std::strerror(errno));
+        std::FILE* out = std::fopen(tmp.c_str(), "wbe");
+        const std::string text =
+            doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+        const bool written = out && std::fwrite(text.data(), 1, text.size(), out) == text.size();
+        const int saved = errno;
+        if (!out || std::fclose(out) != 0 || !written) {
+            error = fmt::format("{}: {}", tmp, std::strerror(written ? errno : saved));
             return false;
         }
     }

@@ -36,9 +36,16 @@ bool is_failure(TestStatus s) {
 
 namespace {
 const std::vector<protocol::Failure> kNoFailures;
+
+TestStatus to_test_status(protocol::Status s) {
+    return s == protocol::Status::passed    ? TestStatus::passed
+           : s == protocol::Status::skipped ? TestStatus::skipped
+                                            : TestStatus::failed;
+}
 /// How often the stall watch looks, and how many looks in a row make a stall.
 constexpr std::chrono::milliseconds kWatchEvery{250};
 constexpr unsigned kStalledLooks = 8;
+constexpr unsigned kStalledLooksUnread = 40;
 /// Of what a crashed test printed, the tail kept in its report.
 constexpr std::size_t kCrashOutputBytes = 64 * 1024;
 
@@ -425,6 +432,9 @@ void Pool::dispatch(Slot& slot) {
     slot.last_progress = std::chrono::steady_clock::now();
     slot.slow_index = 0;
     slot.slow_periods = 0;
+    slot.dupes = slot.dupes_from = 0;
+    slot.seen_batch = 0;
+    slot.between_since.reset();
     slot.poll.reset();
     for (std::size_t i = 0; i < slot.unit.tests.size(); ++i) {
         if (const auto limit = time_limit(slot, i); limit && (!slot.poll || *limit < *slot.poll))
@@ -555,7 +565,9 @@ void Pool::arm_watchdog() {
 
 void Pool::watch() {
     std::vector<Slot*> stalled;
+    std::vector<Slot*> holding;
     for (auto& [_, slot] : slots_) {
+        if (slot.state == State::running) holding.push_back(&slot);
         const bool awaits_frame = slot.state == State::starting || slot.state == State::listing ||
                                   slot.state == State::running || slot.state == State::finalizing;
         const auto frames = slot.proc->frames();
@@ -565,9 +577,15 @@ void Pool::watch() {
             continue;
         }
         // Frames in the pipe are read long before this many looks: the
-        // worker sent what it had and tend is still missing some.
-        if (++slot.watch_looks >= kStalledLooks) stalled.push_back(&slot);
+        // worker sent what it had and tend is still missing some. While a
+        // command still sits unread, the worker may just not have been
+        // scheduled: it gets longer (a replaced command descriptor ends
+        // that way too).
+        const unsigned looks =
+            slot.proc->unread_commands() > 0 ? kStalledLooksUnread : kStalledLooks;
+        if (++slot.watch_looks >= looks) stalled.push_back(&slot);
     }
+    for (auto* slot : holding) take_batched(*slot);
     for (auto* slot : stalled) {
         const char* awaited = slot->state == State::running      ? "a test result"
                               : slot->state == State::finalizing ? "the end of the teardown"
@@ -586,26 +604,62 @@ void Pool::recover_unsent(Slot& slot, const WorkerProcess& w) {
     if (slot.state != State::running || !slot.failure.empty()) return;
     const auto* page = w.status();
     if (!page || page->unit.load(std::memory_order_acquire) != slot.unit_id) return;
-    const auto bytes = w.unsent_batch();
-    if (bytes.empty()) return;
+    // Only tests the page counts finished: a frame for any other was not
+    // put there by the runtime.
+    std::size_t until = page->finished.load(std::memory_order_acquire);
+    if (slot.timed_out) until = std::min(until, *slot.timed_out);
+    take_results(slot, w.unsent_batch(), until, w.pid());
+}
+
+void Pool::take_batched(Slot& slot) {
+    const auto* page = slot.proc->status();
+    if (!page || slot.timed_out || !slot.failure.empty() ||
+        page->unit.load(std::memory_order_acquire) != slot.unit_id)
+        return;
+    // A batch that stayed the same for a whole look: the worker is in a
+    // longer test and would send it only when that ends.
+    const std::uint64_t seen =
+        (std::uint64_t{page->batch_seq.load(std::memory_order_acquire)} << 32) |
+        page->batch_bytes.load(std::memory_order_acquire);
+    const bool settled = (seen & 0xffffffffu) != 0 && seen == slot.seen_batch;
+    slot.seen_batch = seen;
+    if (!settled) return;
+    const auto copy = slot.proc->copy_unsent_batch();
+    if (!copy) return;
+    const std::size_t from = slot.next;
+    const std::size_t until = page->finished.load(std::memory_order_acquire);
+    const std::size_t taken = take_results(slot, *copy, until, slot.proc->pid());
+    if (taken == 0) return;
+    // Their frames still come through the pipe, later: skipped then.
+    if (slot.dupes == 0) slot.dupes_from = from;
+    slot.dupes += taken;
+}
+
+std::size_t Pool::take_results(Slot& slot, std::string_view frames, std::size_t until, pid_t pid) {
+    if (frames.empty()) return 0;
     protocol::FrameDecoder decoder;
-    decoder.feed(bytes.data(), bytes.size());
+    decoder.feed(frames.data(), frames.size());
     const auto& tests = slot.unit.tests;
+    until = std::min(until, tests.size());
+    std::size_t taken = 0;
     for (auto ev = decoder.next(); ev.kind == protocol::FrameEvent::Kind::frame;
          ev = decoder.next()) {
-        if (slot.next >= tests.size()) break;
+        if (slot.next >= until || slot.state != State::running) break;
         auto decoded = protocol::decode_payload(ev.payload);
         auto* r = decoded.message ? std::get_if<protocol::TestResult>(&*decoded.message) : nullptr;
         if (!r || r->unit != slot.unit_id) break;
         if (r->id != tests[slot.next]) continue;  // it came through the pipe already
-        ++slot.next;
-        slot.health = r->health;
-        const TestStatus status = r->status == protocol::Status::passed    ? TestStatus::passed
-                                  : r->status == protocol::Status::skipped ? TestStatus::skipped
-                                                                           : TestStatus::failed;
-        report(status, slot.binary, r->id, r->duration_ns, w.pid(), r->health, r->failures, r->out,
-               r->err, {});
+        ++taken;
+        if (slot.proc->exited()) {
+            ++slot.next;
+            slot.health = r->health;
+            report(to_test_status(r->status), slot.binary, r->id, r->duration_ns, pid, r->health,
+                   r->failures, r->out, r->err, {});
+        } else {
+            handle_result(slot, *r);  // as if it had come: the next test's start, finalize
+        }
     }
+    return taken;
 }
 
 void Pool::check_deadline(Slot& slot) {
@@ -618,10 +672,28 @@ void Pool::check_deadline(Slot& slot) {
         slot.proc->terminate(options_.kill_grace);
         return;
     }
-    if (slot.state != State::running || slot.timed_out || !slot.poll) return;
+    if (slot.state != State::running || slot.timed_out || slot.stuck_between || !slot.poll) return;
     const auto running = running_test(slot);
-    // Between tests, or in one without a limit: look again later.
-    if (!running) return arm_deadline(slot, now + *slot.poll);
+    if (!running) {
+        // Between two tests (a framework's listener, a hook, the worker not
+        // reading its command yet): bounded too, by the unit's shortest
+        // limit, counted from when tend first saw it there.
+        const auto* page = slot.proc->status();
+        const std::uint64_t at =
+            page ? (std::uint64_t{page->started.load(std::memory_order_acquire)} << 32) | slot.next
+                 : slot.next;
+        if (!slot.between_since || slot.between_at != at) {
+            slot.between_at = at;
+            slot.between_since = now;
+        }
+        if (now - *slot.between_since < *slot.poll) {
+            return arm_deadline(slot, *slot.between_since + *slot.poll);
+        }
+        slot.stuck_between = true;
+        slot.proc->terminate(options_.kill_grace);
+        return;
+    }
+    slot.between_since.reset();
     const auto limit = time_limit(slot, running->index);
     if (!limit) return arm_deadline(slot, now + *slot.poll);
     if (now - running->since < *limit) return arm_deadline(slot, running->since + *limit);
@@ -690,6 +762,9 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
     auto it = slots_.find(&w);
     if (it == slots_.end()) return;
     Slot& slot = it->second;
+    // Killed for missing its start-up or teardown deadline: what it says
+    // now changes nothing.
+    if (slot.overdue) return;
     auto& b = binaries_[slot.binary];
     auto unexpected = [&] {
         w.fail(fmt::format("unexpected '{}' message", protocol::type_name(m)));
@@ -732,6 +807,21 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
         return;
     }
     if (auto* result = std::get_if<protocol::TestResult>(&m)) {
+        if (slot.dupes > 0 && result->unit == slot.unit_id) {
+            // Taken from the batch area already: this is its copy.
+            if (slot.dupes_from >= slot.unit.tests.size() ||
+                slot.unit.tests[slot.dupes_from] != result->id) {
+                return w.fail(fmt::format(
+                    "result for test id {} when the copy of test id {} "
+                    "was due",
+                    result->id,
+                    slot.dupes_from < slot.unit.tests.size() ? slot.unit.tests[slot.dupes_from]
+                                                             : 0));
+            }
+            ++slot.dupes_from;
+            --slot.dupes;
+            return;
+        }
         if (slot.state != State::running || result->unit != slot.unit_id) return unexpected();
         return handle_result(slot, *result);
     }
@@ -787,6 +877,9 @@ void Pool::listed(std::size_t binary) {
 
 void Pool::handle_result(Slot& slot, protocol::TestResult& r) {
     const auto& tests = slot.unit.tests;
+    // Killed for its time limit: results of the tests before it still count
+    // (the worker sends its batch as it dies), the timed-out one's does not.
+    if (slot.timed_out && slot.next >= *slot.timed_out) return;
     if (slot.next >= tests.size() || tests[slot.next] != r.id) {
         return slot.proc->fail(fmt::format("result for test id {} when test id {} was due", r.id,
                                            slot.next < tests.size() ? tests[slot.next] : 0));
@@ -804,11 +897,8 @@ void Pool::handle_result(Slot& slot, protocol::TestResult& r) {
     ++slot.next;
     slot.health = r.health;
     slot.last_progress = std::chrono::steady_clock::now();
-    const TestStatus status = r.status == protocol::Status::passed    ? TestStatus::passed
-                              : r.status == protocol::Status::skipped ? TestStatus::skipped
-                                                                      : TestStatus::failed;
-    report(status, slot.binary, r.id, r.duration_ns, slot.proc->pid(), r.health, r.failures, r.out,
-           r.err, {});
+    report(to_test_status(r.status), slot.binary, r.id, r.duration_ns, slot.proc->pid(), r.health,
+           r.failures, r.out, r.err, {});
     if (slot.next < tests.size() && reporter_) {
         const auto& b = binaries_[slot.binary];
         reporter_->started(StartedEvent{b.path, (*b.tests)[tests[slot.next]], slot.proc->pid()});
@@ -925,21 +1015,30 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
                                       interruption(), options_.shutdown_grace.count()));
                 break;
             }
-            ++(slot.timed_out ? summary_.workers_timed_out : summary_.workers_crashed);
+            ++(slot.timed_out || slot.stuck_between ? summary_.workers_timed_out
+                                                    : summary_.workers_crashed);
             const auto& tests = slot.unit.tests;
-            std::optional<std::size_t> running = slot.timed_out;
+            // The test the death is pinned on, if any (kNone: none).
+            constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+            std::size_t running = slot.timed_out.value_or(kNone);
             const bool broke = !slot.failure.empty();
             const auto found = running_test(slot);
-            if (!running && broke && slot.unit.careful) {
+            if (running == kNone && broke && slot.unit.careful) {
                 // Each result came at once: the break is the doing of the
                 // first test whose result is missing, if it had begun.
-                if (found && slot.next < tests.size()) running = slot.next;
-            } else if (!running && !broke && found) {
+                if (slot.next < tests.size() && begun(slot) > slot.next) running = slot.next;
+            } else if (running == kNone && !broke && found) {
                 running = found->index;
+            } else if (running == kNone && slot.stuck_between) {
+                // Stuck before the next test could begin: that test is what
+                // it cost, so the rest gets on instead of hanging again.
+                running = slot.next;
             }
+            // A test before the next result due is reported already.
+            if (running < slot.next || running >= tests.size()) running = kNone;
             Unit rest{slot.binary, slot.unit.name, {}};
             rest.careful = broke || slot.unit.careful;
-            if (!running && broke && !slot.unit.careful) {
+            if (running == kNone && broke && !slot.unit.careful) {
                 // Results travel in batches, so which test since the last
                 // one received broke the stream is not known: they run again
                 // on a fresh worker, each result sent at once, and a second
@@ -952,7 +1051,7 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
                                  w.stderr_tail()),
                        false);
                 rest.tests.assign(tests.begin() + slot.next, tests.end());
-            } else if (running) {
+            } else if (running != kNone) {
                 // What the test printed before it died, from the worker's
                 // capture files (a handler of its own may have cut tend's
                 // crash report short).
@@ -960,6 +1059,15 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
                 w.captured(out, err, kCrashOutputBytes);
                 auto status = slot.failure.empty() ? TestStatus::crashed : TestStatus::error;
                 std::string detail = with_tail(how, w.stderr_tail());
+                if (slot.stuck_between) {
+                    status = TestStatus::timed_out;
+                    detail = with_tail(
+                        fmt::format("did not begin: its worker was stuck for {} s (the unit's time "
+                                    "limit) after the test before it ended, in the framework or "
+                                    "one of its listeners: {}",
+                                    std::chrono::duration<double>(*slot.poll).count(), how),
+                        w.stderr_tail());
+                }
                 if (slot.timed_out) {
                     status = TestStatus::timed_out;
                     const auto limit = time_limit(slot, *slot.timed_out);
@@ -969,19 +1077,23 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
                                               std::chrono::duration<double>(*limit).count(), how),
                                   w.stderr_tail());
                 }
-                report(status, slot.binary, tests[*running], slot.timed_out_after_ns, w.pid(),
+                report(status, slot.binary, tests[running], slot.timed_out_after_ns, w.pid(),
                        slot.health, kNoFailures, out, err, detail);
                 // Tests that finished but whose results were still batched
                 // in the worker run again, and so does the rest of the unit,
                 // on a fresh worker, scope and all.
-                rest.tests.assign(tests.begin() + slot.next, tests.begin() + *running);
-                rest.tests.insert(rest.tests.end(), tests.begin() + *running + 1, tests.end());
+                rest.tests.assign(tests.begin() + slot.next, tests.begin() + running);
+                rest.tests.insert(rest.tests.end(), tests.begin() + running + 1, tests.end());
             } else {
-                notice(
-                    slot.binary,
-                    with_tail(fmt::format("unit '{}': {} between two tests", slot.unit.name, how),
-                              w.stderr_tail()),
-                    true);
+                const std::string what =
+                    slot.stuck_between
+                        ? fmt::format(
+                              "unit '{}': worker {} stuck between two tests for {} s (the "
+                              "unit's time limit); it was killed: {}",
+                              slot.unit.name, w.pid(),
+                              std::chrono::duration<double>(*slot.poll).count(), how)
+                        : fmt::format("unit '{}': {} between two tests", slot.unit.name, how);
+                notice(slot.binary, with_tail(what, w.stderr_tail()), true);
                 rest.tests.assign(tests.begin() + slot.next, tests.end());
             }
             if (!stop_reason_.empty()) {
@@ -1031,6 +1143,15 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
     pump();
 }
 
+std::size_t Pool::begun(const Slot& slot) {
+    const auto* page = slot.proc->status();
+    // Without the page, results come one at a time: the next one due had
+    // begun if the worker was given the unit at all.
+    if (!page || page->attached.load(std::memory_order_acquire) != 1) return slot.next + 1;
+    if (page->unit.load(std::memory_order_acquire) != slot.unit_id) return 0;
+    return page->started.load(std::memory_order_acquire);
+}
+
 std::optional<Pool::RunningTest> Pool::running_test(const Slot& slot) {
     const auto* page = slot.proc->status();
     if (!page || page->attached.load(std::memory_order_acquire) != 1) {
@@ -1045,6 +1166,9 @@ std::optional<Pool::RunningTest> Pool::running_test(const Slot& slot) {
     // end is a page the worker scribbled on; trust the results.
     if (started > slot.unit.tests.size()) return RunningTest{slot.next, slot.last_progress};
     if (started <= slot.next) return std::nullopt;
+    // Read after `started`: a test counted finished is not running, even if
+    // its result is still in the worker's batch.
+    if (page->finished.load(std::memory_order_acquire) >= started) return std::nullopt;
     const std::chrono::nanoseconds since(page->started_ns.load(std::memory_order_relaxed));
     return RunningTest{started - 1, std::chrono::steady_clock::time_point(since)};
 }

@@ -210,6 +210,18 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
         /// looks in a row the worker has waited for a command meanwhile.
         std::uint64_t watch_frames = 0;
         unsigned watch_looks = 0;
+        /// Since when tend has seen the worker between two tests at the same
+        /// place (`between_at`), and whether it was killed for staying there.
+        /// Results taken from the batch area while the worker ran: their
+        /// copies still to come through the pipe are skipped (from index
+        /// `dupes_from` of the unit, `dupes` of them). The area as seen at
+        /// the last look, to take only a batch that stayed put a whole look.
+        std::size_t dupes_from = 0;
+        std::size_t dupes = 0;
+        std::uint64_t seen_batch = 0;
+        std::optional<std::chrono::steady_clock::time_point> between_since;
+        std::uint64_t between_at = 0;
+        bool stuck_between = false;
     };
 
     void begin();
@@ -235,6 +247,12 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     void watch();
     /// Results a dead worker finished but had not sent, from its batch area.
     void recover_unsent(Slot& slot, const WorkerProcess& w);
+    /// Results a running worker finished long enough ago and still holds:
+    /// reported now, not when the test after them ends.
+    void take_batched(Slot& slot);
+    /// Reports the results in `frames` that are due, in order, up to index
+    /// `until` of the unit. Returns how many.
+    std::size_t take_results(Slot& slot, std::string_view frames, std::size_t until, pid_t pid);
     void wait_for_signal();
     void on_signal(int sig);
     /// Starts nothing new: waiting units are reported not_run with `reason`.
@@ -257,6 +275,8 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
         std::chrono::steady_clock::time_point since;
     };
     static std::optional<RunningTest> running_test(const Slot& slot);
+    /// How many tests of the slot's unit the worker has begun (its page).
+    static std::size_t begun(const Slot& slot);
     void give_up(std::size_t binary, const std::string& why);
     void report_unrun(std::size_t binary, const Unit& unit, std::size_t from,
                       const std::string& why);

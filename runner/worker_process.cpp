@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <set>
 
 namespace tend {
 
@@ -328,6 +330,29 @@ std::string_view WorkerProcess::unsent_batch() const {
     return {area, std::min(n, protocol::kBatchAreaBytes)};
 }
 
+std::size_t WorkerProcess::unread_commands() const {
+    int n = 0;
+    if (!commands_.is_open() ||
+        ::ioctl(const_cast<asio::posix::stream_descriptor&>(commands_).native_handle(), FIONREAD,
+                &n) != 0)
+        return 0;
+    return static_cast<std::size_t>(std::max(n, 0));
+}
+
+std::optional<std::string> WorkerProcess::copy_unsent_batch() const {
+    if (!status_ || status_->attached.load(std::memory_order_acquire) != 1) return std::nullopt;
+    const auto before = status_->batch_seq.load(std::memory_order_acquire);
+    const std::size_t n = std::min<std::size_t>(
+        status_->batch_bytes.load(std::memory_order_acquire), protocol::kBatchAreaBytes);
+    if (n == 0) return std::nullopt;
+    const auto* area = reinterpret_cast<const volatile char*>(status_) + protocol::kStatusPageBytes;
+    std::string copy(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) copy[i] = area[i];
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (status_->batch_seq.load(std::memory_order_relaxed) != before) return std::nullopt;
+    return copy;
+}
+
 bool WorkerProcess::waiting_for_command() const {
     return status_ && status_->attached.load(std::memory_order_acquire) == 1 &&
            status_->waiting.load(std::memory_order_acquire) == 1 && !writing_ &&
@@ -342,9 +367,15 @@ void WorkerProcess::open_captures() {
     int* const into[] = {&capture_out_, &capture_err_};
     for (int i = 0; i < 2; ++i) {
         const std::string path = "/proc/" + std::to_string(pid_) + "/fd/" + std::to_string(i + 1);
+        // Opened first, then looked at: the descriptor may change in between.
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0) continue;
         struct stat st {};
-        if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        *into[i] = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            ::close(fd);
+            continue;
+        }
+        *into[i] = fd;
     }
 }
 
@@ -376,7 +407,14 @@ void WorkerProcess::captured(std::string& out, std::string& err, std::size_t cap
     err = tail_of(capture_err_, cap);
 }
 
+std::set<pid_t>& ended_guards() {
+    static std::set<pid_t> guards;
+    return guards;
+}
+
 void WorkerProcess::reaped(int wait_status) {
+    // Its group guard goes with the group, below: remembered as tend's own.
+    if (const pid_t guard = guard_pid()) ended_guards().insert(guard);
     reaped_ = true;
     exit_status_ = ExitStatus::from_wait_status(wait_status);
     stop_timer_.cancel();
@@ -425,15 +463,23 @@ void ChildReaper::watch(const std::shared_ptr<WorkerProcess>& w) {
 std::size_t ChildReaper::kill_strays() {
     std::vector<pid_t> pids;
     const std::string path = "/proc/self/task/" + std::to_string(::getpid()) + "/children";
-    if (std::FILE* f = std::fopen(path.c_str(), "r")) {
+    if (std::FILE* f = std::fopen(path.c_str(), "re")) {
         long pid = 0;
         while (std::fscanf(f, "%ld", &pid) == 1) pids.push_back(static_cast<pid_t>(pid));
         std::fclose(f);
+    }
+    // The group guards of live workers are tend's children too, on purpose.
+    std::set<pid_t> guards;
+    for (const auto& [_, weak] : children_) {
+        if (const auto w = weak.lock()) {
+            if (const pid_t g = w->guard_pid()) guards.insert(g);
+        }
     }
     std::size_t killed = 0;
     for (const pid_t pid : pids) {
         const auto it = children_.find(pid);
         if (it != children_.end() && !it->second.expired()) continue;
+        if (guards.count(pid)) continue;
         ::kill(pid, SIGKILL);  // reaped on its SIGCHLD
         ++killed;
     }
@@ -464,7 +510,10 @@ void ChildReaper::reap_all() {
         const pid_t pid = ::waitpid(-1, &status, WNOHANG);
         if (pid <= 0) break;
         auto it = children_.find(pid);
-        if (it == children_.end()) continue;
+        if (it == children_.end()) {
+            ended_guards().erase(pid);  // a guard reaped: no longer to remember
+            continue;
+        }
         auto w = it->second.lock();
         children_.erase(it);
         if (w) w->reaped(status);
@@ -482,7 +531,7 @@ std::size_t reap_orphans() {
         while (const dirent* t = ::readdir(tasks)) {
             if (t->d_name[0] == '.') continue;
             const std::string path = std::string("/proc/self/task/") + t->d_name + "/children";
-            if (std::FILE* f = std::fopen(path.c_str(), "r")) {
+            if (std::FILE* f = std::fopen(path.c_str(), "re")) {
                 long pid = 0;
                 while (std::fscanf(f, "%ld", &pid) == 1) pids.push_back(static_cast<pid_t>(pid));
                 std::fclose(f);
@@ -490,9 +539,15 @@ std::size_t reap_orphans() {
         }
         ::closedir(tasks);
     }
-    for (const pid_t pid : pids) ::kill(pid, SIGKILL);
+    std::size_t left = 0;
+    for (const pid_t pid : pids) {
+        ::kill(pid, SIGKILL);
+        // A group guard is tend's own helper, killed with its worker's group:
+        // not something the tests left behind.
+        left += ended_guards().erase(pid) == 0;
+    }
     for (const pid_t pid : pids) ::waitpid(pid, nullptr, 0);
-    return pids.size();
+    return left;
 }
 
 }  // namespace tend

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -100,9 +101,18 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
     /// area after its status page (empty without one). Read it once the
     /// worker is gone: while it runs, the area changes under the reader.
     std::string_view unsent_batch() const;
+    /// A consistent copy of the unsent batch taken while the worker runs
+    /// (the page's `batch_seq` unchanged across the copy), or nothing.
+    std::optional<std::string> copy_unsent_batch() const;
     /// The worker is blocked reading a command and tend has none to write:
     /// if tend still waits for a frame, the two sides lost each other.
     bool waiting_for_command() const;
+    /// Bytes of commands written and not read by the worker yet.
+    std::size_t unread_commands() const;
+    /// The worker's group guard (docs/protocol.md, "Status page"), or 0.
+    pid_t guard_pid() const {
+        return status_ && !reaped_ ? static_cast<pid_t>(status_->guard_pid.load()) : 0;
+    }
     /// Frames delivered to the listener so far.
     std::uint64_t frames() const { return frames_; }
     /// Opens the worker's capture files (its descriptors 1 and 2, when they
@@ -151,6 +161,9 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
 /// Makes tend the reaper of every process its workers leave behind
 /// (PR_SET_CHILD_SUBREAPER): orphans come to tend instead of init.
 void become_subreaper();
+/// The group guards of workers that are gone (killed with their group, maybe
+/// not reaped yet): reap_orphans() does not count them as left behind.
+std::set<pid_t>& ended_guards();
 /// SIGKILLs and reaps every child tend still has (orphans a test left behind
 /// after its worker was gone). Returns how many there were.
 std::size_t reap_orphans();

@@ -5,7 +5,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -300,10 +302,16 @@ class Server final : public TestSession {
     /// Sends the batched results.
     bool flush() {
         if (batch_.empty()) return true;
-        const bool ok = write_all(out_fd_, batch_.data(), batch_.size());
-        if (batch_area_) status_->batch_bytes.store(0, std::memory_order_release);
+        // Busy while it is written: a fatal signal now must not send the
+        // batch a second time behind a part of the first.
         auto& ctx = crash_context();
         ctx.batch_busy = true;
+        const bool ok = write_all(out_fd_, batch_.data(), batch_.size());
+        // Still in the area until it is surely in the pipe.
+        if (batch_area_ && ok) {
+            status_->batch_bytes.store(0, std::memory_order_release);
+            status_->batch_seq.fetch_add(1, std::memory_order_release);
+        }
         batch_.clear();
         ctx.batch_size = 0;
         ctx.batch_busy = false;
@@ -478,6 +486,73 @@ void report_unit_error(std::string message) {
     unit_errors().push_back(std::move(message));
 }
 
+namespace {
+/// The group guard's view: its supervisor (tend) and the process between
+/// them at birth, and whether tend is known to have adopted it.
+pid_t guard_supervisor = 0;
+pid_t guard_middle = 0;
+volatile sig_atomic_t guard_armed = 0;
+
+/// The guard's parent-death signal: its parent changed. While tend is its
+/// parent, nothing to do; once it is not, tend is gone: the group goes.
+void on_guard_signal(int) {
+    const pid_t parent = ::getppid();
+    if (parent == guard_supervisor) {
+        guard_armed = 1;
+    } else if (parent != guard_middle) {
+        if (guard_armed) ::kill(0, SIGKILL);
+        ::_exit(0);  // never adopted by tend: it cannot tell tend's death
+    }
+}
+
+void start_group_guard(protocol::StatusPage* status) {
+    // A worker killed with tend (PR_SET_PDEATHSIG) leaves what its tests
+    // started running: the guard, a process of the worker's group that tend
+    // adopts (it is the subreaper), kills the group when tend is gone. It is
+    // not the worker's child, so a test that waits for all its children does
+    // not wait for it. It holds no descriptor.
+    const pid_t supervisor = ::getppid();
+    // The middle process tells the worker the guard's pid, which the worker
+    // puts on its page before hello: tend knows its guard from the start.
+    int told[2];
+    if (::pipe2(told, O_CLOEXEC) != 0) return;
+    const pid_t middle = ::fork();
+    if (middle < 0) {
+        ::close(told[0]);
+        ::close(told[1]);
+        return;
+    }
+    if (middle == 0) {
+        const pid_t guard = ::fork();
+        if (guard != 0) {
+            (void)write_all(told[1], reinterpret_cast<const char*>(&guard), sizeof guard);
+            ::_exit(0);
+        }
+        ::close_range(0, ~0U, 0);
+        guard_supervisor = supervisor;
+        guard_middle = ::getppid();
+        struct sigaction sa {};
+        sa.sa_handler = on_guard_signal;
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(SIGTERM, &sa, nullptr);
+        sigset_t others;
+        sigfillset(&others);
+        sigdelset(&others, SIGTERM);
+        ::sigprocmask(SIG_SETMASK, &others, nullptr);
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+        on_guard_signal(0);  // the middle may be gone already
+        for (;;) ::pause();
+    }
+    ::close(told[1]);
+    pid_t guard = 0;
+    const bool got = ::read(told[0], &guard, sizeof guard) == static_cast<ssize_t>(sizeof guard);
+    ::close(told[0]);
+    while (::waitpid(middle, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    if (got && guard > 0 && status) status->guard_pid.store(static_cast<std::uint32_t>(guard));
+}
+}  // namespace
+
 bool launched_by_tend() {
     static const bool launched = std::getenv(kFdsEnv) != nullptr;
     return launched;
@@ -516,6 +591,7 @@ int serve(Adapter& adapter) {
         ::close(fd);  // the mapping stays; nothing else needs the descriptor
         ::unsetenv(protocol::kStatusFdEnv);
     }
+    start_group_guard(status);
     Server server(adapter, in_fd, out_fd, status, batch_area);
     return server.serve();
 }

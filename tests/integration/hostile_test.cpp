@@ -251,6 +251,39 @@ TEST_SUITE("hostile: bounded waits") {
     }
 }
 
+TEST_SUITE("hostile: bounded waits") {
+    TEST_CASE("a worker stuck between two tests is bounded by the unit's time limit") {
+        const auto o = bounded({"run", fixture("hostile"), "--suite", "between", "-j", "1",
+                                "--timeout", "1", "--json", "--no-daemon"},
+                               60, "TEND_HANG_BETWEEN='waits behind a hung listener'");
+        CHECK(o.exit_code == 1);
+        const auto f = finals(o);
+        CHECK(f.at("between/passes before the hang")["status"] == "passed");
+        const auto stuck = f.at("between/waits behind a hung listener");
+        CHECK(stuck["status"] == "timed_out");
+        CHECK(stuck["detail"].get<std::string>().find("did not begin") != std::string::npos);
+        CHECK(o.of("summary").at(0)["workers"]["started"] == 1);
+    }
+
+    TEST_CASE("tests ending right at --timeout: each reported once, tend never aborts") {
+        for (int round = 0; round < 3; ++round) {
+            const auto o =
+                bounded({"run", fixture("hostile"), "--suite", "near_limit", "-j", "2", "--timeout",
+                         "0.05", "--max-worker-deaths", "100", "--json", "--no-daemon"});
+            INFO(o.err);
+            CHECK((o.exit_code == 0 || o.exit_code == 1));
+            REQUIRE(o.of("summary").size() == 1);
+            CHECK(o.of("summary")[0]["total"] == 12);
+            CHECK(o.tests().size() == 12);
+            for (const auto& [name, events] : o.tests()) CHECK(events.size() == 1);
+            // No teardown error made up from a timeout.
+            for (const auto& e : o.of("error")) {
+                CHECK(e["message"].get<std::string>().find("teardown") == std::string::npos);
+            }
+        }
+    }
+}
+
 TEST_SUITE("hostile: a corrupted result stream") {
     TEST_CASE("bytes written on the result descriptor cost the test that wrote them") {
         for (const char* suite : {"bare_header", "junk_block"}) {
@@ -319,6 +352,28 @@ TEST_SUITE("hostile: results the worker finished") {
         }
     }
 
+    TEST_CASE("a finished test is reported while the test after it still runs") {
+        // Its result sits in the worker's batch until the next test ends;
+        // tend takes it from the batch area instead of waiting for that.
+        Background tend(
+            {"run", fixture("hanging"), "--suite", "hangs", "-j", "1", "--json", "--no-daemon"});
+        REQUIRE(tend.wait_marker("sleeping"));
+        bool seen = false;
+        for (int i = 0; i < 500 && !seen; ++i) {
+            for (const auto& e : json_lines(tend.out())) {
+                seen |=
+                    e["event"] == "test" && e["name"] == "quick before" && e["status"] == "passed";
+            }
+            if (!seen) ::usleep(20000);
+        }
+        CHECK(seen);
+        CHECK(::waitpid(tend.pid, nullptr, WNOHANG) == 0);  // still running
+        const auto workers = tend.children();
+        ::kill(tend.pid, SIGKILL);
+        tend.wait();
+        CHECK(all_gone(workers));
+    }
+
     TEST_CASE("a test whose own SIGSEGV handler exits 0 keeps what it printed") {
         const auto o = bounded({"run", fixture("hostile"), "--suite", "own_handler", "-j", "1",
                                 "--json", "--no-daemon"});
@@ -368,6 +423,19 @@ TEST_SUITE("hostile: workers die with tend") {
         CHECK(tend.wait() == 128 + SIGKILL);
         CHECK(all_gone(workers));
         for (const pid_t p : workers) ::kill(p, SIGKILL);  // leave nothing either way
+    }
+
+    TEST_CASE("SIGKILL of tend run: what the tests started dies too") {
+        Background tend(
+            {"run", fixture("hostile"), "--suite", "leaves_a_child", "-j", "1", "--no-daemon"});
+        REQUIRE(tend.wait_marker("child "));
+        const auto text = slurp(tend.marker);
+        const pid_t child = static_cast<pid_t>(std::stol(text.substr(text.find("child ") + 6)));
+        REQUIRE(alive(child));
+        ::kill(tend.pid, SIGKILL);
+        CHECK(tend.wait() == 128 + SIGKILL);
+        CHECK(all_gone({child}));
+        ::kill(child, SIGKILL);
     }
 
     TEST_CASE("SIGHUP is handled like SIGTERM: results and summary, then 129") {
