@@ -1,6 +1,6 @@
 // tend.toml: every key, every error naming file and line, the walk up to the
 // file, its globs, and the order in which layers win.
-#include "config.hpp"
+#include "config/config.hpp"
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>

@@ -1,6 +1,6 @@
 // Events to JSON and back: what a client of the daemon replays is what the
 // daemon's run reported.
-#include "event_json.hpp"
+#include "report/event_json.hpp"
 
 #include <doctest/doctest.h>
 

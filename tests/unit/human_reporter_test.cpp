@@ -1,14 +1,14 @@
 // HumanReporter writing to memory: colours, the progress line, output
 // tails, the recap. (The whole output, on real runs, is in the snapshot
 // tests of tests/integration/human_output_test.cpp.)
-#include "human_reporter.hpp"
+#include "report/human_reporter.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cstdio>
 #include <cstdlib>
 
-#include "terminal.hpp"
+#include "report/terminal.hpp"
 
 using tend::HumanOptions;
 using tend::HumanReporter;

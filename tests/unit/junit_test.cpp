@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "junit_reporter.hpp"
+#include "report/junit_reporter.hpp"
 
 using tend::xml_escape;
 using tend::XmlContext;

@@ -1,5 +1,5 @@
 // The last run's failures: a run updates only what it saw.
-#include "last_run.hpp"
+#include "config/last_run.hpp"
 
 #include <doctest/doctest.h>
 #include <unistd.h>

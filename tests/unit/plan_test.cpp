@@ -1,5 +1,5 @@
 // Units: suites, one unit per file for suite-less tests, largest first.
-#include "plan.hpp"
+#include "pool/plan.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 // evaluate_recycle: priority, each signal alone, missing readings and limits,
 // the boundary, and the sentences people read.
-#include "recycle.hpp"
+#include "pool/recycle.hpp"
 
 #include <doctest/doctest.h>
 

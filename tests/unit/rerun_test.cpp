@@ -1,9 +1,9 @@
 // Shell quoting and the commands that re-run failed tests.
-#include "rerun.hpp"
+#include "report/rerun.hpp"
 
 #include <doctest/doctest.h>
 
-#include "terminal.hpp"
+#include "report/terminal.hpp"
 
 using tend::FailedTest;
 using tend::rerun_commands;

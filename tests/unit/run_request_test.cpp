@@ -1,6 +1,6 @@
 // The daemon's run request: what `tend run` resolved travels to the daemon
 // and back into the same pool options.
-#include "run_request.hpp"
+#include "daemon/run_request.hpp"
 
 #include <doctest/doctest.h>
 

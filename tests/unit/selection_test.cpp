@@ -1,5 +1,5 @@
 // Selecting tests: globs, exact names, suites, excludes, tags, ids.
-#include "selection.hpp"
+#include "config/selection.hpp"
 
 #include <doctest/doctest.h>
 

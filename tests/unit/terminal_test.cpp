@@ -1,5 +1,5 @@
 // Terminal decisions and text measures.
-#include "terminal.hpp"
+#include "report/terminal.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,0 +1,27 @@
+// A run asked of the daemon, as JSON: the `params` of the JSON-RPC `run`
+// method (docs/editor-protocol.md). `tend run` sends every setting it
+// resolved (flags over tend.toml over defaults), so a run through the
+// daemon behaves as it would without it; an editor may send only
+// `binaries` and a `filter`, and gets tend's defaults for the rest.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "pool/pool.hpp"
+
+namespace tend {
+
+/// `options` as run params; `progress` is how often the client wants
+/// progress notifications (zero: never).
+nlohmann::ordered_json run_params(const PoolOptions& options, std::chrono::milliseconds progress);
+
+/// Reads run params over `defaults`. False with `error` naming the field
+/// for params that are not a run: "params.binaries: expected an array of
+/// strings". Relative binary paths are refused (the daemon's working
+/// directory is not the client's).
+bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults, PoolOptions& out,
+                      std::chrono::milliseconds& progress, std::string& error);
+
+}  // namespace tend

@@ -1,0 +1,152 @@
+// What the runs of `tend serve` share: the event loop, the reaper, the
+// worker budget (-j), warm idle workers and discovered test lists.
+//
+// - Binaries are known by path and identity (device, inode, size, mtime).
+//   A test list is cached per identity: an unchanged binary is discovered
+//   once, a rebuilt one again, and its old idle workers are stopped.
+// - Every worker process alive counts against the budget, whether a run
+//   uses it or it waits idle here. A run that needs a worker and finds the
+//   budget spent evicts an idle one of another binary, or queues; queued
+//   runs are woken in turn (first come, first served) as workers go.
+// - A run gives a worker back after a unit when another run waits and it
+//   holds more than its share (the budget over the runs), so no run starves
+//   another.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "pool/worker_process.hpp"
+
+namespace tend {
+
+struct BinaryIdentity {
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = 0;
+    std::int64_t mtime_ns = 0;
+    bool operator==(const BinaryIdentity&) const = default;
+};
+
+/// The identity of the file at `path` now; nothing when it cannot be read.
+std::optional<BinaryIdentity> identify(const std::string& path);
+
+class WarmPool final : public WorkerProcess::Listener {
+  public:
+    /// A run as the warm pool sees it.
+    class Client {
+      public:
+        virtual ~Client() = default;
+        /// The budget has room again (or a warm worker is there): try now.
+        virtual void wake() = 0;
+    };
+
+    WarmPool(asio::io_context& io, std::size_t jobs);
+    ~WarmPool() override;
+
+    asio::io_context& io() { return io_; }
+    ChildReaper& reaper() { return reaper_; }
+    std::size_t jobs() const { return jobs_; }
+
+    /// Makes sure what is cached for `path` is of the binary there now:
+    /// a rebuilt binary loses its test list and its idle workers. Returns
+    /// the identity now (nothing if the file cannot be read).
+    std::optional<BinaryIdentity> refresh(const std::string& path);
+    /// The cached test list of the binary at `path` as `identity`, listed
+    /// in `context` (environment and working directory: a binary may
+    /// register tests by what it finds there).
+    using TestList = std::shared_ptr<const std::vector<protocol::TestInfo>>;
+    TestList tests(const std::string& path, const BinaryIdentity& identity,
+                   const std::string& context) const;
+    void remember_tests(const std::string& path, const BinaryIdentity& identity,
+                        const std::string& context, TestList tests);
+
+    /// Room for one more worker process for `client`: true and counted, or
+    /// false and `client` is woken later.
+    bool acquire(Client& client);
+    /// A worker `client` started is gone.
+    void release(Client& client);
+    /// An idle warm worker of `path` as `identity`, now listening to `to`;
+    /// null when there is none. It stays counted in the budget.
+    /// `context` is the environment and working directory the worker must
+    /// have been started with.
+    std::shared_ptr<WorkerProcess> take(const std::string& path, const BinaryIdentity& identity,
+                                        const std::string& context, WorkerProcess::Listener& to,
+                                        Client& client);
+    /// `client` is done with an idle worker (started as `identity`): it waits
+    /// here for the next run, or is stopped when its binary changed.
+    void give_back(std::shared_ptr<WorkerProcess> w, const BinaryIdentity& identity,
+                   const std::string& context, const protocol::Health& health, Client& client);
+    /// Whether `client`, holding `holds` workers, should give one back: some
+    /// other run waits and `client` has more than its share.
+    bool should_yield(const Client& client, std::size_t holds) const;
+    /// Whether a run other than `client` waits for room.
+    bool has_waiters(const Client& client) const {
+        for (const auto* c : waiting_) {
+            if (c != &client) return true;
+        }
+        return false;
+    }
+    /// `client` is finished: it waits for nothing any more.
+    void forget(Client& client);
+    /// Stops every idle worker (shutdown).
+    void stop_idle();
+
+    /// For `tend status`.
+    struct IdleWorker {
+        pid_t pid;
+        std::string binary;
+        std::chrono::steady_clock::time_point started;
+        protocol::Health health;
+    };
+    std::vector<IdleWorker> idle_workers() const;
+    std::size_t live() const { return live_; }
+    /// Worker processes here not yet exited (idle, or stopped and leaving).
+    std::size_t live_processes() const { return idle_.size() + leaving_.size(); }
+
+    void on_message(WorkerProcess& w, protocol::Message& m) override;
+    void on_protocol_error(WorkerProcess& w, const std::string& what) override;
+    void on_exit(WorkerProcess& w, const ExitStatus& status) override;
+
+  private:
+    struct Idle {
+        std::shared_ptr<WorkerProcess> proc;
+        BinaryIdentity identity;
+        std::string context;
+        protocol::Health health;
+    };
+    struct Cached {
+        BinaryIdentity identity;
+        std::map<std::string, TestList> tests;  ///< by context
+    };
+    void evict(std::map<const WorkerProcess*, Idle>::iterator it);
+    /// `client` starts waiting: the runs holding workers look again
+    /// whether they hold an idle one they can give.
+    void enqueue(Client& client, bool front);
+    void wake_next();
+
+    asio::io_context& io_;
+    ChildReaper reaper_;
+    std::size_t jobs_;
+    std::size_t live_ = 0;  ///< worker processes alive: used by runs or idle here
+    std::map<std::string, Cached> binaries_;
+    std::map<const WorkerProcess*, Idle> idle_;
+    /// Workers stopped here that have not exited yet (no longer counted).
+    std::map<const WorkerProcess*, std::shared_ptr<WorkerProcess>> leaving_;
+    std::deque<Client*> waiting_;
+    std::map<const Client*, std::size_t> holders_;  ///< runs holding workers
+    std::set<const Client*> known_;                 ///< runs not forgotten yet
+    std::set<const Client*> granted_;               ///< woken for their turn, not yet taken it
+};
+
+}  // namespace tend

@@ -1,0 +1,1236 @@
+// The pool: see pool.hpp.
+#include "pool/pool.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+
+namespace tend {
+
+std::string_view to_string(TestStatus s) {
+    switch (s) {
+        case TestStatus::passed:
+            return "passed";
+        case TestStatus::failed:
+            return "failed";
+        case TestStatus::skipped:
+            return "skipped";
+        case TestStatus::flaky:
+            return "flaky";
+        case TestStatus::crashed:
+            return "crashed";
+        case TestStatus::timed_out:
+            return "timed_out";
+        case TestStatus::error:
+            return "error";
+        case TestStatus::not_run:
+            return "not_run";
+    }
+    return "?";
+}
+
+bool is_failure(TestStatus s) {
+    return s != TestStatus::passed && s != TestStatus::skipped && s != TestStatus::flaky;
+}
+
+namespace {
+const std::vector<protocol::Failure> kNoFailures;
+
+TestStatus to_test_status(protocol::Status s) {
+    return s == protocol::Status::passed    ? TestStatus::passed
+           : s == protocol::Status::skipped ? TestStatus::skipped
+                                            : TestStatus::failed;
+}
+/// How often the stall watch looks, and how many looks in a row make a stall.
+constexpr std::chrono::milliseconds kWatchEvery{250};
+constexpr unsigned kStalledLooks = 8;
+constexpr unsigned kStalledLooksUnread = 40;
+/// Of what a crashed test printed, the tail kept in its report.
+constexpr std::size_t kCrashOutputBytes = 64 * 1024;
+
+std::string with_tail(std::string what, const std::string& tail) {
+    if (tail.empty()) return what;
+    constexpr std::size_t kShown = 4096;
+    std::string_view shown(tail);
+    if (shown.size() > kShown) shown.remove_prefix(shown.size() - kShown);
+    return what + "; last output on the worker's stderr:\n" + std::string(shown);
+}
+}  // namespace
+
+Pool::Pool(PoolOptions options, Reporter* reporter)
+    : options_(std::move(options)),
+      reporter_(reporter),
+      own_io_(std::make_unique<boost::asio::io_context>()),
+      io_(*own_io_),
+      own_reaper_(std::make_unique<ChildReaper>(io_)),
+      reaper_(*own_reaper_),
+      retry_timer_(io_),
+      grace_timer_(io_),
+      monitor_timer_(io_),
+      watchdog_timer_(io_) {
+    signals_.emplace(io_, SIGINT, SIGTERM);
+    signals_->add(SIGHUP);  // the terminal closed: the same drain as SIGTERM
+    if (options_.jobs == 0) options_.jobs = 1;
+    for (const auto& b : options_.binaries)
+        binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0, {}});
+    // Without per-binary settings, every binary gets the run-wide ones.
+    if (options_.per_binary.size() != options_.binaries.size()) {
+        options_.per_binary.assign(options_.binaries.size(), options_.run_wide());
+    }
+}
+
+Pool::Pool(PoolOptions options, Reporter* reporter, WarmPool& warm)
+    : options_(std::move(options)),
+      reporter_(reporter),
+      warm_(&warm),
+      io_(warm.io()),
+      reaper_(warm.reaper()),
+      retry_timer_(io_),
+      grace_timer_(io_),
+      monitor_timer_(io_),
+      watchdog_timer_(io_) {
+    if (options_.jobs == 0 || options_.jobs > warm.jobs()) options_.jobs = warm.jobs();
+    context_ = {options_.env, options_.cwd};
+    context_key_ = options_.cwd;
+    if (options_.env) {
+        for (const auto& e : *options_.env) context_key_ += '\0' + e;
+    }
+    for (const auto& b : options_.binaries)
+        binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0, {}});
+    if (options_.per_binary.size() != options_.binaries.size()) {
+        options_.per_binary.assign(options_.binaries.size(), options_.run_wide());
+    }
+}
+
+Pool::~Pool() {
+    for (auto& [_, slot] : slots_) {
+        slot.proc->kill();
+        if (warm_) slot.proc->set_listener(*warm_);  // its exit is the warm pool's news now
+    }
+    if (warm_) {
+        for (std::size_t i = 0; i < slots_.size(); ++i) warm_->release(*this);
+        warm_->forget(*this);
+    }
+}
+
+Summary Pool::run() {
+    become_subreaper();
+    wait_for_signal();
+    begin();
+    io_.run();
+    // No orphan outlives the run: what tests left behind, escaped from their
+    // worker's process group, has come to tend; end it.
+    if (const auto orphans = reap_orphans(); orphans > 0 && !binaries_.empty()) {
+        notice(0,
+               fmt::format("killed {} process{} the tests left behind", orphans,
+                           orphans == 1 ? "" : "es"),
+               false);
+    }
+    end();
+    return summary_;
+}
+
+void Pool::start(std::function<void(const Summary&)> done) {
+    done_ = std::move(done);
+    // Binaries as they are now: a rebuilt one is discovered again, an
+    // unchanged one takes its test list from the warm pool.
+    for (std::size_t i = 0; i < binaries_.size(); ++i) {
+        auto& b = binaries_[i];
+        const auto identity = warm_->refresh(b.path);
+        if (!identity) {
+            startup_failed_ = true;
+            give_up(i, fmt::format("{}: cannot read the binary", b.path));
+            continue;
+        }
+        b.identity = *identity;
+        if (auto tests = warm_->tests(b.path, b.identity, context_key_)) {
+            b.tests = std::move(tests);
+            listed(i);
+        }
+    }
+    begin();
+}
+
+void Pool::cancel(const std::string& why) {
+    stop_scheduling(why);
+    kill_busy_workers(true);
+    pump();
+}
+
+void Pool::end() {
+    const auto ended = std::chrono::steady_clock::now();
+    summary_.duration_s = std::chrono::duration<double>(ended - started_).count();
+    if (shutdown_.signal) {
+        shutdown_.duration_s = std::chrono::duration<double>(ended - shutdown_started_).count();
+        if (reporter_) reporter_->shutdown(shutdown_);
+    }
+    if (reporter_) reporter_->summary(summary_);
+}
+
+void Pool::begin() {
+    started_ = std::chrono::steady_clock::now();
+    {
+        auto every = reporter_ ? reporter_->progress_interval() : std::chrono::milliseconds{};
+        std::optional<Seconds> slow;
+        for (const auto& b : options_.per_binary) {
+            if (b.slow && (!slow || *b.slow < *slow)) slow = b.slow;
+        }
+        if (slow && reporter_) {
+            // Often enough that a slow notice comes close to its time.
+            const auto period = std::chrono::duration_cast<std::chrono::milliseconds>(*slow / 4);
+            const auto cap =
+                std::clamp(period, std::chrono::milliseconds(20), std::chrono::milliseconds(250));
+            every = every.count() ? std::min(every, cap) : cap;
+        }
+        if (every.count()) arm_monitor(every);
+    }
+    arm_watchdog();
+    pump();
+}
+
+std::vector<BinaryTests> Pool::listing() const {
+    std::vector<BinaryTests> out;
+    for (const auto& b : binaries_) {
+        out.push_back(
+            BinaryTests{b.path, b.tests ? *b.tests : std::vector<protocol::TestInfo>{}, b.error});
+    }
+    return out;
+}
+
+std::size_t Pool::live_slots() const {
+    std::size_t n = 0;
+    for (const auto& [_, s] : slots_) n += s.state != State::stopping;
+    return n;
+}
+
+std::size_t Pool::ready_slots(std::size_t binary) const {
+    std::size_t n = 0;
+    for (const auto& [_, s] : slots_) {
+        if (s.binary != binary) continue;
+        // An idle worker counts only if some waiting unit may run on it.
+        n += s.state == State::starting || (s.state == State::idle && takeable(s) != nullptr);
+    }
+    return n;
+}
+
+const Unit* Pool::takeable(const Slot& slot) const {
+    for (const auto& u : binaries_[slot.binary].pending) {
+        if (u.avoid_pid == 0 || u.avoid_pid != slot.proc->pid()) return &u;
+    }
+    return nullptr;
+}
+
+bool Pool::binary_needs_slot(std::size_t i) const {
+    const auto& b = binaries_[i];
+    if (b.given_up) return false;
+    if (!b.tests) return !b.discovering;
+    return b.pending.size() > ready_slots(i);
+}
+
+bool Pool::all_done() const {
+    for (const auto& b : binaries_) {
+        if (b.given_up) continue;
+        if (!b.tests || !b.pending.empty()) return false;
+    }
+    for (const auto& [_, s] : slots_) {
+        if (s.state != State::idle && s.state != State::stopping) return false;
+    }
+    return true;
+}
+
+void Pool::pump() {
+    if (finished_) return;
+    // 1. Work for idle workers of the right binary (a retry avoids the
+    //    worker it failed on).
+    for (auto& [_, slot] : slots_) {
+        if (slot.state == State::idle && takeable(slot)) dispatch(slot);
+    }
+    // 2. An idle worker with nothing it may take gives its slot to work that
+    //    needs one.
+    bool someone_waits = false;
+    for (std::size_t i = 0; i < binaries_.size(); ++i) someone_waits |= binary_needs_slot(i);
+    // With a warm pool, other runs waiting count too.
+    if (warm_ && warm_->has_waiters(*this)) someone_waits = true;
+    if (someone_waits && (live_slots() >= options_.jobs || warm_)) {
+        std::vector<Slot*> spare;
+        for (auto& [_, slot] : slots_) {
+            if (slot.state == State::idle && !takeable(slot) && binaries_[slot.binary].tests) {
+                spare.push_back(&slot);
+                if (live_slots() - spare.size() < options_.jobs) break;
+            }
+        }
+        // With a warm pool it stays warm there for whichever run wants it.
+        for (auto* slot : spare) {
+            if (warm_) {
+                give_back(*slot);
+            } else {
+                slot->state = State::stopping;
+                slot->proc->stop();
+            }
+        }
+    }
+    // 3. Start workers while there are free slots and work for them:
+    //    undiscovered binaries first, then the binary with the most waiting.
+    while (live_slots() < options_.jobs) {
+        std::optional<std::size_t> pick;
+        bool discover = false;
+        for (std::size_t i = 0; i < binaries_.size() && !pick; ++i) {
+            const auto& b = binaries_[i];
+            if (!b.given_up && !b.tests && !b.discovering) {
+                pick = i;
+                discover = true;
+            }
+        }
+        if (!pick) {
+            std::size_t best = 0;
+            for (std::size_t i = 0; i < binaries_.size(); ++i) {
+                const auto& b = binaries_[i];
+                if (b.given_up || !b.tests) continue;
+                const std::size_t waiting = b.pending.size();
+                if (waiting > ready_slots(i) && waiting > best) {
+                    best = waiting;
+                    pick = i;
+                }
+            }
+        }
+        if (!pick) break;
+        if (warm_) {
+            if (!discover && adopt(*pick)) continue;
+            if (!warm_->acquire(*this)) break;  // woken when a worker goes
+        }
+        if (!spawn(*pick, discover)) {
+            if (warm_) warm_->release(*this);
+            // A failed start (EAGAIN, EMFILE) is retried after a pause, not
+            // in a tight loop that would use up the binary's deaths at once.
+            if (!binaries_[*pick].given_up && !retry_pending_) {
+                retry_pending_ = true;
+                retry_timer_.expires_after(std::chrono::milliseconds(100));
+                retry_timer_.async_wait([this](boost::system::error_code ec) {
+                    retry_pending_ = false;
+                    if (!ec) pump();
+                });
+            }
+            break;
+        }
+    }
+    // 4. Done: stop the idle workers (or give them back to the warm pool)
+    //    and let the loop run out.
+    if (all_done()) {
+        std::vector<Slot*> idle;
+        for (auto& [_, slot] : slots_) {
+            if (slot.state == State::idle) idle.push_back(&slot);
+        }
+        for (auto* slot : idle) {
+            if (warm_) {
+                give_back(*slot);
+            } else {
+                slot->state = State::stopping;
+                slot->proc->stop();
+            }
+        }
+        if (slots_.empty()) {
+            finished_ = true;
+            if (own_reaper_) reaper_.close();
+            boost::system::error_code ignored;
+            if (signals_) signals_->cancel(ignored);
+            grace_timer_.cancel();
+            retry_timer_.cancel();
+            monitor_timer_.cancel();
+            watchdog_timer_.cancel();
+            if (warm_) {
+                warm_->forget(*this);
+                // Not from inside a worker's handler: `done` may end this run.
+                boost::asio::post(io_, [this] {
+                    end();
+                    if (done_) done_(summary_);
+                });
+            }
+        }
+    }
+}
+
+std::vector<Pool::WorkerInfo> Pool::worker_info() const {
+    static constexpr std::string_view kStates[] = {"starting", "listing",    "idle",
+                                                   "running",  "finalizing", "stopping"};
+    std::vector<WorkerInfo> out;
+    for (const auto& [_, s] : slots_) {
+        out.push_back({s.proc->pid(), s.proc->binary(), s.proc->started(), s.health,
+                       kStates[static_cast<int>(s.state)]});
+    }
+    return out;
+}
+
+bool Pool::adopt(std::size_t binary) {
+    auto& b = binaries_[binary];
+    auto proc = warm_->take(b.path, b.identity, context_key_, *this, *this);
+    if (!proc) return false;
+    Slot slot;
+    slot.proc = proc;
+    slot.binary = binary;
+    slot.serial = next_slot_serial_++;
+    slot.state = State::idle;
+    auto& s = slots_.emplace(proc.get(), std::move(slot)).first->second;
+    if (!takeable(s)) {
+        // The worker a retry must avoid: back it goes, a fresh one starts.
+        give_back(s);
+        return false;
+    }
+    dispatch(s);
+    return true;
+}
+
+void Pool::give_back(Slot& slot) {
+    if (slot.killed_at_shutdown) {  // terminated: its exit is on the way
+        slot.state = State::stopping;
+        return;
+    }
+    auto proc = slot.proc;
+    if (slot.deadline) slot.deadline->cancel();
+    const auto identity = binaries_[slot.binary].identity;
+    const auto health = slot.health;
+    slots_.erase(proc.get());
+    warm_->give_back(std::move(proc), identity, context_key_, health, *this);
+}
+
+bool Pool::spawn(std::size_t binary, bool discoverer) {
+    auto& b = binaries_[binary];
+    std::string error;
+    auto proc = WorkerProcess::spawn(io_, b.path, *this, error, context_);
+    if (!proc) {
+        if (discoverer || !b.tests) {
+            startup_failed_ = true;
+            give_up(binary, error);
+        } else {
+            ++summary_.workers_crashed;
+            if (++b.deaths >= options_.max_worker_deaths) give_up(binary, error);
+        }
+        return false;
+    }
+    reaper_.watch(proc);
+    ++summary_.workers_started;
+    Slot slot;
+    slot.proc = proc;
+    slot.binary = binary;
+    slot.serial = next_slot_serial_++;
+    slot.discoverer = discoverer;
+    if (discoverer) b.discovering = true;
+    arm_phase(slots_.emplace(proc.get(), std::move(slot)).first->second,
+              settings(binary).startup_timeout);
+    return true;
+}
+
+void Pool::dispatch(Slot& slot) {
+    auto& b = binaries_[slot.binary];
+    const Unit* unit = takeable(slot);
+    const auto at = b.pending.begin() + (unit - &b.pending.front());
+    slot.unit = std::move(*at);
+    b.pending.erase(at);
+    slot.unit_id = next_unit_id_++;
+    slot.next = 0;
+    slot.state = State::running;
+    slot.last_progress = std::chrono::steady_clock::now();
+    slot.slow_index = 0;
+    slot.slow_periods = 0;
+    slot.dupes = slot.dupes_from = 0;
+    slot.seen_batch = 0;
+    slot.between_since.reset();
+    slot.poll.reset();
+    for (std::size_t i = 0; i < slot.unit.tests.size(); ++i) {
+        if (const auto limit = time_limit(slot, i); limit && (!slot.poll || *limit < *slot.poll))
+            slot.poll = limit;
+    }
+    if (slot.poll) arm_deadline(slot, slot.last_progress + *slot.poll);
+    if (reporter_) {
+        reporter_->started(
+            StartedEvent{b.path, (*b.tests)[slot.unit.tests.front()], slot.proc->pid()});
+    }
+    protocol::RunUnit req;
+    req.unit = slot.unit_id;
+    req.flush = slot.unit.careful;
+    req.tests.reserve(slot.unit.tests.size());
+    for (const auto id : slot.unit.tests) req.tests.push_back({id, (*b.tests)[id].name});
+    slot.proc->send(req);
+}
+
+void Pool::wait_for_signal() {
+    signals_->async_wait([this](boost::system::error_code ec, int sig) {
+        if (ec) return;
+        on_signal(sig);
+        if (!finished_) wait_for_signal();
+    });
+}
+
+std::string Pool::interruption() const {
+    return "not run: " + stop_reason_;
+}
+
+void Pool::stop_scheduling(std::string reason) {
+    if (!stop_reason_.empty()) return;
+    stop_reason_ = std::move(reason);
+    // Nothing new starts; what waits is reported, not lost.
+    for (std::size_t i = 0; i < binaries_.size(); ++i) {
+        auto& b = binaries_[i];
+        while (!b.pending.empty()) {
+            report_unrun(i, b.pending.front(), 0, interruption());
+            b.pending.pop_front();
+            ++shutdown_.units_cancelled;
+        }
+        if (!b.tests && !b.given_up) {
+            notice(i, "not started: " + stop_reason_ + " before its tests were listed", false);
+        }
+        b.given_up = true;
+    }
+    for (auto& [_, slot] : slots_) {
+        if (slot.state == State::starting || slot.state == State::listing) {
+            // It has run nothing: no reason to wait long for one that hangs.
+            slot.state = State::stopping;
+            slot.proc->stop(options_.kill_grace);
+        }
+    }
+}
+
+void Pool::on_signal(int sig) {
+    if (shutdown_.signal) {  // the second signal: no more waiting
+        kill_busy_workers(true);
+        return;
+    }
+    shutdown_.signal = sig;
+    shutdown_started_ = std::chrono::steady_clock::now();
+    stop_reason_.clear();  // a signal overrides --max-fail's stop
+    stop_scheduling(fmt::format("tend was interrupted ({})", signal_name(sig)));
+    grace_timer_.expires_after(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(options_.shutdown_grace));
+    grace_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) kill_busy_workers(false);
+    });
+    pump();
+}
+
+void Pool::kill_busy_workers(bool now) {
+    killed_at_once_ = now;
+    for (auto& [_, slot] : slots_) {
+        // Idle ones are not in the way: they are stopped (or given back
+        // warm) when the run ends.
+        if (slot.state == State::idle || slot.state == State::stopping) continue;
+        if (slot.state == State::running || slot.state == State::finalizing) {
+            slot.killed_at_shutdown = true;
+        }
+        // SIGTERM first: the worker sends the results it still holds, then
+        // dies; SIGKILL follows for one that will not, at once after a
+        // second signal (a fifth of a second for those results to go).
+        slot.proc->terminate(now ? std::chrono::milliseconds(200) : options_.kill_grace);
+    }
+}
+
+void Pool::arm_deadline(Slot& slot, std::chrono::steady_clock::time_point when) {
+    if (!slot.deadline) slot.deadline = std::make_shared<boost::asio::steady_timer>(io_);
+    slot.deadline->expires_at(when);
+    // The timer may outlive the slot (it is erased when its worker exits):
+    // the handler finds the slot again by worker and serial, or does nothing.
+    slot.deadline->async_wait([this, key = slot.proc.get(), serial = slot.serial,
+                               timer = slot.deadline](boost::system::error_code ec) {
+        if (ec) return;
+        auto it = slots_.find(key);
+        if (it != slots_.end() && it->second.serial == serial) check_deadline(it->second);
+    });
+}
+
+std::optional<std::chrono::nanoseconds> Pool::time_limit(const Slot& slot,
+                                                         std::size_t index) const {
+    if (const auto& timeout = settings(slot.binary).timeout)
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout);
+    const auto& test = (*binaries_[slot.binary].tests)[slot.unit.tests[index]];
+    // Negative and NaN were warned about at listing; a huge one is capped
+    // where the clock cannot overflow.
+    if (!(test.timeout_s > 0)) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+        Seconds(std::min(test.timeout_s, kMaxTestTimeout.count())));
+}
+
+void Pool::arm_phase(Slot& slot, Seconds limit) {
+    slot.phase_deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::nanoseconds>(limit);
+    arm_deadline(slot, slot.phase_deadline);
+}
+
+void Pool::arm_watchdog() {
+    watchdog_timer_.expires_after(kWatchEvery);
+    watchdog_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || finished_) return;
+        watch();
+        arm_watchdog();
+    });
+}
+
+void Pool::watch() {
+    std::vector<Slot*> stalled;
+    std::vector<Slot*> holding;
+    for (auto& [_, slot] : slots_) {
+        if (slot.state == State::running) holding.push_back(&slot);
+        const bool awaits_frame = slot.state == State::starting || slot.state == State::listing ||
+                                  slot.state == State::running || slot.state == State::finalizing;
+        const auto frames = slot.proc->frames();
+        if (!awaits_frame || !slot.proc->waiting_for_command() || frames != slot.watch_frames) {
+            slot.watch_frames = frames;
+            slot.watch_looks = 0;
+            continue;
+        }
+        // Frames in the pipe are read long before this many looks: the
+        // worker sent what it had and tend is still missing some. While a
+        // command still sits unread, the worker may just not have been
+        // scheduled: it gets longer (a replaced command descriptor ends
+        // that way too).
+        const unsigned looks =
+            slot.proc->unread_commands() > 0 ? kStalledLooksUnread : kStalledLooks;
+        if (++slot.watch_looks >= looks) stalled.push_back(&slot);
+    }
+    for (auto* slot : holding) take_batched(*slot);
+    for (auto* slot : stalled) {
+        const char* awaited = slot->state == State::running      ? "a test result"
+                              : slot->state == State::finalizing ? "the end of the teardown"
+                              : slot->state == State::listing    ? "the test list"
+                                                                 : "its hello";
+        slot->proc->fail(fmt::format(
+            "the worker waits for a command while tend waits for {}: the protocol stream lost "
+            "its framing (did a test read or write the protocol descriptors?)",
+            awaited));
+    }
+}
+
+void Pool::recover_unsent(Slot& slot, const WorkerProcess& w) {
+    // After a protocol break the tests since the last result run again
+    // (on_exit): none of them is taken from the batch.
+    if (slot.state != State::running || !slot.failure.empty()) return;
+    const auto* page = w.status();
+    if (!page || page->unit.load(std::memory_order_acquire) != slot.unit_id) return;
+    // Only tests the page counts finished: a frame for any other was not
+    // put there by the runtime.
+    std::size_t until = page->finished.load(std::memory_order_acquire);
+    if (slot.timed_out) until = std::min(until, *slot.timed_out);
+    take_results(slot, w.unsent_batch(), until, w.pid());
+}
+
+void Pool::take_batched(Slot& slot) {
+    const auto* page = slot.proc->status();
+    if (!page || slot.timed_out || !slot.failure.empty() ||
+        page->unit.load(std::memory_order_acquire) != slot.unit_id)
+        return;
+    // A batch that stayed the same for a whole look: the worker is in a
+    // longer test and would send it only when that ends.
+    const std::uint64_t seen =
+        (std::uint64_t{page->batch_seq.load(std::memory_order_acquire)} << 32) |
+        page->batch_bytes.load(std::memory_order_acquire);
+    const bool settled = (seen & 0xffffffffu) != 0 && seen == slot.seen_batch;
+    slot.seen_batch = seen;
+    if (!settled) return;
+    const auto copy = slot.proc->copy_unsent_batch();
+    if (!copy) return;
+    const std::size_t from = slot.next;
+    const std::size_t until = page->finished.load(std::memory_order_acquire);
+    const std::size_t taken = take_results(slot, *copy, until, slot.proc->pid());
+    if (taken == 0) return;
+    // Their frames still come through the pipe, later: skipped then.
+    if (slot.dupes == 0) slot.dupes_from = from;
+    slot.dupes += taken;
+}
+
+std::size_t Pool::take_results(Slot& slot, std::string_view frames, std::size_t until, pid_t pid) {
+    if (frames.empty()) return 0;
+    protocol::FrameDecoder decoder;
+    decoder.feed(frames.data(), frames.size());
+    const auto& tests = slot.unit.tests;
+    until = std::min(until, tests.size());
+    std::size_t taken = 0;
+    for (auto ev = decoder.next(); ev.kind == protocol::FrameEvent::Kind::frame;
+         ev = decoder.next()) {
+        if (slot.next >= until || slot.state != State::running) break;
+        auto decoded = protocol::decode_payload(ev.payload);
+        auto* r = decoded.message ? std::get_if<protocol::TestResult>(&*decoded.message) : nullptr;
+        if (!r || r->unit != slot.unit_id) break;
+        if (r->id != tests[slot.next]) continue;  // it came through the pipe already
+        ++taken;
+        if (slot.proc->exited()) {
+            ++slot.next;
+            slot.health = r->health;
+            report(to_test_status(r->status), slot.binary, r->id, r->duration_ns, pid, r->health,
+                   r->failures, r->out, r->err, {});
+        } else {
+            handle_result(slot, *r);  // as if it had come: the next test's start, finalize
+        }
+    }
+    return taken;
+}
+
+void Pool::check_deadline(Slot& slot) {
+    const auto now = std::chrono::steady_clock::now();
+    if (slot.state == State::starting || slot.state == State::listing ||
+        slot.state == State::finalizing) {
+        if (slot.overdue) return;
+        if (now < slot.phase_deadline) return arm_deadline(slot, slot.phase_deadline);
+        slot.overdue = slot.state;
+        slot.proc->terminate(options_.kill_grace);
+        return;
+    }
+    if (slot.state != State::running || slot.timed_out || slot.stuck_between || !slot.poll) return;
+    const auto running = running_test(slot);
+    if (!running) {
+        // Between two tests (a framework's listener, a hook, the worker not
+        // reading its command yet): bounded too, by the unit's shortest
+        // limit, counted from when tend first saw it there.
+        const auto* page = slot.proc->status();
+        const std::uint64_t at =
+            page ? (std::uint64_t{page->started.load(std::memory_order_acquire)} << 32) | slot.next
+                 : slot.next;
+        if (!slot.between_since || slot.between_at != at) {
+            slot.between_at = at;
+            slot.between_since = now;
+        }
+        if (now - *slot.between_since < *slot.poll) {
+            return arm_deadline(slot, *slot.between_since + *slot.poll);
+        }
+        slot.stuck_between = true;
+        slot.proc->terminate(options_.kill_grace);
+        return;
+    }
+    slot.between_since.reset();
+    const auto limit = time_limit(slot, running->index);
+    if (!limit) return arm_deadline(slot, now + *slot.poll);
+    if (now - running->since < *limit) return arm_deadline(slot, running->since + *limit);
+    slot.timed_out = running->index;
+    slot.timed_out_after_ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - running->since).count());
+    slot.proc->terminate(options_.kill_grace);
+}
+
+void Pool::arm_monitor(std::chrono::milliseconds every) {
+    monitor_timer_.expires_after(every);
+    monitor_timer_.async_wait([this, every](boost::system::error_code ec) {
+        if (ec || finished_) return;
+        monitor();
+        arm_monitor(every);
+    });
+}
+
+void Pool::monitor() {
+    const auto now = std::chrono::steady_clock::now();
+    // The tick may come more often than the reporter asked (slow notices
+    // need it): progress goes out at the reporter's own pace.
+    const auto every = reporter_->progress_interval();
+    const bool progress =
+        every.count() > 0 && (last_progress_sent_ == std::chrono::steady_clock::time_point{} ||
+                              now - last_progress_sent_ >= every - every / 10);
+    if (progress) last_progress_sent_ = now;
+    Progress p;
+    for (auto& [_, slot] : slots_) {
+        if (slot.state != State::running) continue;
+        const auto running = running_test(slot);
+        if (!running) continue;
+        const auto& b = binaries_[slot.binary];
+        const auto& test = (*b.tests)[slot.unit.tests[running->index]];
+        const auto running_for =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now - running->since);
+        const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, running_for.count()));
+        if (const auto& slow = settings(slot.binary).slow) {
+            if (slot.slow_index != running->index) {
+                slot.slow_index = running->index;
+                slot.slow_periods = 0;
+            }
+            const auto periods =
+                static_cast<std::uint64_t>(std::chrono::duration<double>(running_for) / *slow);
+            if (periods > slot.slow_periods) {
+                slot.slow_periods = periods;
+                reporter_->slow(SlowEvent{b.path, test, ns, slot.proc->pid()});
+            }
+        }
+        if (progress) p.running.push_back(Progress::Running{&b.path, &test, ns});
+    }
+    if (!progress) return;
+    p.done = summary_.total;
+    p.total = tests_known_;
+    for (std::size_t i = 0; i < kTestStatusCount; ++i) {
+        const auto status = static_cast<TestStatus>(i);
+        if (is_failure(status) && status != TestStatus::not_run) p.failed += summary_.counts[i];
+    }
+    p.elapsed_s = std::chrono::duration<double>(now - started_).count();
+    std::sort(p.running.begin(), p.running.end(),
+              [](const auto& a, const auto& b) { return a.running_ns > b.running_ns; });
+    reporter_->progress(p);
+}
+
+void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
+    auto it = slots_.find(&w);
+    if (it == slots_.end()) return;
+    Slot& slot = it->second;
+    // Killed for missing its start-up or teardown deadline: what it says
+    // now changes nothing.
+    if (slot.overdue) return;
+    auto& b = binaries_[slot.binary];
+    auto unexpected = [&] {
+        w.fail(fmt::format("unexpected '{}' message", protocol::type_name(m)));
+    };
+
+    if (auto* hello = std::get_if<protocol::Hello>(&m)) {
+        if (slot.state != State::starting) return unexpected();
+        if (hello->version != protocol::kProtocolVersion) {
+            return w.fail(fmt::format("worker speaks protocol version {}, tend speaks {}",
+                                      hello->version, protocol::kProtocolVersion));
+        }
+        w.open_captures();
+        if (slot.discoverer) {
+            slot.state = State::listing;
+            arm_phase(slot, settings(slot.binary).startup_timeout);
+            w.send(protocol::ListRequest{});
+        } else {
+            if (slot.deadline) slot.deadline->cancel();
+            slot.state = State::idle;
+            pump();
+        }
+        return;
+    }
+    if (auto* list = std::get_if<protocol::TestList>(&m)) {
+        if (slot.state != State::listing) return unexpected();
+        for (std::size_t i = 0; i < list->tests.size(); ++i) {
+            if (list->tests[i].id != i) {
+                return w.fail(fmt::format("test list: test {} has id {}; ids must count up from 0",
+                                          i, list->tests[i].id));
+            }
+        }
+        warn_bad_timeouts(slot.binary, list->tests);
+        b.tests = std::make_shared<const std::vector<protocol::TestInfo>>(std::move(list->tests));
+        b.discovering = false;
+        if (warm_) warm_->remember_tests(b.path, b.identity, context_key_, b.tests);
+        if (slot.deadline) slot.deadline->cancel();
+        slot.state = State::idle;
+        listed(slot.binary);
+        pump();
+        return;
+    }
+    if (auto* result = std::get_if<protocol::TestResult>(&m)) {
+        if (slot.dupes > 0 && result->unit == slot.unit_id) {
+            // Taken from the batch area already: this is its copy.
+            if (slot.dupes_from >= slot.unit.tests.size() ||
+                slot.unit.tests[slot.dupes_from] != result->id) {
+                return w.fail(fmt::format(
+                    "result for test id {} when the copy of test id {} "
+                    "was due",
+                    result->id,
+                    slot.dupes_from < slot.unit.tests.size() ? slot.unit.tests[slot.dupes_from]
+                                                             : 0));
+            }
+            ++slot.dupes_from;
+            --slot.dupes;
+            return;
+        }
+        if (slot.state != State::running || result->unit != slot.unit_id) return unexpected();
+        return handle_result(slot, *result);
+    }
+    if (auto* fin = std::get_if<protocol::Finalized>(&m)) {
+        if (slot.state != State::finalizing || fin->unit != slot.unit_id) return unexpected();
+        return handle_finalized(slot, *fin);
+    }
+    if (auto* err = std::get_if<protocol::WorkerError>(&m)) {
+        return w.fail("worker reported: " + err->message);
+    }
+    unexpected();
+}
+
+void Pool::warn_bad_timeouts(std::size_t binary, const std::vector<protocol::TestInfo>& tests) {
+    std::size_t bad = 0;
+    std::string named;
+    for (const auto& t : tests) {
+        if (t.timeout_s >= 0) continue;  // NaN compares false too
+        if (++bad <= 3) {
+            named += fmt::format("{}'{}{}{}' ({})", named.empty() ? "" : ", ", t.suite,
+                                 t.suite.empty() ? "" : "/", t.name, t.timeout_s);
+        }
+    }
+    if (bad == 0) return;
+    notice(binary,
+           fmt::format("{} test{} declare{} a timeout that is not a number of seconds: {}{}; "
+                       "ignored, {} run{} without one",
+                       bad, bad == 1 ? "" : "s", bad == 1 ? "s" : "", named,
+                       bad > 3 ? fmt::format(" and {} more", bad - 3) : "",
+                       bad == 1 ? "it" : "they", bad == 1 ? "s" : ""),
+           false);
+}
+
+void Pool::listed(std::size_t binary) {
+    auto& b = binaries_[binary];
+    if (options_.list_only || !stop_reason_.empty()) return;
+    const Selection* selection = nullptr;
+    if (options_.selection.size() == 1) selection = &options_.selection[0];
+    if (options_.selection.size() > binary) selection = &options_.selection[binary];
+    std::vector<protocol::TestInfo> chosen;
+    const bool all = !selection || selection->all();
+    if (!all) {
+        for (const auto& t : *b.tests) {
+            if (selects(*selection, t)) chosen.push_back(t);
+        }
+        summary_.filtered += b.tests->size() - chosen.size();
+    }
+    for (auto& u : plan_units(binary, all ? *b.tests : chosen)) {
+        tests_known_ += u.tests.size();
+        b.pending.push_back(std::move(u));
+    }
+}
+
+void Pool::handle_result(Slot& slot, protocol::TestResult& r) {
+    const auto& tests = slot.unit.tests;
+    // Killed for its time limit: results of the tests before it still count
+    // (the worker sends its batch as it dies), the timed-out one's does not.
+    if (slot.timed_out && slot.next >= *slot.timed_out) return;
+    if (slot.next >= tests.size() || tests[slot.next] != r.id) {
+        return slot.proc->fail(fmt::format("result for test id {} when test id {} was due", r.id,
+                                           slot.next < tests.size() ? tests[slot.next] : 0));
+    }
+    // The runtime counts a test finished before it writes the result: one
+    // that comes earlier was written by someone else on its descriptor.
+    if (const auto* page = slot.proc->status();
+        page && page->attached.load(std::memory_order_acquire) == 1 &&
+        page->unit.load(std::memory_order_acquire) == slot.unit_id &&
+        page->finished.load(std::memory_order_acquire) <= slot.next) {
+        return slot.proc->fail(
+            "a result came for a test the worker had not finished: something else wrote on the "
+            "result descriptor (the test itself?)");
+    }
+    ++slot.next;
+    slot.health = r.health;
+    slot.last_progress = std::chrono::steady_clock::now();
+    report(to_test_status(r.status), slot.binary, r.id, r.duration_ns, slot.proc->pid(), r.health,
+           r.failures, r.out, r.err, {});
+    if (slot.next < tests.size() && reporter_) {
+        const auto& b = binaries_[slot.binary];
+        reporter_->started(StartedEvent{b.path, (*b.tests)[tests[slot.next]], slot.proc->pid()});
+    }
+    if (slot.next == tests.size()) {
+        slot.state = State::finalizing;
+        arm_phase(slot, settings(slot.binary).teardown_limit());
+        slot.proc->send(protocol::Finalize{slot.unit_id});
+    }
+}
+
+void Pool::handle_finalized(Slot& slot, protocol::Finalized& f) {
+    const auto& b = binaries_[slot.binary];
+    if (slot.deadline) slot.deadline->cancel();
+    if (shutdown_.signal) ++shutdown_.units_finished;
+    // A failed teardown is reported with what it printed; the output of a
+    // teardown that succeeded is not shown anywhere (yet).
+    for (const auto& e : f.errors) {
+        std::string message = fmt::format("unit '{}': {}", slot.unit.name, e);
+        if (!f.out.empty()) message += "\nteardown stdout:\n" + f.out;
+        if (!f.err.empty()) message += "\nteardown stderr:\n" + f.err;
+        notice(slot.binary, message, true);
+    }
+    // The reading after teardown is the one that counts; a worker that can
+    // not measure after teardown falls back to its last per-test reading.
+    if (f.health.rss_bytes) slot.health.rss_bytes = f.health.rss_bytes;
+    if (f.health.open_fds) slot.health.open_fds = f.health.open_fds;
+    const Seconds age = std::chrono::steady_clock::now() - slot.proc->started();
+    if (auto reason = evaluate_recycle(slot.health, age, settings(slot.binary).limits)) {
+        ++summary_.recycled[static_cast<std::size_t>(reason->kind)];
+        if (reporter_) reporter_->recycle(RecycleEvent{b.path, slot.proc->pid(), *reason});
+        slot.state = State::stopping;
+        slot.proc->stop();
+    } else {
+        slot.state = State::idle;
+        // Another run waits and this one holds more than its share.
+        if (warm_ && warm_->should_yield(*this, live_slots())) give_back(slot);
+    }
+    pump();
+}
+
+void Pool::on_protocol_error(WorkerProcess& w, const std::string& what) {
+    auto it = slots_.find(&w);
+    if (it == slots_.end()) return;
+    if (it->second.failure.empty()) it->second.failure = what;
+}
+
+void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
+    auto it = slots_.find(&w);
+    if (it == slots_.end()) return;
+    if (warm_) warm_->release(*this);
+    Slot slot = std::move(it->second);
+    slots_.erase(it);
+    if (slot.deadline) slot.deadline->cancel();
+    auto& b = binaries_[slot.binary];
+    // What it finished and never sent counts before anything is said of
+    // what it did not finish.
+    recover_unsent(slot, w);
+    const std::string how =
+        slot.failure.empty()
+            ? fmt::format("worker {} {}", w.pid(), status.describe())
+            : fmt::format("worker {} broke the protocol: {}", w.pid(), slot.failure);
+    const bool clean = slot.failure.empty() && !status.signaled && status.code == 0;
+
+    switch (slot.state) {
+        case State::stopping:
+            // Its tests are all reported; an unclean exit (a crash in a static
+            // destructor, a kill after the grace period) is still worth saying.
+            if (!clean)
+                notice(slot.binary, with_tail(how + " after shutdown", w.stderr_tail()), false);
+            break;
+        case State::starting:
+        case State::listing:
+            if (slot.discoverer) b.discovering = false;
+            if (slot.overdue && stop_reason_.empty()) {
+                // A worker that never starts is no crash to retry: the
+                // binary is given up, whether it was the first or a
+                // replacement.
+                startup_failed_ = true;
+                const auto limit = settings(slot.binary).startup_timeout.count();
+                give_up(slot.binary,
+                        with_tail(slot.state == State::starting
+                                      ? fmt::format("{}: no hello from worker {} within {} s "
+                                                    "(--startup-timeout); it was killed",
+                                                    b.path, w.pid(), limit)
+                                      : fmt::format("{}: worker {} did not list its tests within "
+                                                    "{} s (--startup-timeout); it was killed",
+                                                    b.path, w.pid(), limit),
+                                  w.stderr_tail()));
+            } else if (!b.tests && stop_reason_.empty()) {
+                startup_failed_ = true;
+                const char* when = !slot.failure.empty()           ? ""
+                                   : slot.state == State::starting ? " before saying hello"
+                                                                   : " while listing tests";
+                give_up(slot.binary,
+                        with_tail(fmt::format("{}: cannot discover tests: {}{}", b.path, how, when),
+                                  w.stderr_tail()));
+            } else {
+                ++summary_.workers_crashed;
+                if (++b.deaths >= options_.max_worker_deaths) {
+                    give_up(slot.binary, with_tail(how + " while starting", w.stderr_tail()));
+                }
+            }
+            break;
+        case State::running: {
+            if (slot.killed_at_shutdown) {
+                ++shutdown_.workers_killed;
+                ++shutdown_.units_cancelled;
+                report_unrun(
+                    slot.binary, slot.unit, slot.next,
+                    killed_at_once_
+                        ? interruption() + "; its worker was killed at once"
+                        : fmt::format("{}; its worker was killed after the {} s grace period",
+                                      interruption(), options_.shutdown_grace.count()));
+                break;
+            }
+            ++(slot.timed_out || slot.stuck_between ? summary_.workers_timed_out
+                                                    : summary_.workers_crashed);
+            const auto& tests = slot.unit.tests;
+            // The test the death is pinned on, if any (kNone: none).
+            constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+            std::size_t running = slot.timed_out.value_or(kNone);
+            const bool broke = !slot.failure.empty();
+            const auto found = running_test(slot);
+            if (running == kNone && broke && slot.unit.careful) {
+                // Each result came at once: the break is the doing of the
+                // first test whose result is missing, if it had begun.
+                if (slot.next < tests.size() && begun(slot) > slot.next) running = slot.next;
+            } else if (running == kNone && !broke && found) {
+                running = found->index;
+            } else if (running == kNone && slot.stuck_between) {
+                // Stuck before the next test could begin: that test is what
+                // it cost, so the rest gets on instead of hanging again.
+                running = slot.next;
+            }
+            // A test before the next result due is reported already.
+            if (running < slot.next || running >= tests.size()) running = kNone;
+            Unit rest{slot.binary, slot.unit.name, {}};
+            rest.careful = broke || slot.unit.careful;
+            if (running == kNone && broke && !slot.unit.careful) {
+                // Results travel in batches, so which test since the last
+                // one received broke the stream is not known: they run again
+                // on a fresh worker, each result sent at once, and a second
+                // break is pinned on its test.
+                notice(slot.binary,
+                       with_tail(fmt::format("unit '{}': {}; its tests from the first without a "
+                                             "result run again on a fresh worker, one result at a "
+                                             "time",
+                                             slot.unit.name, how),
+                                 w.stderr_tail()),
+                       false);
+                rest.tests.assign(tests.begin() + slot.next, tests.end());
+            } else if (running != kNone) {
+                // What the test printed before it died, from the worker's
+                // capture files (a handler of its own may have cut tend's
+                // crash report short).
+                std::string out, err;
+                w.captured(out, err, kCrashOutputBytes);
+                auto status = slot.failure.empty() ? TestStatus::crashed : TestStatus::error;
+                std::string detail = with_tail(how, w.stderr_tail());
+                if (slot.stuck_between) {
+                    status = TestStatus::timed_out;
+                    detail = with_tail(
+                        fmt::format("did not begin: its worker was stuck for {} s (the unit's time "
+                                    "limit) after the test before it ended, in the framework or "
+                                    "one of its listeners: {}",
+                                    std::chrono::duration<double>(*slot.poll).count(), how),
+                        w.stderr_tail());
+                }
+                if (slot.timed_out) {
+                    status = TestStatus::timed_out;
+                    const auto limit = time_limit(slot, *slot.timed_out);
+                    detail =
+                        with_tail(fmt::format("still running after {} {} s timeout: {}",
+                                              settings(slot.binary).timeout ? "the" : "its doctest",
+                                              std::chrono::duration<double>(*limit).count(), how),
+                                  w.stderr_tail());
+                }
+                report(status, slot.binary, tests[running], slot.timed_out_after_ns, w.pid(),
+                       slot.health, kNoFailures, out, err, detail);
+                // Tests that finished but whose results were still batched
+                // in the worker run again, and so does the rest of the unit,
+                // on a fresh worker, scope and all.
+                rest.tests.assign(tests.begin() + slot.next, tests.begin() + running);
+                rest.tests.insert(rest.tests.end(), tests.begin() + running + 1, tests.end());
+            } else {
+                const std::string what =
+                    slot.stuck_between
+                        ? fmt::format(
+                              "unit '{}': worker {} stuck between two tests for {} s (the "
+                              "unit's time limit); it was killed: {}",
+                              slot.unit.name, w.pid(),
+                              std::chrono::duration<double>(*slot.poll).count(), how)
+                        : fmt::format("unit '{}': {} between two tests", slot.unit.name, how);
+                notice(slot.binary, with_tail(what, w.stderr_tail()), true);
+                rest.tests.assign(tests.begin() + slot.next, tests.end());
+            }
+            if (!stop_reason_.empty()) {
+                report_unrun(slot.binary, rest, 0, interruption());
+            } else if (++b.deaths >= options_.max_worker_deaths) {
+                report_unrun(
+                    slot.binary, rest, 0,
+                    fmt::format("{} workers of this binary died; last: {}", b.deaths, how));
+                give_up(slot.binary, fmt::format("{} workers died; not starting more", b.deaths));
+            } else if (!rest.tests.empty()) {
+                b.pending.push_front(std::move(rest));
+            }
+            break;
+        }
+        case State::finalizing:
+            if (slot.overdue) {
+                ++summary_.workers_timed_out;
+                notice(
+                    slot.binary,
+                    with_tail(fmt::format("unit '{}': teardown still running after {} s "
+                                          "(--teardown-timeout); its worker {} was killed",
+                                          slot.unit.name,
+                                          settings(slot.binary).teardown_limit().count(), w.pid()),
+                              w.stderr_tail()),
+                    true);
+                break;
+            }
+            if (slot.killed_at_shutdown) {
+                ++shutdown_.workers_killed;
+                notice(slot.binary,
+                       fmt::format("unit '{}': teardown cut short at shutdown", slot.unit.name),
+                       false);
+                break;
+            }
+            ++summary_.workers_crashed;
+            notice(slot.binary,
+                   with_tail(
+                       fmt::format("unit '{}': teardown did not finish: {}", slot.unit.name, how),
+                       w.stderr_tail()),
+                   true);
+            break;
+        case State::idle:
+            ++summary_.workers_crashed;
+            notice(slot.binary, with_tail(how + " while idle", w.stderr_tail()), false);
+            break;
+    }
+    pump();
+}
+
+std::size_t Pool::begun(const Slot& slot) {
+    const auto* page = slot.proc->status();
+    // Without the page, results come one at a time: the next one due had
+    // begun if the worker was given the unit at all.
+    if (!page || page->attached.load(std::memory_order_acquire) != 1) return slot.next + 1;
+    if (page->unit.load(std::memory_order_acquire) != slot.unit_id) return 0;
+    return page->started.load(std::memory_order_acquire);
+}
+
+std::optional<Pool::RunningTest> Pool::running_test(const Slot& slot) {
+    const auto* page = slot.proc->status();
+    if (!page || page->attached.load(std::memory_order_acquire) != 1) {
+        // A worker without the page sends each result at once: the first
+        // test without one is running, since the last result came.
+        return RunningTest{slot.next, slot.last_progress};
+    }
+    if (page->unit.load(std::memory_order_acquire) != slot.unit_id) return std::nullopt;
+    const std::size_t started = page->started.load(std::memory_order_acquire);
+    // The started-th test of the unit is running, unless its result is
+    // already in: then the worker is between tests. A count past the unit's
+    // end is a page the worker scribbled on; trust the results.
+    if (started > slot.unit.tests.size()) return RunningTest{slot.next, slot.last_progress};
+    if (started <= slot.next) return std::nullopt;
+    // Read after `started`: a test counted finished is not running, even if
+    // its result is still in the worker's batch.
+    if (page->finished.load(std::memory_order_acquire) >= started) return std::nullopt;
+    const std::chrono::nanoseconds since(page->started_ns.load(std::memory_order_relaxed));
+    return RunningTest{started - 1, std::chrono::steady_clock::time_point(since)};
+}
+
+void Pool::give_up(std::size_t binary, const std::string& why) {
+    auto& b = binaries_[binary];
+    if (b.given_up) return;
+    b.given_up = true;
+    if (b.error.empty()) b.error = why;
+    notice(binary, why, true);
+    while (!b.pending.empty()) {
+        report_unrun(binary, b.pending.front(), 0, why);
+        b.pending.pop_front();
+    }
+}
+
+void Pool::report_unrun(std::size_t binary, const Unit& unit, std::size_t from,
+                        const std::string& why) {
+    for (std::size_t i = from; i < unit.tests.size(); ++i) {
+        report(TestStatus::not_run, binary, unit.tests[i], 0, 0, {}, kNoFailures, {}, {}, why);
+    }
+}
+
+void Pool::report(TestStatus status, std::size_t binary, std::uint32_t id,
+                  std::uint64_t duration_ns, pid_t pid, const protocol::Health& health,
+                  const std::vector<protocol::Failure>& failures, std::string_view out,
+                  std::string_view err, std::string_view detail) {
+    // A failed, crashed, timed-out or errored test is retried, as a unit of
+    // its own (its scope set up again) on another worker, up to --retries
+    // times; every attempt is reported, only the last one counts.
+    const auto key = (static_cast<std::uint64_t>(binary) << 32) | id;
+    const auto earlier = attempts_.find(key);
+    const std::uint32_t attempt = earlier == attempts_.end() ? 1 : earlier->second + 1;
+    const bool retry = is_failure(status) && status != TestStatus::not_run &&
+                       attempt <= settings(binary).retries && stop_reason_.empty();
+    if (retry) {
+        attempts_[key] = attempt;
+        auto& b = binaries_[binary];
+        b.pending.push_back(Unit{binary, "retry of " + (*b.tests)[id].name, {id}, pid});
+    } else if (attempt > 1) {
+        attempts_.erase(key);
+        if (status == TestStatus::passed) status = TestStatus::flaky;
+    }
+    if (reporter_) {
+        const auto& b = binaries_[binary];
+        reporter_->test(TestEvent{b.path, (*b.tests)[id], status, duration_ns, pid, health,
+                                  failures, out, err, detail, attempt, !retry});
+    }
+    if (retry) return;
+    ++summary_.counts[static_cast<std::size_t>(status)];
+    ++summary_.total;
+    if (is_failure(status) && status != TestStatus::not_run && options_.max_fail &&
+        ++failures_seen_ == *options_.max_fail) {
+        // Running units finish; nothing new starts.
+        stop_scheduling(fmt::format("tend stopped after {} failures (--max-fail {})",
+                                    failures_seen_, *options_.max_fail));
+    }
+}
+
+void Pool::notice(std::size_t binary, const std::string& message, bool fails_run) {
+    if (fails_run) ++summary_.errors;
+    if (reporter_) reporter_->notice(Notice{binaries_[binary].path, message, fails_run});
+}
+
+}  // namespace tend

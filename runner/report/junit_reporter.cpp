@@ -1,0 +1,474 @@
+// JunitReporter: see junit_reporter.hpp and docs/junit.md.
+#include "report/junit_reporter.hpp"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+namespace tend {
+
+namespace {
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+/// The length of the well-formed UTF-8 sequence that starts `s` (whose first
+/// byte is not ASCII), or 0 with `skip` set to the length of its maximal
+/// ill-formed subpart: the bytes one U+FFFD replaces, as Unicode recommends
+/// and browsers, ICU and Python do. The ranges of the second byte rule out
+/// overlong forms (C0, C1, E0 80-9F, F0 80-8F), surrogates (ED A0-BF) and
+/// code points over U+10FFFF (F4 90-BF, F5-FF).
+std::size_t utf8_sequence(std::string_view s, std::size_t& skip) {
+    const auto b0 = static_cast<unsigned char>(s[0]);
+    std::size_t need = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+        need = 2;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+        need = 3;
+        if (b0 == 0xE0) lo = 0xA0;
+        if (b0 == 0xED) hi = 0x9F;
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+        need = 4;
+        if (b0 == 0xF0) lo = 0x90;
+        if (b0 == 0xF4) hi = 0x8F;
+    } else {
+        skip = 1;
+        return 0;
+    }
+    std::size_t i = 1;
+    for (; i < need && i < s.size(); ++i) {
+        const auto b = static_cast<unsigned char>(s[i]);
+        if (i == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) break;
+    }
+    if (i == need) return need;
+    skip = i;
+    return 0;
+}
+
+void append_escaped(std::string& out, std::string_view s, XmlContext where) {
+    const bool attribute = where == XmlContext::attribute;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x80) {
+            std::size_t skip = 0;
+            const auto n = utf8_sequence(s.substr(i), skip);
+            if (n == 0) {
+                out += kReplacement;
+                i += skip;
+                continue;
+            }
+            // U+FFFE and U+FFFF are well-formed UTF-8 but not XML characters.
+            const bool non_char = n == 3 && c == 0xEF && s[i + 1] == '\xBF' &&
+                                  (s[i + 2] == '\xBE' || s[i + 2] == '\xBF');
+            out += non_char ? kReplacement : s.substr(i, n);
+            i += n;
+            continue;
+        }
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&apos;";
+                break;
+            // A parser turns a raw CR (and CR LF) into LF, and in an attribute
+            // tab and LF into spaces: character references survive both.
+            case '\r':
+                out += "&#13;";
+                break;
+            case '\t':
+                out += attribute ? "&#9;" : "\t";
+                break;
+            case '\n':
+                out += attribute ? "&#10;" : "\n";
+                break;
+            default:
+                // XML 1.0 has no way at all to carry the other C0 controls,
+                // not even as &#1;: show which byte it was.
+                if (c < 0x20) {
+                    out += fmt::format("\\x{:02x}", c);
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+        ++i;
+    }
+}
+
+std::string attr(std::string_view s) {
+    return xml_escape(s, XmlContext::attribute);
+}
+
+std::string basename(const std::string& path) {
+    const auto slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+/// The first line of `text`, at most `max` bytes, not cutting a character
+/// in two: for message attributes, which CI systems show as a headline.
+std::string first_line(std::string_view text, std::size_t max = 500) {
+    text = text.substr(0, text.find('\n'));
+    if (text.size() > max) {
+        std::size_t cut = max;
+        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+        return std::string(text.substr(0, cut)) + "...";
+    }
+    return std::string(text);
+}
+
+std::string seconds(double s) {
+    return fmt::format("{:.6f}", s);
+}
+std::string seconds(std::uint64_t ns) {
+    return seconds(static_cast<double>(ns) / 1e9);
+}
+
+/// "file:line: KIND( expression )", where a failure happened.
+std::string where_and_what(const protocol::Failure& f, const protocol::TestInfo& t) {
+    std::string s = fmt::format("{}:{}: {}", f.file.empty() ? t.file : f.file,
+                                f.file.empty() ? t.line : f.line, f.kind);
+    if (!f.expression.empty()) s += fmt::format("( {} )", f.expression);
+    return s;
+}
+
+/// Every failed assertion, the way the human output shows it.
+std::string describe(const std::vector<protocol::Failure>& failures, const protocol::TestInfo& t) {
+    std::string s;
+    for (const auto& f : failures) {
+        s += where_and_what(f, t) + '\n';
+        if (!f.expanded.empty()) s += "  with expansion: " + f.expanded + '\n';
+        if (!f.subcase.empty()) s += "  in subcase: " + f.subcase + '\n';
+        std::string_view message = f.message;
+        while (!message.empty()) {
+            const auto nl = message.find('\n');
+            s += fmt::format("  {}\n", message.substr(0, nl));
+            if (nl == std::string_view::npos) break;
+            message.remove_prefix(nl + 1);
+        }
+    }
+    return s;
+}
+
+/// What an attempt that did not pass says: the element's type and message
+/// attributes and its body.
+struct Problem {
+    bool failure = false;  ///< a failed assertion, not a crash, timeout or error
+    std::string type;
+    std::string message;
+    std::string body;
+};
+
+Problem problem(const TestStatus status, const std::vector<protocol::Failure>& failures,
+                std::string_view detail, const protocol::TestInfo& t) {
+    Problem p;
+    p.failure = status == TestStatus::failed;
+    p.body = describe(failures, t);
+    if (!detail.empty()) {
+        if (!p.body.empty()) p.body += '\n';
+        p.body += detail;
+    }
+    if (p.failure) {
+        // The type is the assertion's kind, as surefire gives the exception's class.
+        p.type = failures.empty() || failures[0].kind.empty() ? "failed" : failures[0].kind;
+    } else {
+        p.type = to_string(status);
+    }
+    // A crash or a timeout is said by the detail; a failed test by its
+    // first failed assertion.
+    if (!p.failure && !detail.empty()) {
+        p.message = first_line(detail);
+    } else if (!failures.empty()) {
+        const auto& f = failures[0];
+        p.message = where_and_what(f, t);
+        if (!f.expanded.empty()) p.message += " with expansion: " + f.expanded;
+        if (!f.message.empty()) p.message += ": " + f.message;
+        p.message = first_line(p.message);
+        if (failures.size() > 1) p.message += fmt::format(" (and {} more)", failures.size() - 1);
+    } else if (!detail.empty()) {
+        p.message = first_line(detail);
+    } else {
+        p.message = to_string(status);
+    }
+    return p;
+}
+
+/// `<name>text</name>`, or nothing for empty text.
+std::string element(std::string_view name, std::string_view text, std::string_view indent) {
+    if (text.empty()) return {};
+    return fmt::format("{}<{}>{}</{}>\n", indent, name, xml_escape(text, XmlContext::text), name);
+}
+
+std::string local_timestamp(std::chrono::system_clock::time_point at) {
+    // Local time without a zone, as Ant, surefire and JUnit 5 write it.
+    const std::time_t t = std::chrono::system_clock::to_time_t(at);
+    std::tm tm{};
+    ::localtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    return buf;
+}
+
+std::string hostname() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+    return buf;
+}
+
+std::string absolute(const std::string& path) {
+    std::error_code ec;
+    auto p = std::filesystem::absolute(path, ec);
+    return ec ? path : p.lexically_normal().string();
+}
+}  // namespace
+
+std::string xml_escape(std::string_view bytes, XmlContext where) {
+    std::string out;
+    out.reserve(bytes.size());
+    append_escaped(out, bytes, where);
+    return out;
+}
+
+JunitReporter::JunitReporter(std::string path, const std::vector<std::string>& binaries)
+    : path_(std::move(path)), started_(std::chrono::system_clock::now()) {
+    for (const auto& b : binaries) suite_of(b);
+    // Fail before any test runs, not after an hour of them. The file is
+    // written beside `path` and renamed over it: try creating that one.
+    struct stat st {};
+    if (path_.empty()) {
+        error_ = std::strerror(ENOENT);
+    } else if (::stat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        error_ = std::strerror(EISDIR);
+    } else if (std::FILE* f = std::fopen((path_ + ".tmp").c_str(), "ae")) {
+        std::fclose(f);
+        std::remove((path_ + ".tmp").c_str());
+    } else {
+        error_ = std::strerror(errno);
+    }
+}
+
+JunitReporter::Suite& JunitReporter::suite_of(const std::string& binary) {
+    for (auto& s : suites_) {
+        if (s.binary == binary) return s;
+    }
+    suites_.push_back(Suite{binary, {}, {}, {}, {}});
+    return suites_.back();
+}
+
+void JunitReporter::test(const TestEvent& e) {
+    auto& s = suite_of(e.binary);
+    Attempt a{e.status,           e.duration_ns,      e.failures,
+              std::string(e.out), std::string(e.err), std::string(e.detail)};
+    Case c;
+    if (auto it = s.retried.find(e.test.id); it != s.retried.end()) {
+        c = std::move(it->second);
+        s.retried.erase(it);
+    } else {
+        c.test = e.test;
+    }
+    if (e.final) {
+        c.last = std::move(a);
+        s.cases.push_back(std::move(c));
+    } else {
+        c.earlier.push_back(std::move(a));
+        s.retried.emplace(e.test.id, std::move(c));
+    }
+}
+
+void JunitReporter::notice(const Notice& n) {
+    auto& s = suite_of(n.binary);
+    (n.fails_run ? s.errors : s.warnings).emplace_back(n.message);
+}
+
+void JunitReporter::summary(const Summary& s) {
+    if (error_.empty()) write(s);
+}
+
+void JunitReporter::append_testcase(std::string& buf, const Case& c, const std::string& classname) {
+    const auto& t = c.test;
+    buf += fmt::format("    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"", attr(t.name),
+                       classname, seconds(c.last.duration_ns));
+    if (!t.file.empty()) buf += fmt::format(" file=\"{}\"", attr(t.file));
+    if (t.line) buf += fmt::format(" line=\"{}\"", t.line);
+    const auto status = c.last.status;
+    const bool passed = status == TestStatus::passed || status == TestStatus::flaky;
+    if (passed && c.earlier.empty() && c.last.out.empty() && c.last.err.empty()) {
+        buf += "/>\n";
+        return;
+    }
+    buf += ">\n";
+    if (status == TestStatus::skipped || status == TestStatus::not_run) {
+        std::string message = first_line(c.last.detail);
+        if (status == TestStatus::not_run && message.rfind("not run", 0) != 0) {
+            message = message.empty() ? "not run" : "not run: " + message;
+        }
+        buf += "      <skipped";
+        if (!message.empty()) buf += fmt::format(" message=\"{}\"", attr(message));
+        buf += c.last.detail.empty()
+                   ? "/>\n"
+                   : fmt::format(">{}</skipped>\n", xml_escape(c.last.detail, XmlContext::text));
+    } else if (!passed) {
+        const auto p = problem(status, c.last.failures, c.last.detail, t);
+        const char* name = p.failure ? "failure" : "error";
+        buf += fmt::format("      <{} message=\"{}\" type=\"{}\">{}</{}>\n", name, attr(p.message),
+                           attr(p.type), xml_escape(p.body, XmlContext::text), name);
+    }
+    // Earlier attempts as surefire writes reruns: flaky* in a test that
+    // passed in the end, rerun* in one that did not.
+    for (const auto& a : c.earlier) {
+        const auto p = problem(a.status, a.failures, a.detail, t);
+        const std::string name =
+            std::string(passed ? "flaky" : "rerun") + (p.failure ? "Failure" : "Error");
+        buf += fmt::format("      <{} message=\"{}\" type=\"{}\">\n", name, attr(p.message),
+                           attr(p.type));
+        buf += fmt::format("        <stackTrace>{}</stackTrace>\n",
+                           xml_escape(p.body, XmlContext::text));
+        buf += element("system-out", a.out, "        ");
+        buf += element("system-err", a.err, "        ");
+        buf += fmt::format("      </{}>\n", name);
+    }
+    buf += element("system-out", c.last.out, "      ");
+    buf += element("system-err", c.last.err, "      ");
+    buf += "    </testcase>\n";
+}
+
+bool JunitReporter::write(const Summary& summary) {
+    const std::string tmp = path_ + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "we");
+    if (!f) {
+        error_ = std::strerror(errno);
+        return false;
+    }
+    int write_errno = 0;
+    std::string buf;
+    auto flush = [&] {
+        if (!write_errno && std::fwrite(buf.data(), 1, buf.size(), f) != buf.size()) {
+            write_errno = errno ? errno : EIO;
+        }
+        buf.clear();
+    };
+
+    struct Counts {
+        std::uint64_t tests = 0, failures = 0, errors = 0, skipped = 0;
+        double time = 0;
+    };
+    Counts total;
+    std::vector<Counts> counts;
+    for (auto& suite : suites_) {
+        // An attempt whose final event never came (it cannot happen today)
+        // still shows: its last attempt stands for the result.
+        for (auto& [id, c] : suite.retried) {
+            if (c.earlier.empty()) continue;
+            c.last = std::move(c.earlier.back());
+            c.earlier.pop_back();
+            suite.cases.push_back(std::move(c));
+        }
+        suite.retried.clear();
+        // Registration order, not completion order: the same run gives the
+        // same file whatever -j did.
+        std::stable_sort(suite.cases.begin(), suite.cases.end(),
+                         [](const Case& a, const Case& b) { return a.test.id < b.test.id; });
+        Counts n;
+        n.tests = suite.cases.size() + suite.errors.size();
+        n.errors = suite.errors.size();
+        for (const auto& c : suite.cases) {
+            switch (c.last.status) {
+                case TestStatus::failed:
+                    ++n.failures;
+                    break;
+                case TestStatus::crashed:
+                case TestStatus::timed_out:
+                case TestStatus::error:
+                    ++n.errors;
+                    break;
+                case TestStatus::skipped:
+                case TestStatus::not_run:
+                    ++n.skipped;
+                    break;
+                case TestStatus::passed:
+                case TestStatus::flaky:
+                    break;
+            }
+            n.time += static_cast<double>(c.last.duration_ns) / 1e9;
+        }
+        total.tests += n.tests;
+        total.failures += n.failures;
+        total.errors += n.errors;
+        total.skipped += n.skipped;
+        counts.push_back(n);
+    }
+
+    const auto timestamp = local_timestamp(started_);
+    const auto host = attr(hostname());
+    buf += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    buf += fmt::format(
+        "<testsuites name=\"tend\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" "
+        "time=\"{}\" timestamp=\"{}\">\n",
+        total.tests, total.failures, total.errors, total.skipped, seconds(summary.duration_s),
+        timestamp);
+    for (std::size_t i = 0; i < suites_.size(); ++i) {
+        const auto& suite = suites_[i];
+        const auto& n = counts[i];
+        const auto binary_name = attr(basename(suite.binary));
+        buf += fmt::format(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" "
+            "time=\"{}\" timestamp=\"{}\" hostname=\"{}\" id=\"{}\">\n",
+            binary_name, n.tests, n.failures, n.errors, n.skipped, seconds(n.time), timestamp, host,
+            i);
+        buf += fmt::format(
+            "    <properties>\n      <property name=\"binary\" value=\"{}\"/>\n    </properties>\n",
+            attr(absolute(suite.binary)));
+        for (const auto& c : suite.cases) {
+            append_testcase(buf, c, c.test.suite.empty() ? binary_name : attr(c.test.suite));
+            if (buf.size() > (1u << 20)) flush();
+        }
+        // A notice that fails the run (a teardown that threw, a binary that
+        // would not start) becomes an error testcase: GitLab's and GitHub's
+        // test reports read only testcases and would show a testsuite's
+        // system-err nowhere, so the run would look green there.
+        for (const auto& message : suite.errors) {
+            const auto headline = attr(first_line(message));
+            buf += fmt::format(
+                "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">\n"
+                "      <error message=\"{}\" type=\"run_error\">{}</error>\n"
+                "    </testcase>\n",
+                headline, binary_name, seconds(0.0), headline,
+                xml_escape(message, XmlContext::text));
+        }
+        // Warnings are worth a look, not a red test.
+        std::string warnings;
+        for (const auto& w : suite.warnings) warnings += w + '\n';
+        buf += element("system-err", warnings, "    ");
+        buf += "  </testsuite>\n";
+        flush();
+    }
+    buf += "</testsuites>\n";
+    flush();
+
+    if (std::fflush(f) != 0 && !write_errno) write_errno = errno;
+    if (std::fclose(f) != 0 && !write_errno) write_errno = errno;
+    if (!write_errno && std::rename(tmp.c_str(), path_.c_str()) != 0) write_errno = errno;
+    if (write_errno) {
+        std::remove(tmp.c_str());
+        error_ = std::strerror(write_errno);
+        return false;
+    }
+    return true;
+}
+
+}  // namespace tend
