@@ -6,6 +6,10 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 
+#include "pool/retry.hpp"
+#include "pool/shutdown.hpp"
+#include "pool/worker_death.hpp"
+
 namespace tend {
 
 std::string_view to_string(TestStatus s) {
@@ -48,14 +52,6 @@ constexpr unsigned kStalledLooks = 8;
 constexpr unsigned kStalledLooksUnread = 40;
 /// Of what a crashed test printed, the tail kept in its report.
 constexpr std::size_t kCrashOutputBytes = 64 * 1024;
-
-std::string with_tail(std::string what, const std::string& tail) {
-    if (tail.empty()) return what;
-    constexpr std::size_t kShown = 4096;
-    std::string_view shown(tail);
-    if (shown.size() > kShown) shown.remove_prefix(shown.size() - kShown);
-    return what + "; last output on the worker's stderr:\n" + std::string(shown);
-}
 }  // namespace
 
 Pool::Pool(PoolOptions options, Reporter* reporter)
@@ -215,17 +211,17 @@ std::size_t Pool::ready_slots(std::size_t binary) const {
 }
 
 const Unit* Pool::takeable(const Slot& slot) const {
-    for (const auto& u : binaries_[slot.binary].pending) {
-        if (u.avoid_pid == 0 || u.avoid_pid != slot.proc->pid()) return &u;
-    }
-    return nullptr;
+    const auto& pending = binaries_[slot.binary].pending;
+    const auto i = takeable_unit(pending, slot.proc->pid());
+    return i ? &pending[*i] : nullptr;
 }
 
-bool Pool::binary_needs_slot(std::size_t i) const {
+BinaryQueue Pool::queue(std::size_t i) const {
     const auto& b = binaries_[i];
-    if (b.given_up) return false;
-    if (!b.tests) return !b.discovering;
-    return b.pending.size() > ready_slots(i);
+    BinaryQueue q{b.tests != nullptr, b.discovering, b.given_up, b.pending.size(), 0};
+    // Counting the ready workers looks at every slot: only where it matters.
+    if (q.listed && !q.given_up) q.ready = ready_slots(i);
+    return q;
 }
 
 bool Pool::all_done() const {
@@ -249,15 +245,17 @@ void Pool::pump() {
     // 2. An idle worker with nothing it may take gives its slot to work that
     //    needs one.
     bool someone_waits = false;
-    for (std::size_t i = 0; i < binaries_.size(); ++i) someone_waits |= binary_needs_slot(i);
+    for (std::size_t i = 0; i < binaries_.size(); ++i) someone_waits |= needs_worker(queue(i));
     // With a warm pool, other runs waiting count too.
     if (warm_ && warm_->has_waiters(*this)) someone_waits = true;
-    if (someone_waits && (live_slots() >= options_.jobs || warm_)) {
+    if (const auto n =
+            workers_to_free(someone_waits, live_slots(), options_.jobs, warm_ != nullptr);
+        n > 0) {
         std::vector<Slot*> spare;
         for (auto& [_, slot] : slots_) {
             if (slot.state == State::idle && !takeable(slot) && binaries_[slot.binary].tests) {
                 spare.push_back(&slot);
-                if (live_slots() - spare.size() < options_.jobs) break;
+                if (spare.size() == n) break;
             }
         }
         // With a warm pool it stays warm there for whichever run wants it.
@@ -273,37 +271,22 @@ void Pool::pump() {
     // 3. Start workers while there are free slots and work for them:
     //    undiscovered binaries first, then the binary with the most waiting.
     while (live_slots() < options_.jobs) {
-        std::optional<std::size_t> pick;
-        bool discover = false;
-        for (std::size_t i = 0; i < binaries_.size() && !pick; ++i) {
-            const auto& b = binaries_[i];
-            if (!b.given_up && !b.tests && !b.discovering) {
-                pick = i;
-                discover = true;
-            }
-        }
-        if (!pick) {
-            std::size_t best = 0;
-            for (std::size_t i = 0; i < binaries_.size(); ++i) {
-                const auto& b = binaries_[i];
-                if (b.given_up || !b.tests) continue;
-                const std::size_t waiting = b.pending.size();
-                if (waiting > ready_slots(i) && waiting > best) {
-                    best = waiting;
-                    pick = i;
-                }
-            }
-        }
-        if (!pick) break;
+        std::vector<BinaryQueue> queues;
+        queues.reserve(binaries_.size());
+        for (std::size_t i = 0; i < binaries_.size(); ++i) queues.push_back(queue(i));
+        const auto next = next_worker(queues);
+        if (!next) break;
+        const std::size_t pick = next->binary;
+        const bool discover = next->discover;
         if (warm_) {
-            if (!discover && adopt(*pick)) continue;
+            if (!discover && adopt(pick)) continue;
             if (!warm_->acquire(*this)) break;  // woken when a worker goes
         }
-        if (!spawn(*pick, discover)) {
+        if (!spawn(pick, discover)) {
             if (warm_) warm_->release(*this);
             // A failed start (EAGAIN, EMFILE) is retried after a pause, not
             // in a tight loop that would use up the binary's deaths at once.
-            if (!binaries_[*pick].given_up && !retry_pending_) {
+            if (!binaries_[pick].given_up && !retry_pending_) {
                 retry_pending_ = true;
                 retry_timer_.expires_after(std::chrono::milliseconds(100));
                 retry_timer_.async_wait([this](boost::system::error_code ec) {
@@ -462,7 +445,7 @@ void Pool::wait_for_signal() {
 }
 
 std::string Pool::interruption() const {
-    return "not run: " + stop_reason_;
+    return not_run_reason(stop_reason_);
 }
 
 void Pool::stop_scheduling(std::string reason) {
@@ -476,14 +459,11 @@ void Pool::stop_scheduling(std::string reason) {
             b.pending.pop_front();
             ++shutdown_.units_cancelled;
         }
-        if (!b.tests && !b.given_up) {
-            notice(i, "not started: " + stop_reason_ + " before its tests were listed", false);
-        }
+        if (!b.tests && !b.given_up) notice(i, not_started_notice(stop_reason_), false);
         b.given_up = true;
     }
     for (auto& [_, slot] : slots_) {
-        if (slot.state == State::starting || slot.state == State::listing) {
-            // It has run nothing: no reason to wait long for one that hangs.
+        if (stops_with_scheduling(slot.state)) {
             slot.state = State::stopping;
             slot.proc->stop(options_.kill_grace);
         }
@@ -491,14 +471,14 @@ void Pool::stop_scheduling(std::string reason) {
 }
 
 void Pool::on_signal(int sig) {
-    if (shutdown_.signal) {  // the second signal: no more waiting
+    if (respond_to_signal(shutdown_.signal != 0) == SignalResponse::kill_now) {
         kill_busy_workers(true);
         return;
     }
     shutdown_.signal = sig;
     shutdown_started_ = std::chrono::steady_clock::now();
     stop_reason_.clear();  // a signal overrides --max-fail's stop
-    stop_scheduling(fmt::format("tend was interrupted ({})", signal_name(sig)));
+    stop_scheduling(interrupted_reason(sig));
     grace_timer_.expires_after(
         std::chrono::duration_cast<std::chrono::nanoseconds>(options_.shutdown_grace));
     grace_timer_.async_wait([this](boost::system::error_code ec) {
@@ -510,16 +490,10 @@ void Pool::on_signal(int sig) {
 void Pool::kill_busy_workers(bool now) {
     killed_at_once_ = now;
     for (auto& [_, slot] : slots_) {
-        // Idle ones are not in the way: they are stopped (or given back
-        // warm) when the run ends.
-        if (slot.state == State::idle || slot.state == State::stopping) continue;
-        if (slot.state == State::running || slot.state == State::finalizing) {
-            slot.killed_at_shutdown = true;
-        }
-        // SIGTERM first: the worker sends the results it still holds, then
-        // dies; SIGKILL follows for one that will not, at once after a
-        // second signal (a fifth of a second for those results to go).
-        slot.proc->terminate(now ? std::chrono::milliseconds(200) : options_.kill_grace);
+        const auto kill = kill_busy(slot.state, now, options_.kill_grace);
+        if (!kill.terminate) continue;
+        if (kill.cut_short) slot.killed_at_shutdown = true;
+        slot.proc->terminate(kill.grace);
     }
 }
 
@@ -538,14 +512,8 @@ void Pool::arm_deadline(Slot& slot, std::chrono::steady_clock::time_point when) 
 
 std::optional<std::chrono::nanoseconds> Pool::time_limit(const Slot& slot,
                                                          std::size_t index) const {
-    if (const auto& timeout = settings(slot.binary).timeout)
-        return std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout);
     const auto& test = (*binaries_[slot.binary].tests)[slot.unit.tests[index]];
-    // Negative and NaN were warned about at listing; a huge one is capped
-    // where the clock cannot overflow.
-    if (!(test.timeout_s > 0)) return std::nullopt;
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-        Seconds(std::min(test.timeout_s, kMaxTestTimeout.count())));
+    return test_time_limit(settings(slot.binary).timeout, test.timeout_s);
 }
 
 void Pool::arm_phase(Slot& slot, Seconds limit) {
@@ -664,42 +632,49 @@ std::size_t Pool::take_results(Slot& slot, std::string_view frames, std::size_t 
 
 void Pool::check_deadline(Slot& slot) {
     const auto now = std::chrono::steady_clock::now();
-    if (slot.state == State::starting || slot.state == State::listing ||
-        slot.state == State::finalizing) {
-        if (slot.overdue) return;
-        if (now < slot.phase_deadline) return arm_deadline(slot, slot.phase_deadline);
-        slot.overdue = slot.state;
-        slot.proc->terminate(options_.kill_grace);
-        return;
-    }
-    if (slot.state != State::running || slot.timed_out || slot.stuck_between || !slot.poll) return;
-    const auto running = running_test(slot);
-    if (!running) {
-        // Between two tests (a framework's listener, a hook, the worker not
-        // reading its command yet): bounded too, by the unit's shortest
-        // limit, counted from when tend first saw it there.
-        const auto* page = slot.proc->status();
-        const std::uint64_t at =
-            page ? (std::uint64_t{page->started.load(std::memory_order_acquire)} << 32) | slot.next
-                 : slot.next;
-        if (!slot.between_since || slot.between_at != at) {
-            slot.between_at = at;
-            slot.between_since = now;
+    DeadlineLook look;
+    look.state = slot.state;
+    look.phase_deadline = slot.phase_deadline;
+    look.overdue = slot.overdue.has_value();
+    look.killed = slot.timed_out || slot.stuck_between;
+    look.poll = slot.poll;
+    if (watches_tests(look)) {
+        look.running = running_test(slot);
+        if (look.running) {
+            slot.between_since.reset();
+            look.limit = time_limit(slot, look.running->index);
+        } else {
+            // Between two tests: where, as the page and the results say; a
+            // new place starts the count again.
+            const auto* page = slot.proc->status();
+            const std::uint64_t at =
+                page ? (std::uint64_t{page->started.load(std::memory_order_acquire)} << 32) |
+                           slot.next
+                     : slot.next;
+            if (!slot.between_since || slot.between_at != at) {
+                slot.between_at = at;
+                slot.between_since = now;
+            }
+            look.between_since = *slot.between_since;
         }
-        if (now - *slot.between_since < *slot.poll) {
-            return arm_deadline(slot, *slot.between_since + *slot.poll);
-        }
-        slot.stuck_between = true;
-        slot.proc->terminate(options_.kill_grace);
-        return;
     }
-    slot.between_since.reset();
-    const auto limit = time_limit(slot, running->index);
-    if (!limit) return arm_deadline(slot, now + *slot.poll);
-    if (now - running->since < *limit) return arm_deadline(slot, running->since + *limit);
-    slot.timed_out = running->index;
-    slot.timed_out_after_ns = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(now - running->since).count());
+    const auto verdict = tend::check_deadline(look, now);
+    switch (verdict.kind) {
+        case DeadlineVerdict::Kind::none:
+            return;
+        case DeadlineVerdict::Kind::look_again:
+            return arm_deadline(slot, verdict.at);
+        case DeadlineVerdict::Kind::phase_overdue:
+            slot.overdue = slot.state;
+            break;
+        case DeadlineVerdict::Kind::stuck_between:
+            slot.stuck_between = true;
+            break;
+        case DeadlineVerdict::Kind::test_timed_out:
+            slot.timed_out = look.running->index;
+            slot.timed_out_after_ns = verdict.running_ns;
+            break;
+    }
     slot.proc->terminate(options_.kill_grace);
 }
 
@@ -1004,105 +979,63 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
             }
             break;
         case State::running: {
-            if (slot.killed_at_shutdown) {
-                ++shutdown_.workers_killed;
-                ++shutdown_.units_cancelled;
-                report_unrun(
-                    slot.binary, slot.unit, slot.next,
-                    killed_at_once_
-                        ? interruption() + "; its worker was killed at once"
-                        : fmt::format("{}; its worker was killed after the {} s grace period",
-                                      interruption(), options_.shutdown_grace.count()));
+            DeadWorker dead;
+            dead.unit_name = slot.unit.name;
+            dead.tests = slot.unit.tests;
+            dead.careful = slot.unit.careful;
+            dead.next = slot.next;
+            dead.pid = w.pid();
+            dead.how = how;
+            const std::string tail = w.stderr_tail();
+            dead.stderr_tail = tail;
+            dead.broke = !slot.failure.empty();
+            dead.killed_at_shutdown = slot.killed_at_shutdown;
+            dead.stop_reason = stop_reason_;
+            dead.killed_at_once = killed_at_once_;
+            dead.shutdown_grace = options_.shutdown_grace;
+            dead.timed_out = slot.timed_out;
+            if (slot.timed_out) dead.timed_out_limit = time_limit(slot, *slot.timed_out);
+            dead.limit_from_option = settings(slot.binary).timeout.has_value();
+            dead.stuck_between = slot.stuck_between;
+            dead.poll = slot.poll;
+            if (const auto found = running_test(slot)) dead.running = found->index;
+            dead.begun = begun(slot);
+            auto fate = dead_unit(dead);
+            switch (fate.worker) {
+                case DeadUnit::Worker::killed_at_shutdown:
+                    ++shutdown_.workers_killed;
+                    ++shutdown_.units_cancelled;
+                    break;
+                case DeadUnit::Worker::timed_out:
+                    ++summary_.workers_timed_out;
+                    break;
+                case DeadUnit::Worker::crashed:
+                    ++summary_.workers_crashed;
+                    break;
+            }
+            Unit rest{slot.binary, slot.unit.name, std::move(fate.rest)};
+            rest.careful = fate.careful;
+            if (fate.cancelled) {
+                report_unrun(slot.binary, rest, 0, *fate.cancelled);
                 break;
             }
-            ++(slot.timed_out || slot.stuck_between ? summary_.workers_timed_out
-                                                    : summary_.workers_crashed);
-            const auto& tests = slot.unit.tests;
-            // The test the death is pinned on, if any (kNone: none).
-            constexpr std::size_t kNone = static_cast<std::size_t>(-1);
-            std::size_t running = slot.timed_out.value_or(kNone);
-            const bool broke = !slot.failure.empty();
-            const auto found = running_test(slot);
-            if (running == kNone && broke && slot.unit.careful) {
-                // Each result came at once: the break is the doing of the
-                // first test whose result is missing, if it had begun.
-                if (slot.next < tests.size() && begun(slot) > slot.next) running = slot.next;
-            } else if (running == kNone && !broke && found) {
-                running = found->index;
-            } else if (running == kNone && slot.stuck_between) {
-                // Stuck before the next test could begin: that test is what
-                // it cost, so the rest gets on instead of hanging again.
-                running = slot.next;
-            }
-            // A test before the next result due is reported already.
-            if (running < slot.next || running >= tests.size()) running = kNone;
-            Unit rest{slot.binary, slot.unit.name, {}};
-            rest.careful = broke || slot.unit.careful;
-            if (running == kNone && broke && !slot.unit.careful) {
-                // Results travel in batches, so which test since the last
-                // one received broke the stream is not known: they run again
-                // on a fresh worker, each result sent at once, and a second
-                // break is pinned on its test.
-                notice(slot.binary,
-                       with_tail(fmt::format("unit '{}': {}; its tests from the first without a "
-                                             "result run again on a fresh worker, one result at a "
-                                             "time",
-                                             slot.unit.name, how),
-                                 w.stderr_tail()),
-                       false);
-                rest.tests.assign(tests.begin() + slot.next, tests.end());
-            } else if (running != kNone) {
+            if (fate.notice) notice(slot.binary, fate.notice->message, fate.notice->fails_run);
+            if (fate.blamed) {
                 // What the test printed before it died, from the worker's
                 // capture files (a handler of its own may have cut tend's
                 // crash report short).
                 std::string out, err;
                 w.captured(out, err, kCrashOutputBytes);
-                auto status = slot.failure.empty() ? TestStatus::crashed : TestStatus::error;
-                std::string detail = with_tail(how, w.stderr_tail());
-                if (slot.stuck_between) {
-                    status = TestStatus::timed_out;
-                    detail = with_tail(
-                        fmt::format("did not begin: its worker was stuck for {} s (the unit's time "
-                                    "limit) after the test before it ended, in the framework or "
-                                    "one of its listeners: {}",
-                                    std::chrono::duration<double>(*slot.poll).count(), how),
-                        w.stderr_tail());
-                }
-                if (slot.timed_out) {
-                    status = TestStatus::timed_out;
-                    const auto limit = time_limit(slot, *slot.timed_out);
-                    detail =
-                        with_tail(fmt::format("still running after {} {} s timeout: {}",
-                                              settings(slot.binary).timeout ? "the" : "its doctest",
-                                              std::chrono::duration<double>(*limit).count(), how),
-                                  w.stderr_tail());
-                }
-                report(status, slot.binary, tests[running], slot.timed_out_after_ns, w.pid(),
-                       slot.health, kNoFailures, out, err, detail);
-                // Tests that finished but whose results were still batched
-                // in the worker run again, and so does the rest of the unit,
-                // on a fresh worker, scope and all.
-                rest.tests.assign(tests.begin() + slot.next, tests.begin() + running);
-                rest.tests.insert(rest.tests.end(), tests.begin() + running + 1, tests.end());
-            } else {
-                const std::string what =
-                    slot.stuck_between
-                        ? fmt::format(
-                              "unit '{}': worker {} stuck between two tests for {} s (the "
-                              "unit's time limit); it was killed: {}",
-                              slot.unit.name, w.pid(),
-                              std::chrono::duration<double>(*slot.poll).count(), how)
-                        : fmt::format("unit '{}': {} between two tests", slot.unit.name, how);
-                notice(slot.binary, with_tail(what, w.stderr_tail()), true);
-                rest.tests.assign(tests.begin() + slot.next, tests.end());
+                report(fate.blamed->status, slot.binary, slot.unit.tests[fate.blamed->index],
+                       slot.timed_out_after_ns, w.pid(), slot.health, kNoFailures, out, err,
+                       fate.blamed->detail);
             }
-            if (!stop_reason_.empty()) {
-                report_unrun(slot.binary, rest, 0, interruption());
-            } else if (++b.deaths >= options_.max_worker_deaths) {
-                report_unrun(
-                    slot.binary, rest, 0,
-                    fmt::format("{} workers of this binary died; last: {}", b.deaths, how));
-                give_up(slot.binary, fmt::format("{} workers died; not starting more", b.deaths));
+            // After the blamed test's report: it may have stopped the run.
+            const auto goes = rest_fate(stop_reason_, b.deaths, options_.max_worker_deaths, how);
+            if (goes.counts_death) ++b.deaths;
+            if (goes.kind != RestFate::Kind::requeue) {
+                report_unrun(slot.binary, rest, 0, goes.why);
+                if (goes.kind == RestFate::Kind::give_up) give_up(slot.binary, goes.give_up_why);
             } else if (!rest.tests.empty()) {
                 b.pending.push_front(std::move(rest));
             }
@@ -1152,7 +1085,7 @@ std::size_t Pool::begun(const Slot& slot) {
     return page->started.load(std::memory_order_acquire);
 }
 
-std::optional<Pool::RunningTest> Pool::running_test(const Slot& slot) {
+std::optional<RunningTest> Pool::running_test(const Slot& slot) {
     const auto* page = slot.proc->status();
     if (!page || page->attached.load(std::memory_order_acquire) != 1) {
         // A worker without the page sends each result at once: the first
@@ -1201,16 +1134,17 @@ void Pool::report(TestStatus status, std::size_t binary, std::uint32_t id,
     // times; every attempt is reported, only the last one counts.
     const auto key = (static_cast<std::uint64_t>(binary) << 32) | id;
     const auto earlier = attempts_.find(key);
-    const std::uint32_t attempt = earlier == attempts_.end() ? 1 : earlier->second + 1;
-    const bool retry = is_failure(status) && status != TestStatus::not_run &&
-                       attempt <= settings(binary).retries && stop_reason_.empty();
+    const auto decision = decide_retry({status, earlier == attempts_.end() ? 0 : earlier->second,
+                                        settings(binary).retries, !stop_reason_.empty(), pid});
+    const std::uint32_t attempt = decision.attempt;
+    const bool retry = decision.retry;
+    status = decision.status;
     if (retry) {
         attempts_[key] = attempt;
         auto& b = binaries_[binary];
-        b.pending.push_back(Unit{binary, "retry of " + (*b.tests)[id].name, {id}, pid});
+        b.pending.push_back(retry_unit(binary, id, (*b.tests)[id].name, decision));
     } else if (attempt > 1) {
         attempts_.erase(key);
-        if (status == TestStatus::passed) status = TestStatus::flaky;
     }
     if (reporter_) {
         const auto& b = binaries_[binary];
@@ -1223,8 +1157,7 @@ void Pool::report(TestStatus status, std::size_t binary, std::uint32_t id,
     if (is_failure(status) && status != TestStatus::not_run && options_.max_fail &&
         ++failures_seen_ == *options_.max_fail) {
         // Running units finish; nothing new starts.
-        stop_scheduling(fmt::format("tend stopped after {} failures (--max-fail {})",
-                                    failures_seen_, *options_.max_fail));
+        stop_scheduling(max_fail_reason(failures_seen_, *options_.max_fail));
     }
 }
 

@@ -13,6 +13,16 @@
 //   crashed, with its stderr tail); the rest of the unit goes back to the
 //   front of the queue for a fresh worker.
 //
+// The pool holds the state and handles the events (messages, exits, timers,
+// signals); its decisions are free functions over plain structs, each in a
+// file of its own with its unit tests:
+//   schedule.hpp      which unit a free worker takes, which binary gets the next worker
+//   retry.hpp         whether and where a test that did not pass runs again
+//   shutdown.hpp      what a signal, a cancel or --max-fail does to running and waiting units
+//   deadline.hpp      when a worker has overrun its time (test, start-up, teardown, between tests)
+//   worker_death.hpp  what a dead worker's unit becomes: the blamed test, the rest, notices
+//   recycle.hpp       when a worker has grown too big and is replaced
+//
 // Everything runs on the pool's one io_context; nothing here blocks.
 #pragma once
 
@@ -31,8 +41,11 @@
 
 #include "config/selection.hpp"
 #include "daemon/warm_pool.hpp"
+#include "pool/deadline.hpp"
 #include "pool/plan.hpp"
 #include "pool/recycle.hpp"
+#include "pool/schedule.hpp"
+#include "pool/slot_state.hpp"
 #include "pool/worker_process.hpp"
 #include "report/events.hpp"
 
@@ -41,9 +54,6 @@ namespace tend {
 /// Start-up and discovery are bounded: a worker that never says hello (or a
 /// first worker that never lists its tests) is killed after this long.
 inline constexpr Seconds kDefaultStartupTimeout{60.0};
-/// A framework's declared test timeout is capped here (a year): past it the
-/// clock arithmetic would overflow.
-inline constexpr Seconds kMaxTestTimeout{365.0 * 24 * 3600};
 /// A scope teardown is bounded like a test; without --timeout, by this.
 inline constexpr Seconds kDefaultTeardownTimeout{60.0};
 
@@ -181,7 +191,7 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
         std::size_t deaths = 0;
         BinaryIdentity identity;  ///< with a warm pool: the build this run uses
     };
-    enum class State { starting, listing, idle, running, finalizing, stopping };
+    using State = SlotState;
     struct Slot {
         std::shared_ptr<WorkerProcess> proc;
         std::size_t binary = 0;
@@ -270,10 +280,6 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     /// The test a worker is running (or was, when it died): its index in
     /// the unit and since when, read off the status page when the worker
     /// keeps one. Nothing when it is between two tests.
-    struct RunningTest {
-        std::size_t index;
-        std::chrono::steady_clock::time_point since;
-    };
     static std::optional<RunningTest> running_test(const Slot& slot);
     /// How many tests of the slot's unit the worker has begun (its page).
     static std::size_t begun(const Slot& slot);
@@ -286,10 +292,13 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
                 std::string_view err, std::string_view detail);
     void notice(std::size_t binary, const std::string& message, bool fails_run);
     std::size_t live_slots() const;
+    /// Workers of `binary` that will take a waiting unit: starting, or idle
+    /// with one they may take.
     std::size_t ready_slots(std::size_t binary) const;
     /// The first waiting unit this idle worker may run, or null.
     const Unit* takeable(const Slot& slot) const;
-    bool binary_needs_slot(std::size_t binary) const;
+    /// A binary as the scheduler sees it (schedule.hpp).
+    BinaryQueue queue(std::size_t binary) const;
     bool all_done() const;
 
     PoolOptions options_;
