@@ -1,0 +1,82 @@
+// tend's subcommands, one file each: list.cpp, run.cpp, serve.cpp, and
+// status.cpp (tend status and tend stop). Each has a struct of its flags'
+// values, an add_*_command() that registers the subcommand and its flags on
+// the app (returning it, to ask parsed() after parsing), and a *_command()
+// that runs it and returns tend's exit status. main.cpp wires them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "cli/options.hpp"
+#include "config/selection.hpp"
+
+namespace tend::cli {
+
+/// `tend list`.
+struct ListFlags {
+    ConfigFlags config;
+    tend::Selection selection;
+    LimitFlags limits;  ///< only --startup-timeout
+    bool as_json = false;
+};
+CLI::App* add_list_command(CLI::App& app, ListFlags& flags);
+int list_command(const ListFlags& flags, FdLimit fd_limit);
+
+/// `tend run`.
+struct RunFlags {
+    ConfigFlags config;
+    tend::Selection selection;
+    LimitFlags limits;
+    std::size_t jobs = 0;  // read only when -j is given
+    bool fail_fast = false;
+    std::size_t max_fail = 0;
+    std::uint32_t retries = 0;
+    std::size_t max_worker_deaths = 8;
+    bool failed_only = false;
+    bool as_json = false;
+    std::string json_file;
+    std::string junit_path;
+    bool verbose = false, quiet = false;
+    // What people see: decided here (is stdout a terminal?), done by HumanReporter.
+    std::string color_when = "auto", progress_when = "auto";
+    bool no_progress = false, show_output = false;
+    std::string socket_path;
+    bool no_daemon = false, require_daemon = false;
+    /// The subcommand, to ask which flags were given.
+    const CLI::App* command = nullptr;
+};
+CLI::App* add_run_command(CLI::App& app, RunFlags& flags);
+int run_command(const RunFlags& flags, FdLimit fd_limit);
+
+/// `tend serve`.
+struct ServeFlags {
+    std::size_t jobs = 0;  // read only when -j is given
+    bool stdio = false;
+    std::string idle_exit;
+    std::size_t max_clients = 64, max_runs = 256;
+    std::string socket_path;
+    /// The subcommand, to ask which flags were given.
+    const CLI::App* command = nullptr;
+};
+CLI::App* add_serve_command(CLI::App& app, ServeFlags& flags);
+int serve_command(const ServeFlags& flags, FdLimit fd_limit);
+
+/// `tend status`.
+struct StatusFlags {
+    bool as_json = false;
+    std::string socket_path;
+};
+CLI::App* add_status_command(CLI::App& app, StatusFlags& flags);
+int status_command(const StatusFlags& flags);
+
+/// `tend stop`.
+struct StopFlags {
+    std::string socket_path;
+};
+CLI::App* add_stop_command(CLI::App& app, StopFlags& flags);
+int stop_command(const StopFlags& flags);
+
+}  // namespace tend::cli

@@ -1,0 +1,67 @@
+// `tend serve`: the daemon (daemon/server.hpp) with the pool settings and
+// bounds the command line gives it.
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+
+#include "cli/commands.hpp"
+#include "config/quantities.hpp"
+#include "daemon/server.hpp"
+
+namespace tend::cli {
+
+CLI::App* add_serve_command(CLI::App& app, ServeFlags& flags) {
+    auto* serve = app.add_subcommand(
+        "serve",
+        "Keep warm workers and test lists for later runs: `tend run` uses the daemon when it "
+        "listens, editors talk JSON-RPC to it (--stdio).");
+    flags.command = serve;
+    serve
+        ->add_option("-j,--jobs", flags.jobs,
+                     "Worker processes at most, across all runs (default: number of CPUs)")
+        ->check(CLI::Range(1, 4096))
+        ->type_name("N");
+    serve->add_flag("--stdio", flags.stdio,
+                    "Serve one client on stdin/stdout (JSON-RPC, a message per line) instead of "
+                    "a socket; end when stdin closes");
+    serve->add_option("--idle-exit", flags.idle_exit, "Exit after SECONDS without clients")
+        ->type_name("SECONDS");
+    serve
+        ->add_option("--max-clients", flags.max_clients,
+                     "Refuse clients past N at once with a 'busy' error. Default 64")
+        ->check(CLI::Range(1, 1 << 16))
+        ->type_name("N");
+    serve
+        ->add_option("--max-runs", flags.max_runs,
+                     "Refuse runs past N under way, all clients, with a 'busy' error. Default 256")
+        ->check(CLI::Range(1, 1 << 16))
+        ->type_name("N");
+    add_socket_option(*serve, flags.socket_path);
+    return serve;
+}
+
+int serve_command(const ServeFlags& flags, FdLimit fd_limit) {
+    tend::ServeOptions serve_options;
+    serve_options.socket_path = flags.socket_path;
+    serve_options.stdio = flags.stdio;
+    serve_options.max_clients = flags.max_clients;
+    serve_options.max_runs = flags.max_runs;
+    serve_options.defaults.jobs = flags.command->count("--jobs")
+                                      ? flags.jobs
+                                      : std::max(1u, std::thread::hardware_concurrency());
+    serve_options.defaults.limits = tend::WorkerLimits::defaults(fd_limit);
+    serve_options.defaults.slow = tend::Seconds(60);
+    if (!flags.idle_exit.empty()) {
+        std::string why;
+        const auto seconds = tend::parse_seconds(flags.idle_exit, why);
+        if (!seconds) return usage_error("--idle-exit: " + why);
+        serve_options.idle_exit = tend::Seconds(*seconds);
+    }
+    tend::Server server(serve_options);
+    std::string why;
+    const int code = server.run(why);
+    if (code != 0) std::fprintf(stderr, "tend serve: %s\n", why.c_str());
+    return code;
+}
+
+}  // namespace tend::cli
