@@ -39,6 +39,9 @@ def die(why):
     sys.exit(3)
 
 
+LIST_CHUNK = 10000  # tests per `tests` frame
+
+
 def length_check(n):
     """The header's last two bytes: the length's halves XORed with 0x5AA5."""
     return (n >> 16) ^ (n & 0xFFFF) ^ 0x5AA5
@@ -137,18 +140,28 @@ def run_test(fn):
 def serve(commands, results):
     send(results, {"type": "hello", "version": 2, "pid": os.getpid(),
                    "framework": "python-minimal"})
+    pending = []  # a long unit's request comes in chunks ("more": true)
     while True:
         msg = read_frame(commands)
         kind = msg.get("type") if isinstance(msg, dict) else None
         if msg is None or kind == "shutdown":
             return 0
         if kind == "list":
-            send(results, {"type": "tests", "tests": [
+            listing = [
                 {"id": i, "name": fn.__name__, "suite": "", "file": os.path.abspath(__file__),
                  "line": fn.__code__.co_firstlineno, "skip": False, "timeout": 0.0}
-                for i, fn in enumerate(TESTS)]})
+                for i, fn in enumerate(TESTS)]
+            # A long list goes in chunks, each far under the frame limit.
+            for at in range(0, max(len(listing), 1), LIST_CHUNK):
+                chunk = {"type": "tests", "tests": listing[at:at + LIST_CHUNK]}
+                if at + LIST_CHUNK < len(listing):
+                    chunk["more"] = True
+                send(results, chunk)
         elif kind == "run":
-            refs = msg["tests"]
+            pending += msg["tests"]
+            if msg.get("more"):
+                continue
+            refs, pending = pending, []
             bad = [r for r in refs if not (0 <= r["id"] < len(TESTS)
                                            and TESTS[r["id"]].__name__ == r["name"])]
             if bad:

@@ -105,10 +105,15 @@ struct Encoder {
         text("framework", m.framework);
     }
     void operator()(const ListRequest&) { head(0, "list"); }
-    void operator()(const TestList& m) {
-        head(1, "tests");
-        array("tests", m.tests.size());
-        for (const auto& t : m.tests) {
+    void operator()(const TestList& m) { tests(m.tests, m.more); }
+    void tests(std::span<const TestInfo> list, bool more) {
+        head(more ? 2 : 1, "tests");
+        if (more) {
+            str(pk, "more");
+            pk.pack_true();
+        }
+        array("tests", list.size());
+        for (const auto& t : list) {
             pk.pack_map(t.tags.empty() ? 7 : 8);
             uint("id", t.id);
             text("name", t.name);
@@ -126,10 +131,14 @@ struct Encoder {
         }
     }
     void operator()(const RunUnit& m) {
-        head(m.flush ? 3 : 2, "run");
+        head(2 + (m.flush ? 1 : 0) + (m.more ? 1 : 0), "run");
         uint("unit", m.unit);
         if (m.flush) {
             str(pk, "flush");
+            pk.pack_true();
+        }
+        if (m.more) {
+            str(pk, "more");
             pk.pack_true();
         }
         array("tests", m.tests.size());
@@ -347,6 +356,7 @@ Message decode_fields(const Fields& f, std::string_view type, std::size_t payloa
                 }
             }
         }
+        m.more = f.find("more") && f.boolean("more");
         return m;
     }
     if (type == "run") {
@@ -358,6 +368,7 @@ Message decode_fields(const Fields& f, std::string_view type, std::size_t payloa
             m.tests.push_back(TestRef{t.u32("id"), t.text("name")});
         }
         m.flush = f.find("flush") && f.boolean("flush");
+        m.more = f.find("more") && f.boolean("more");
         return m;
     }
     if (type == "result") {
@@ -425,6 +436,22 @@ void encode_frame(const Message& m, std::vector<char>& out) {
     std::visit(Encoder{pk}, m);
     const std::size_t payload = out.size() - header_at - kFrameHeaderBytes;
     patch_frame_header(out, header_at, static_cast<std::uint32_t>(payload));
+}
+
+void encode_tests_frame(std::span<const TestInfo> tests, bool more, std::vector<char>& out) {
+    const std::size_t header_at = out.size();
+    put_frame_header(out, 0);
+    VectorSink sink{out};
+    Packer pk(sink);
+    Encoder{pk}.tests(tests, more);
+    const std::size_t payload = out.size() - header_at - kFrameHeaderBytes;
+    patch_frame_header(out, header_at, static_cast<std::uint32_t>(payload));
+}
+
+std::size_t estimated_wire_bytes(const TestInfo& t) {
+    std::size_t bytes = 80 + t.name.size() + t.suite.size() + t.file.size();
+    for (const auto& tag : t.tags) bytes += 5 + tag.size();
+    return bytes;
 }
 
 Decoded decode_payload(std::span<const char> payload) {

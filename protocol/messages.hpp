@@ -68,6 +68,10 @@ struct TestInfo {
 
 struct TestList {
     std::vector<TestInfo> tests;
+    /// More `tests` frames follow: a long list comes in chunks, each well
+    /// under the frame limit, ids counting on from one chunk to the next.
+    /// Absent on the wire when false.
+    bool more = false;
     bool operator==(const TestList&) const = default;
 };
 
@@ -87,6 +91,9 @@ struct RunUnit {
     /// for it after a worker broke the protocol, so that the next break is
     /// pinned on the test that caused it. Absent on the wire when false.
     bool flush = false;
+    /// More `run` frames of the same unit follow with the rest of its tests:
+    /// a long unit's request comes in chunks too. Absent when false.
+    bool more = false;
     bool operator==(const RunUnit&) const = default;
 };
 
@@ -151,6 +158,15 @@ std::string_view type_name(const Message& m);
 
 /// Appends `m` to `out` as one complete frame (length prefix + payload).
 void encode_frame(const Message& m, std::vector<char>& out);
+
+/// Appends one `tests` frame listing `tests` (a slice of a longer list,
+/// copied from nothing), with `more` when further chunks follow.
+void encode_tests_frame(std::span<const TestInfo> tests, bool more, std::vector<char>& out);
+/// A chunk's size, estimated before encoding it: a test's strings plus the
+/// keys and numbers around them. Chunks are cut on this.
+std::size_t estimated_wire_bytes(const TestInfo& t);
+/// The bytes a list or run chunk is cut at: far under the frame limit.
+inline constexpr std::size_t kChunkBytes = 2u * 1024 * 1024;
 
 /// Decodes one frame payload. On failure `error` says what was wrong.
 struct Decoded {

@@ -55,6 +55,14 @@ std::vector<std::string>& unit_errors() {
     return list;
 }
 
+/// TEND_LIST_CHUNK_TESTS: tests per `tests` frame at most, so that tests
+/// of the chunking need no huge lists; unset, only the byte bound applies.
+std::size_t list_chunk_tests() {
+    const char* v = std::getenv("TEND_LIST_CHUNK_TESTS");
+    const long n = v ? std::atol(v) : 0;
+    return n > 0 ? static_cast<std::size_t>(n) : static_cast<std::size_t>(-1);
+}
+
 /// Writes all of `data`; false when the supervisor is gone.
 bool write_all(int fd, const char* data, std::size_t size) {
     while (size > 0) {
@@ -327,19 +335,36 @@ class Server final : public TestSession {
     /// Returns an exit status to stop serving, or -1 to go on.
     int handle(const protocol::Message& m) {
         if (std::holds_alternative<protocol::ListRequest>(m)) {
-            // One buffer of the right size, released afterwards: the list can
-            // be megabytes, and the worker's RSS is the tests' to measure.
-            std::size_t bytes = 64;
-            for (const auto& t : tests_.tests)
-                bytes += 80 + t.name.size() + t.suite.size() + t.file.size();
-            out_buf_.reserve(bytes);
-            const bool sent = send(tests_);
+            // In chunks of about kChunkBytes (or list_chunk_tests_ tests), far
+            // under the frame limit: a list of any length goes. The buffer is
+            // released afterwards: the worker's RSS is the tests' to measure.
+            if (!flush()) return 0;
+            const auto& all = tests_.tests;
+            std::size_t from = 0;
+            do {
+                std::size_t to = from, bytes = 0;
+                while (to < all.size() && (to == from || (bytes < protocol::kChunkBytes &&
+                                                          to - from < list_chunk_tests_))) {
+                    bytes += protocol::estimated_wire_bytes(all[to++]);
+                }
+                out_buf_.clear();
+                out_buf_.reserve(bytes + 64);
+                protocol::encode_tests_frame(
+                    std::span<const protocol::TestInfo>(all.data() + from, to - from),
+                    to < all.size(), out_buf_);
+                if (!write_all(out_fd_, out_buf_.data(), out_buf_.size())) return 0;
+                from = to;
+            } while (from < all.size());
             std::vector<char>().swap(out_buf_);
-            return sent ? -1 : 0;
+            return -1;
         }
         if (const auto* run = std::get_if<protocol::RunUnit>(&m)) {
-            std::vector<std::uint32_t> ids;
-            ids.reserve(run->tests.size());
+            // A long unit comes in chunks: its tests are gathered until the
+            // last chunk, then run in order.
+            if (run_ids_.empty() || run->unit != run_unit_) run_ids_.clear();
+            run_unit_ = run->unit;
+            std::vector<std::uint32_t>& ids = run_ids_;
+            ids.reserve(ids.size() + run->tests.size());
             for (const auto& ref : run->tests) {
                 auto id = resolve(ref);
                 if (!id) {
@@ -350,6 +375,9 @@ class Server final : public TestSession {
                 }
                 ids.push_back(*id);
             }
+            if (run->more) return -1;
+            const std::vector<std::uint32_t> unit_ids = std::move(run_ids_);
+            run_ids_.clear();
             unit_ = run->unit;
             flush_each_ = run->flush;
             started_in_unit_ = 0;
@@ -360,7 +388,7 @@ class Server final : public TestSession {
                 status_->unit.store(unit_, std::memory_order_release);
             }
             restore_process_state();
-            run_in_order(ids);
+            run_in_order(unit_ids);
             return flush() ? -1 : 0;
         }
         if (const auto* fin = std::get_if<protocol::Finalize>(&m)) {
@@ -448,6 +476,12 @@ class Server final : public TestSession {
     std::uint32_t started_in_unit_ = 0;
     std::uint32_t finished_in_unit_ = 0;
     bool flush_each_ = false;  ///< the unit asked for each result at once
+    /// The tests of a unit whose request comes in chunks, gathered so far.
+    std::vector<std::uint32_t> run_ids_;
+    std::uint64_t run_unit_ = 0;
+    /// Tests per `tests` frame at most (TEND_LIST_CHUNK_TESTS, for tests of
+    /// the chunking; the byte bound applies anyway).
+    std::size_t list_chunk_tests_ = list_chunk_tests();
     /// What restore_process_state() puts back before each unit.
     int initial_cwd_ = -1;
     mode_t initial_umask_ = 022;

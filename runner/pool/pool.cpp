@@ -38,6 +38,12 @@ bool is_failure(TestStatus s) {
     return s != TestStatus::passed && s != TestStatus::skipped && s != TestStatus::flaky;
 }
 
+std::size_t chunk_tests_from_env(const char* name) {
+    const char* v = std::getenv(name);
+    const long n = v ? std::atol(v) : 0;
+    return n > 0 ? static_cast<std::size_t>(n) : static_cast<std::size_t>(-1);
+}
+
 namespace {
 const std::vector<protocol::Failure> kNoFailures;
 
@@ -428,12 +434,28 @@ void Pool::dispatch(Slot& slot) {
         reporter_->started(
             StartedEvent{b.path, (*b.tests)[slot.unit.tests.front()], slot.proc->pid()});
     }
-    protocol::RunUnit req;
-    req.unit = slot.unit_id;
-    req.flush = slot.unit.careful;
-    req.tests.reserve(slot.unit.tests.size());
-    for (const auto id : slot.unit.tests) req.tests.push_back({id, (*b.tests)[id].name});
-    slot.proc->send(req);
+    // One request, in chunks far under the frame limit when the unit is
+    // long (a suite of a hundred thousand tests).
+    const auto& ids = slot.unit.tests;
+    std::size_t from = 0;
+    do {
+        protocol::RunUnit req;
+        req.unit = slot.unit_id;
+        req.flush = slot.unit.careful;
+        std::size_t bytes = 0;
+        std::size_t to = from;
+        while (to < ids.size() &&
+               (to == from || (bytes < protocol::kChunkBytes && to - from < run_chunk_tests_))) {
+            bytes += 16 + (*b.tests)[ids[to]].name.size();
+            ++to;
+        }
+        req.tests.reserve(to - from);
+        for (std::size_t i = from; i < to; ++i)
+            req.tests.push_back({ids[i], (*b.tests)[ids[i]].name});
+        req.more = to < ids.size();
+        slot.proc->send(req);
+        from = to;
+    } while (from < ids.size());
 }
 
 void Pool::wait_for_signal() {
@@ -765,14 +787,29 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
     }
     if (auto* list = std::get_if<protocol::TestList>(&m)) {
         if (slot.state != State::listing) return unexpected();
+        // A long list comes in chunks, ids counting on across them.
+        auto& listed_so_far = slot.listing;
+        const std::size_t first = listed_so_far.size();
         for (std::size_t i = 0; i < list->tests.size(); ++i) {
-            if (list->tests[i].id != i) {
+            if (list->tests[i].id != first + i) {
                 return w.fail(fmt::format("test list: test {} has id {}; ids must count up from 0",
-                                          i, list->tests[i].id));
+                                          first + i, list->tests[i].id));
             }
         }
-        warn_bad_timeouts(slot.binary, list->tests);
-        b.tests = std::make_shared<const std::vector<protocol::TestInfo>>(std::move(list->tests));
+        if (listed_so_far.empty()) {
+            listed_so_far = std::move(list->tests);
+        } else {
+            listed_so_far.insert(listed_so_far.end(), std::make_move_iterator(list->tests.begin()),
+                                 std::make_move_iterator(list->tests.end()));
+        }
+        if (list->more) {
+            // Each chunk is progress: the start-up limit counts from it.
+            arm_phase(slot, settings(slot.binary).startup_timeout);
+            return;
+        }
+        warn_bad_timeouts(slot.binary, listed_so_far);
+        b.tests = std::make_shared<const std::vector<protocol::TestInfo>>(std::move(listed_so_far));
+        listed_so_far = {};
         b.discovering = false;
         if (warm_) warm_->remember_tests(b.path, b.identity, context_key_, b.tests);
         if (slot.deadline) slot.deadline->cancel();

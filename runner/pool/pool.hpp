@@ -129,6 +129,9 @@ struct BinaryTests {
     std::string error;  ///< why discovery failed, if it did
 };
 
+/// A positive count from the environment variable `name`, else no bound.
+std::size_t chunk_tests_from_env(const char* name);
+
 class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
   public:
     /// A run of its own (`tend run`): its own event loop, signals and
@@ -220,6 +223,8 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
         /// looks in a row the worker has waited for a command meanwhile.
         std::uint64_t watch_frames = 0;
         unsigned watch_looks = 0;
+        /// The chunks of the test list received so far (the first worker).
+        std::vector<protocol::TestInfo> listing;
         /// Since when tend has seen the worker between two tests at the same
         /// place (`between_at`), and whether it was killed for staying there.
         /// Results taken from the batch area while the worker ran: their
@@ -316,6 +321,9 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     boost::asio::steady_timer grace_timer_;
     boost::asio::steady_timer monitor_timer_;
     boost::asio::steady_timer watchdog_timer_;
+    /// Tests per `run` frame at most (TEND_RUN_CHUNK_TESTS, for tests of the
+    /// chunking; the byte bound applies anyway).
+    std::size_t run_chunk_tests_ = chunk_tests_from_env("TEND_RUN_CHUNK_TESTS");
     std::uint64_t tests_known_ = 0;  ///< planned so far, for progress
     std::chrono::steady_clock::time_point last_progress_sent_;
     ShutdownReport shutdown_;
