@@ -138,7 +138,7 @@ def run_test(fn):
 
 
 def serve(commands, results):
-    send(results, {"type": "hello", "version": 2, "pid": os.getpid(),
+    send(results, {"type": "hello", "version": 3, "pid": os.getpid(),
                    "framework": "python-minimal"})
     pending = []  # a long unit's request comes in chunks ("more": true)
     while True:

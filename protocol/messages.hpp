@@ -29,7 +29,7 @@ namespace tend::protocol {
 
 /// Bumped on any incompatible change; hello carries it and the supervisor
 /// refuses a worker that speaks another version.
-inline constexpr std::uint32_t kProtocolVersion = 2;
+inline constexpr std::uint32_t kProtocolVersion = 3;
 
 /// The worker's own health after a test or a teardown. Each reading is absent
 /// when this platform cannot measure it: never a guess.

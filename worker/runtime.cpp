@@ -318,7 +318,9 @@ class Server final : public TestSession {
         // Still in the area until it is surely in the pipe.
         if (batch_area_ && ok) {
             status_->batch_bytes.store(0, std::memory_order_release);
-            status_->batch_seq.fetch_add(1, std::memory_order_release);
+            status_->batch_seq.fetch_add(1, std::memory_order_acq_rel);
+            // The next frames written into the area come after the count.
+            std::atomic_thread_fence(std::memory_order_release);
         }
         batch_.clear();
         ctx.batch_size = 0;
@@ -368,6 +370,7 @@ class Server final : public TestSession {
             for (const auto& ref : run->tests) {
                 auto id = resolve(ref);
                 if (!id) {
+                    run_ids_.clear();  // no part of this unit runs
                     return send(protocol::WorkerError{"no test named '" + ref.name + "' (id " +
                                                       std::to_string(ref.id) + ")"})
                                ? -1
@@ -557,6 +560,7 @@ void start_group_guard(protocol::StatusPage* status) {
         return;
     }
     if (middle == 0) {
+        const pid_t self = ::getpid();  // the guard's parent until it exits
         const pid_t guard = ::fork();
         if (guard != 0) {
             (void)write_all(told[1], reinterpret_cast<const char*>(&guard), sizeof guard);
@@ -564,7 +568,7 @@ void start_group_guard(protocol::StatusPage* status) {
         }
         ::close_range(0, ~0U, 0);
         guard_supervisor = supervisor;
-        guard_middle = ::getppid();
+        guard_middle = self;
         struct sigaction sa {};
         sa.sa_handler = on_guard_signal;
         sigemptyset(&sa.sa_mask);

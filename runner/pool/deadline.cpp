@@ -29,8 +29,8 @@ DeadlineVerdict check_deadline(const DeadlineLook& look, Clock::time_point now) 
     }
     if (!watches_tests(look)) return {};
     if (!look.running) {
-        if (now - look.between_since < *look.poll)
-            return {Kind::look_again, look.between_since + *look.poll};
+        const auto limit = look.between_limit.value_or(*look.poll);
+        if (now - look.between_since < limit) return {Kind::look_again, look.between_since + limit};
         return {Kind::stuck_between, {}};
     }
     if (!look.limit) return {Kind::look_again, now + *look.poll};

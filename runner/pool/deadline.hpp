@@ -54,8 +54,11 @@ struct DeadlineLook {
     std::optional<RunningTest> running;
     std::optional<std::chrono::nanoseconds> limit;
     /// No test running: since when the worker has stayed at the same place
-    /// between two tests.
+    /// between two tests, and how long it may (default `poll`). Before the
+    /// unit's first test has begun (its request still arriving, the
+    /// framework setting up) the pool gives the start-up limit instead.
     Clock::time_point between_since;
+    std::optional<std::chrono::nanoseconds> between_limit;
 };
 
 /// Whether the worker is running a unit whose tests are watched: only then

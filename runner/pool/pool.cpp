@@ -678,6 +678,12 @@ void Pool::check_deadline(Slot& slot) {
                 slot.between_since = now;
             }
             look.between_since = *slot.between_since;
+            // Not begun yet: the request may still be arriving in chunks,
+            // the framework setting the unit up; bounded as a start is.
+            if (begun(slot) == 0) {
+                look.between_limit = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    settings(slot.binary).startup_timeout);
+            }
         }
     }
     const auto verdict = tend::check_deadline(look, now);
@@ -759,9 +765,12 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
     auto it = slots_.find(&w);
     if (it == slots_.end()) return;
     Slot& slot = it->second;
-    // Killed for missing its start-up or teardown deadline: what it says
-    // now changes nothing.
+    // Killed for missing its start-up or teardown deadline, or stopped
+    // before it was listed (Ctrl-C): what it says now changes nothing.
     if (slot.overdue) return;
+    if (slot.state == State::stopping && (std::holds_alternative<protocol::Hello>(m) ||
+                                          std::holds_alternative<protocol::TestList>(m)))
+        return;
     auto& b = binaries_[slot.binary];
     auto unexpected = [&] {
         w.fail(fmt::format("unexpected '{}' message", protocol::type_name(m)));
@@ -803,8 +812,9 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
                                  std::make_move_iterator(list->tests.end()));
         }
         if (list->more) {
-            // Each chunk is progress: the start-up limit counts from it.
-            arm_phase(slot, settings(slot.binary).startup_timeout);
+            // Each chunk of tests is progress: the start-up limit counts
+            // from it (an empty one is not).
+            if (!list->tests.empty()) arm_phase(slot, settings(slot.binary).startup_timeout);
             return;
         }
         warn_bad_timeouts(slot.binary, listed_so_far);

@@ -406,7 +406,7 @@ TEST_SUITE("usage and startup errors") {
         auto errors = o.of("error");
         REQUIRE(errors.size() == 1);
         const auto message = errors[0]["message"].get<std::string>();
-        CHECK(message.find("worker speaks protocol version 99, tend speaks 2") != std::string::npos);
+        CHECK(message.find("worker speaks protocol version 99, tend speaks 3") != std::string::npos);
         CHECK(message.find("before saying hello") == std::string::npos);
     }
     TEST_CASE("a worker that exits badly after shutdown is reported, its results kept") {

@@ -1,6 +1,11 @@
 // The worker runtime and doctest adapter driven directly over the protocol,
 // without the supervisor: exact-name selection, single tests, unknown names.
+#include <dirent.h>
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <set>
 
 #include "direct_worker.hpp"
 #include "run_tend.hpp"
@@ -103,6 +108,45 @@ TEST_SUITE("worker protocol") {
         w.send_raw(frame);
         CHECK(w.close_and_wait() == 3);
     }
+    TEST_CASE("started by a supervisor that is not a subreaper, the worker leaves nothing behind") {
+        // The worker's group guard is adopted by tend as its subreaper; under
+        // any other supervisor it must see that and go, not linger forever.
+        const std::string binary = tend_test::fixture("basic");
+        const auto copies = [&] {
+            std::set<pid_t> pids;
+            if (DIR* proc = ::opendir("/proc")) {
+                while (const dirent* e = ::readdir(proc)) {
+                    const pid_t pid = static_cast<pid_t>(std::atol(e->d_name));
+                    if (pid <= 0) continue;
+                    char target[4096];
+                    const std::string link = "/proc/" + std::string(e->d_name) + "/exe";
+                    const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+                    if (n > 0 && std::string(target, static_cast<std::size_t>(n)) == binary)
+                        pids.insert(pid);
+                }
+                ::closedir(proc);
+            }
+            return pids;
+        };
+        const auto before = copies();
+        for (int round = 0; round < 10; ++round) {  // the race it had was one in three
+            DirectWorker w(binary);
+            CHECK(std::holds_alternative<Hello>(w.receive()));
+            CHECK(w.close_and_wait() == 0);
+        }
+        std::set<pid_t> left;
+        for (int i = 0; i < 250; ++i) {
+            left.clear();
+            for (const pid_t p : copies()) {
+                if (!before.count(p)) left.insert(p);
+            }
+            if (left.empty()) break;
+            ::usleep(20000);
+        }
+        CHECK(left.empty());
+        for (const pid_t p : left) ::kill(p, SIGKILL);
+    }
+
     TEST_CASE("end of commands between frames is a clean exit") {
         DirectWorker w(tend_test::fixture("basic"));
         (void)w.receive_as<Hello>();
