@@ -34,43 +34,6 @@ std::string temp_dir(const std::string& what) {
     return dir;
 }
 
-/// Starts tend with `args`, stdout and stderr to files; returns its pid.
-pid_t start_tend(const std::vector<std::string>& args, const std::string& out,
-                 const std::vector<std::string>& env = {}) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
-        const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        const int e = ::open((out + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        const int in = ::open("/dev/null", O_RDONLY);
-        ::dup2(in, 0);
-        ::dup2(o, 1);
-        ::dup2(e, 2);
-        std::vector<std::string> copy = args;
-        std::string exe = tend_exe();
-        std::vector<char*> argv{exe.data()};
-        for (auto& a : copy) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(exe.c_str(), argv.data());
-        ::_exit(127);
-    }
-    return pid;
-}
-
-/// Waits for `pid` at most `seconds`; its exit status, or -1 (then killed).
-int wait_for(pid_t pid, double seconds) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    int status = 0;
-    while (std::chrono::steady_clock::now() < until) {
-        if (::waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        ::usleep(10000);
-    }
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    return -1;
-}
-
 bool alive(long pid) {
     // Gone, or a zombie on its way out.
     const auto stat = slurp("/proc/" + std::to_string(pid) + "/stat");
@@ -203,15 +166,6 @@ std::map<std::string, std::string> statuses(const std::vector<json>& events) {
     for (const auto& e : events) {
         if (e["event"] == "test")
             out[e["suite"].get<std::string>() + "/" + e["name"].get<std::string>()] = e["status"];
-    }
-    return out;
-}
-
-std::vector<json> json_lines(const std::string& text) {
-    std::vector<json> out;
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) {
-        if (!line.empty() && line[0] == '{') out.push_back(json::parse(line));
     }
     return out;
 }

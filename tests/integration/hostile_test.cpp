@@ -76,24 +76,9 @@ struct Background {
             "/tmp/tend-hostile-bg-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
         marker = base + ".marker";
         std::remove(marker.c_str());
-        pid = ::fork();
-        if (pid == 0) {
-            ::setenv("TEND_FIXTURE_MARKER", marker.c_str(), 1);
-            if (!env_name.empty()) ::setenv(env_name.c_str(), env_value.c_str(), 1);
-            const int out = ::open((base + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            const int err = ::open((base + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            const int null = ::open("/dev/null", O_RDONLY);
-            ::dup2(null, 0);
-            ::dup2(out, 1);
-            ::dup2(err, 2);
-            std::vector<std::string> copy = args;
-            std::string exe = tend_exe();
-            std::vector<char*> argv{exe.data()};
-            for (auto& a : copy) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(exe.c_str(), argv.data());
-            ::_exit(127);
-        }
+        std::vector<std::string> env{"TEND_FIXTURE_MARKER=" + marker};
+        if (!env_name.empty()) env.push_back(env_name + "=" + env_value);
+        pid = start_tend(args, base + ".out", env);
     }
     /// Waits (at most 20 s) until the fixture marked `what`.
     bool wait_marker(const std::string& what) const {
@@ -105,18 +90,7 @@ struct Background {
     }
     /// Waits (at most `limit` seconds) for tend to exit; its status as a
     /// shell gives it (128+signal when killed), or -1 on a hang (then killed).
-    int wait(int limit = 30) {
-        for (int i = 0; i < limit * 50; ++i) {
-            int status = 0;
-            if (::waitpid(pid, &status, WNOHANG) == pid) {
-                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            }
-            ::usleep(20000);
-        }
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-        return -1;
-    }
+    int wait(int limit = 30) { return wait_for(pid, limit); }
     /// tend's children now (its workers).
     std::vector<pid_t> children() const {
         std::vector<pid_t> out;
@@ -133,10 +107,10 @@ struct Background {
         return out;
     }
     std::string out() const { return slurp(base + ".out"); }
-    std::string err() const { return slurp(base + ".err"); }
+    std::string err() const { return slurp(base + ".out.err"); }
     ~Background() {
         std::remove((base + ".out").c_str());
-        std::remove((base + ".err").c_str());
+        std::remove((base + ".out.err").c_str());
         std::remove(marker.c_str());
     }
 };
@@ -158,15 +132,6 @@ bool all_gone(const std::vector<pid_t>& pids) {
         ::usleep(20000);
     }
     return false;
-}
-
-std::vector<nlohmann::json> json_lines(const std::string& text) {
-    std::vector<nlohmann::json> out;
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) {
-        if (!line.empty() && line[0] == '{') out.push_back(nlohmann::json::parse(line));
-    }
-    return out;
 }
 
 }  // namespace

@@ -2,8 +2,12 @@
 // binaries and read what it printed.
 #pragma once
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -96,6 +100,55 @@ inline Outcome run_tend(const std::vector<std::string>& args, const std::string&
         if (!line.empty() && line[0] == '{') o.events.push_back(nlohmann::json::parse(line));
     }
     return o;
+}
+
+/// JSON objects of `text`, one a line (lines not starting with '{' skipped).
+inline std::vector<nlohmann::json> json_lines(const std::string& text) {
+    std::vector<nlohmann::json> out;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        if (!line.empty() && line[0] == '{') out.push_back(nlohmann::json::parse(line));
+    }
+    return out;
+}
+
+/// Starts tend with `args` in the background, stdout to `out` and stderr to
+/// `out`.err, with `env` ("NAME=value") added; returns its pid.
+inline pid_t start_tend(const std::vector<std::string>& args, const std::string& out,
+                        const std::vector<std::string>& env = {}) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+        const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        const int e = ::open((out + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        const int in = ::open("/dev/null", O_RDONLY);
+        ::dup2(in, 0);
+        ::dup2(o, 1);
+        ::dup2(e, 2);
+        std::vector<std::string> copy = args;
+        std::string exe = tend_exe();
+        std::vector<char*> argv{exe.data()};
+        for (auto& a : copy) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(exe.c_str(), argv.data());
+        ::_exit(127);
+    }
+    return pid;
+}
+
+/// Waits for `pid` at most `seconds`: its exit status as a shell gives it
+/// (128+signal when killed), or -1 when it had to be killed for hanging.
+inline int wait_for(pid_t pid, double seconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    int status = 0;
+    while (std::chrono::steady_clock::now() < until) {
+        if (::waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        ::usleep(10000);
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return -1;
 }
 
 }  // namespace tend_test

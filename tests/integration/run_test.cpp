@@ -406,7 +406,8 @@ TEST_SUITE("usage and startup errors") {
         auto errors = o.of("error");
         REQUIRE(errors.size() == 1);
         const auto message = errors[0]["message"].get<std::string>();
-        CHECK(message.find("worker speaks protocol version 99, tend speaks 3") != std::string::npos);
+        CHECK(message.find("worker speaks protocol version 99, tend speaks 3") !=
+              std::string::npos);
         CHECK(message.find("before saying hello") == std::string::npos);
     }
     TEST_CASE("a worker that exits badly after shutdown is reported, its results kept") {
@@ -639,14 +640,6 @@ int interrupt_tend(const std::vector<std::string>& args, const std::string& out_
     return -1;
 }
 
-std::vector<nlohmann::json> json_lines(const std::string& text) {
-    std::vector<nlohmann::json> out;
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);) {
-        if (!line.empty() && line[0] == '{') out.push_back(nlohmann::json::parse(line));
-    }
-    return out;
-}
 }  // namespace
 
 TEST_SUITE("interrupting a run") {
