@@ -165,8 +165,10 @@ void encode_tests_frame(std::span<const TestInfo> tests, bool more, std::vector<
 /// A chunk's size, estimated before encoding it: a test's strings plus the
 /// keys and numbers around them. Chunks are cut on this.
 std::size_t estimated_wire_bytes(const TestInfo& t);
-/// The bytes a list or run chunk is cut at: far under the frame limit.
-inline constexpr std::size_t kChunkBytes = 2u * 1024 * 1024;
+/// The bytes a list or run chunk is cut at: far under the frame limit, and
+/// small enough that decoding one (msgpack's object tree, then the
+/// messages) costs tend about a megabyte at a time, not a frame's worth.
+inline constexpr std::size_t kChunkBytes = 256u * 1024;
 
 /// Decodes one frame payload. On failure `error` says what was wrong.
 struct Decoded {

@@ -27,20 +27,23 @@ int run_list(tend::PoolOptions opts, const tend::Selection& selection, bool as_j
             if (!pool.interrupted()) status = kExitStartup;
             continue;
         }
-        for (const auto& t : b.tests) {
+        for (const auto t : *b.tests) {
             if (!tend::selects(selection, t)) continue;
             if (as_json) {
-                nlohmann::json j{{"binary", b.binary}, {"id", t.id},
-                                 {"name", t.name},     {"suite", t.suite},
-                                 {"file", t.file},     {"line", t.line},
-                                 {"skip", t.skip},     {"timeout", t.timeout_s},
-                                 {"tags", t.tags}};
+                nlohmann::json j{{"binary", b.binary},
+                                 {"id", t.id},
+                                 {"name", t.name},
+                                 {"suite", t.suite},
+                                 {"file", t.file},
+                                 {"line", t.line},
+                                 {"skip", t.skip},
+                                 {"timeout", t.timeout_s},
+                                 {"tags", std::vector<std::string>(t.tags.begin(), t.tags.end())}};
                 std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
             } else {
                 // One line per test, whatever its name holds (printable()).
                 std::string line = binaries.size() > 1 ? b.binary + ": " : std::string();
-                if (!t.suite.empty()) line += t.suite + "/";
-                line += t.name;
+                line += tend::full_name(t);
                 std::printf("%s%s\n", tend::printable(line).c_str(), t.skip ? "  (skipped)" : "");
             }
         }

@@ -14,7 +14,7 @@ std::size_t sequence_length(unsigned char c) {
     return 1;
 }
 
-bool matches_test(std::string_view pattern, const protocol::TestInfo& test, bool as_glob) {
+bool matches_test(std::string_view pattern, const TestView& test, bool as_glob) {
     if (!as_glob) {
         // "suite/name" compared in place: selecting one test of 10,000
         // allocates nothing per test.
@@ -25,17 +25,18 @@ bool matches_test(std::string_view pattern, const protocol::TestInfo& test, bool
                pattern.substr(test.suite.size() + 1) == test.name;
     }
     if (glob_match(pattern, test.name)) return true;
-    const std::string qualified = test.suite + "/" + test.name;
+    std::string qualified;
+    qualified.reserve(test.suite.size() + 1 + test.name.size());
+    ((qualified += test.suite) += '/') += test.name;
     return glob_match(pattern, qualified);
 }
 
-bool any_matches(const std::vector<std::string>& patterns, const protocol::TestInfo& test,
-                 bool as_glob) {
+bool any_matches(const std::vector<std::string>& patterns, const TestView& test, bool as_glob) {
     return std::any_of(patterns.begin(), patterns.end(),
                        [&](const std::string& p) { return matches_test(p, test, as_glob); });
 }
 
-bool has_any_tag(const std::vector<std::string>& tags, const protocol::TestInfo& test) {
+bool has_any_tag(const std::vector<std::string>& tags, const TestView& test) {
     return std::any_of(tags.begin(), tags.end(), [&](const std::string& t) {
         return std::find(test.tags.begin(), test.tags.end(), t) != test.tags.end();
     });
@@ -76,7 +77,7 @@ bool glob_match(std::string_view pattern, std::string_view text) {
     return p == pattern.size();
 }
 
-bool selects(const Selection& s, const protocol::TestInfo& test) {
+bool selects(const Selection& s, const TestView& test) {
     if ((!s.filters.empty() || !s.exact.empty()) && !any_matches(s.filters, test, true) &&
         !any_matches(s.exact, test, false)) {
         return false;
@@ -89,12 +90,16 @@ bool selects(const Selection& s, const protocol::TestInfo& test) {
     if (any_matches(s.excludes, test, true)) return false;
     if (!s.only_tags.empty() && !has_any_tag(s.only_tags, test)) return false;
     if (has_any_tag(s.skip_tags, test)) return false;
-    if (!s.ids.empty() && !s.ids.count({test.suite, test.name})) return false;
+    if (!s.ids.empty() && !s.ids.count({std::string(test.suite), std::string(test.name)}))
+        return false;
     return true;
 }
 
-std::string full_name(const protocol::TestInfo& test) {
-    return test.suite.empty() ? test.name : test.suite + "/" + test.name;
+std::string full_name(const TestView& test) {
+    std::string s;
+    s.reserve(test.suite.size() + 1 + test.name.size());
+    if (!test.suite.empty()) (s += test.suite) += '/';
+    return s += test.name;
 }
 
 }  // namespace tend

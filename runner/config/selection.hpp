@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-#include "messages.hpp"
+#include "pool/test_table.hpp"
 
 namespace tend {
 
@@ -45,9 +45,9 @@ struct Selection {
 bool glob_match(std::string_view pattern, std::string_view text);
 
 /// Is `test` one that `selection` takes?
-bool selects(const Selection& selection, const protocol::TestInfo& test);
+bool selects(const Selection& selection, const TestView& test);
 
 /// `suite/name`, or the name alone for a test outside any suite.
-std::string full_name(const protocol::TestInfo& test);
+std::string full_name(const TestView& test);
 
 }  // namespace tend

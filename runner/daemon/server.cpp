@@ -537,15 +537,16 @@ void Server::run_done(std::uint64_t run_id) {
             json binaries = json::array();
             for (const auto& b : run->pool->listing()) {
                 json tests = json::array();
-                for (const auto& t : b.tests) {
-                    tests.push_back({{"id", t.id},
-                                     {"name", t.name},
-                                     {"suite", t.suite},
-                                     {"file", t.file},
-                                     {"line", t.line},
-                                     {"skip", t.skip},
-                                     {"timeout", t.timeout_s},
-                                     {"tags", t.tags}});
+                for (const auto t : *b.tests) {
+                    tests.push_back(
+                        {{"id", t.id},
+                         {"name", t.name},
+                         {"suite", t.suite},
+                         {"file", t.file},
+                         {"line", t.line},
+                         {"skip", t.skip},
+                         {"timeout", t.timeout_s},
+                         {"tags", std::vector<std::string>(t.tags.begin(), t.tags.end())}});
                 }
                 json entry{{"binary", b.binary}, {"tests", std::move(tests)}};
                 if (!b.error.empty()) entry["error"] = b.error;

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "pool/test_table.hpp"
 #include "pool/worker_process.hpp"
 
 namespace tend {
@@ -65,7 +66,7 @@ class WarmPool final : public WorkerProcess::Listener {
     /// The cached test list of the binary at `path` as `identity`, listed
     /// in `context` (environment and working directory: a binary may
     /// register tests by what it finds there).
-    using TestList = std::shared_ptr<const std::vector<protocol::TestInfo>>;
+    using TestList = std::shared_ptr<const TestTable>;
     TestList tests(const std::string& path, const BinaryIdentity& identity,
                    const std::string& context) const;
     void remember_tests(const std::string& path, const BinaryIdentity& identity,

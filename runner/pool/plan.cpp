@@ -6,16 +6,25 @@
 
 namespace tend {
 
-std::vector<Unit> plan_units(std::size_t binary, const std::vector<protocol::TestInfo>& tests) {
+std::vector<Unit> plan_units(std::size_t binary, const TestTable& tests,
+                             const std::vector<std::uint32_t>* chosen) {
     std::vector<Unit> units;
-    std::unordered_map<std::string, std::size_t> index;
-    for (const auto& t : tests) {
-        // Suites and files live in separate key spaces: a suite named like a
-        // file must not merge with that file's suite-less tests.
-        std::string key = t.suite.empty() ? "f:" + t.file : "s:" + t.suite;
-        auto [it, inserted] = index.try_emplace(std::move(key), units.size());
-        if (inserted) units.push_back(Unit{binary, t.suite.empty() ? t.file : t.suite, {}});
-        units[it->second].tests.push_back(t.id);
+    // By the table's unit key: suites and files live in separate key spaces,
+    // so a suite named like a file does not merge with that file's
+    // suite-less tests.
+    std::unordered_map<std::uint32_t, std::size_t> index;
+    auto add = [&](std::uint32_t id) {
+        auto [it, inserted] = index.try_emplace(tests.unit_key(id), units.size());
+        if (inserted) {
+            const auto t = tests[id];
+            units.push_back(Unit{binary, std::string(t.suite.empty() ? t.file : t.suite), {}});
+        }
+        units[it->second].tests.push_back(id);
+    };
+    if (chosen) {
+        for (const auto id : *chosen) add(id);
+    } else {
+        for (std::size_t id = 0; id < tests.size(); ++id) add(static_cast<std::uint32_t>(id));
     }
     for (auto& u : units) std::sort(u.tests.begin(), u.tests.end());
     std::stable_sort(units.begin(), units.end(),

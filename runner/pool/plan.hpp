@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "messages.hpp"
+#include "pool/test_table.hpp"
 
 namespace tend {
 
@@ -24,8 +24,10 @@ struct Unit {
     bool careful = false;
 };
 
-/// Groups `tests` (as listed by one worker of binary `binary`) into units,
-/// largest first so the long poles start early; ties keep listing order.
-std::vector<Unit> plan_units(std::size_t binary, const std::vector<protocol::TestInfo>& tests);
+/// Groups `tests` (as listed by one worker of binary `binary`), or those of
+/// them whose ids are in `chosen` (ascending), into units, largest first so
+/// the long poles start early; ties keep listing order.
+std::vector<Unit> plan_units(std::size_t binary, const TestTable& tests,
+                             const std::vector<std::uint32_t>* chosen = nullptr);
 
 }  // namespace tend

@@ -74,8 +74,11 @@ Pool::Pool(PoolOptions options, Reporter* reporter)
     signals_.emplace(io_, SIGINT, SIGTERM);
     signals_->add(SIGHUP);  // the terminal closed: the same drain as SIGTERM
     if (options_.jobs == 0) options_.jobs = 1;
-    for (const auto& b : options_.binaries)
-        binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0, {}});
+    context_ = {options_.env, options_.cwd};
+    for (const auto& b : options_.binaries) {
+        binaries_.emplace_back();
+        binaries_.back().path = b;
+    }
     // Without per-binary settings, every binary gets the run-wide ones.
     if (options_.per_binary.size() != options_.binaries.size()) {
         options_.per_binary.assign(options_.binaries.size(), options_.run_wide());
@@ -98,8 +101,10 @@ Pool::Pool(PoolOptions options, Reporter* reporter, WarmPool& warm)
     if (options_.env) {
         for (const auto& e : *options_.env) context_key_ += '\0' + e;
     }
-    for (const auto& b : options_.binaries)
-        binaries_.push_back(Binary{b, {}, false, false, {}, {}, 0, {}});
+    for (const auto& b : options_.binaries) {
+        binaries_.emplace_back();
+        binaries_.back().path = b;
+    }
     if (options_.per_binary.size() != options_.binaries.size()) {
         options_.per_binary.assign(options_.binaries.size(), options_.run_wide());
     }
@@ -195,7 +200,7 @@ std::vector<BinaryTests> Pool::listing() const {
     std::vector<BinaryTests> out;
     for (const auto& b : binaries_) {
         out.push_back(
-            BinaryTests{b.path, b.tests ? *b.tests : std::vector<protocol::TestInfo>{}, b.error});
+            BinaryTests{b.path, b.tests ? b.tests : std::make_shared<const TestTable>(), b.error});
     }
     return out;
 }
@@ -224,7 +229,7 @@ const Unit* Pool::takeable(const Slot& slot) const {
 
 BinaryQueue Pool::queue(std::size_t i) const {
     const auto& b = binaries_[i];
-    BinaryQueue q{b.tests != nullptr, b.discovering, b.given_up, b.pending.size(), 0};
+    BinaryQueue q{b.listed, b.discovering, b.given_up, b.pending.size(), 0};
     // Counting the ready workers looks at every slot: only where it matters.
     if (q.listed && !q.given_up) q.ready = ready_slots(i);
     return q;
@@ -233,7 +238,7 @@ BinaryQueue Pool::queue(std::size_t i) const {
 bool Pool::all_done() const {
     for (const auto& b : binaries_) {
         if (b.given_up) continue;
-        if (!b.tests || !b.pending.empty()) return false;
+        if (!b.listed || !b.pending.empty()) return false;
     }
     for (const auto& [_, s] : slots_) {
         if (s.state != State::idle && s.state != State::stopping) return false;
@@ -259,7 +264,7 @@ void Pool::pump() {
         n > 0) {
         std::vector<Slot*> spare;
         for (auto& [_, slot] : slots_) {
-            if (slot.state == State::idle && !takeable(slot) && binaries_[slot.binary].tests) {
+            if (slot.state == State::idle && !takeable(slot) && binaries_[slot.binary].listed) {
                 spare.push_back(&slot);
                 if (spare.size() == n) break;
             }
@@ -303,6 +308,7 @@ void Pool::pump() {
             break;
         }
     }
+    release_done_binaries();
     // 4. Done: stop the idle workers (or give them back to the warm pool)
     //    and let the loop run out.
     if (all_done()) {
@@ -387,7 +393,7 @@ bool Pool::spawn(std::size_t binary, bool discoverer) {
     std::string error;
     auto proc = WorkerProcess::spawn(io_, b.path, *this, error, context_);
     if (!proc) {
-        if (discoverer || !b.tests) {
+        if (discoverer || !b.listed) {
             startup_failed_ = true;
             give_up(binary, error);
         } else {
@@ -446,12 +452,12 @@ void Pool::dispatch(Slot& slot) {
         std::size_t to = from;
         while (to < ids.size() &&
                (to == from || (bytes < protocol::kChunkBytes && to - from < run_chunk_tests_))) {
-            bytes += 16 + (*b.tests)[ids[to]].name.size();
+            bytes += 16 + b.tests->name(ids[to]).size();
             ++to;
         }
         req.tests.reserve(to - from);
         for (std::size_t i = from; i < to; ++i)
-            req.tests.push_back({ids[i], (*b.tests)[ids[i]].name});
+            req.tests.push_back({ids[i], std::string(b.tests->name(ids[i]))});
         req.more = to < ids.size();
         slot.proc->send(req);
         from = to;
@@ -481,7 +487,7 @@ void Pool::stop_scheduling(std::string reason) {
             b.pending.pop_front();
             ++shutdown_.units_cancelled;
         }
-        if (!b.tests && !b.given_up) notice(i, not_started_notice(stop_reason_), false);
+        if (!b.listed && !b.given_up) notice(i, not_started_notice(stop_reason_), false);
         b.given_up = true;
     }
     for (auto& [_, slot] : slots_) {
@@ -746,7 +752,7 @@ void Pool::monitor() {
                 reporter_->slow(SlowEvent{b.path, test, ns, slot.proc->pid()});
             }
         }
-        if (progress) p.running.push_back(Progress::Running{&b.path, &test, ns});
+        if (progress) p.running.push_back(Progress::Running{&b.path, test, ns});
     }
     if (!progress) return;
     p.done = summary_.total;
@@ -797,7 +803,8 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
     if (auto* list = std::get_if<protocol::TestList>(&m)) {
         if (slot.state != State::listing) return unexpected();
         // A long list comes in chunks, ids counting on across them.
-        auto& listed_so_far = slot.listing;
+        if (!slot.listing) slot.listing = std::make_shared<TestTable>();
+        auto& listed_so_far = *slot.listing;
         const std::size_t first = listed_so_far.size();
         for (std::size_t i = 0; i < list->tests.size(); ++i) {
             if (list->tests[i].id != first + i) {
@@ -805,12 +812,7 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
                                           first + i, list->tests[i].id));
             }
         }
-        if (listed_so_far.empty()) {
-            listed_so_far = std::move(list->tests);
-        } else {
-            listed_so_far.insert(listed_so_far.end(), std::make_move_iterator(list->tests.begin()),
-                                 std::make_move_iterator(list->tests.end()));
-        }
+        for (const auto& t : list->tests) listed_so_far.push_back(t);
         if (list->more) {
             // Each chunk of tests is progress: the start-up limit counts
             // from it (an empty one is not).
@@ -818,8 +820,7 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
             return;
         }
         warn_bad_timeouts(slot.binary, listed_so_far);
-        b.tests = std::make_shared<const std::vector<protocol::TestInfo>>(std::move(listed_so_far));
-        listed_so_far = {};
+        b.tests = std::move(slot.listing);
         b.discovering = false;
         if (warm_) warm_->remember_tests(b.path, b.identity, context_key_, b.tests);
         if (slot.deadline) slot.deadline->cancel();
@@ -857,7 +858,7 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
     unexpected();
 }
 
-void Pool::warn_bad_timeouts(std::size_t binary, const std::vector<protocol::TestInfo>& tests) {
+void Pool::warn_bad_timeouts(std::size_t binary, const TestTable& tests) {
     std::size_t bad = 0;
     std::string named;
     for (const auto& t : tests) {
@@ -879,21 +880,37 @@ void Pool::warn_bad_timeouts(std::size_t binary, const std::vector<protocol::Tes
 
 void Pool::listed(std::size_t binary) {
     auto& b = binaries_[binary];
+    b.listed = true;
     if (options_.list_only || !stop_reason_.empty()) return;
     const Selection* selection = nullptr;
     if (options_.selection.size() == 1) selection = &options_.selection[0];
     if (options_.selection.size() > binary) selection = &options_.selection[binary];
-    std::vector<protocol::TestInfo> chosen;
+    std::vector<std::uint32_t> chosen;
     const bool all = !selection || selection->all();
     if (!all) {
         for (const auto& t : *b.tests) {
-            if (selects(*selection, t)) chosen.push_back(t);
+            if (selects(*selection, t)) chosen.push_back(t.id);
         }
         summary_.filtered += b.tests->size() - chosen.size();
     }
-    for (auto& u : plan_units(binary, all ? *b.tests : chosen)) {
+    for (auto& u : plan_units(binary, *b.tests, all ? nullptr : &chosen)) {
         tests_known_ += u.tests.size();
         b.pending.push_back(std::move(u));
+    }
+}
+
+void Pool::release_done_binaries() {
+    if (options_.list_only) return;
+    for (std::size_t i = 0; i < binaries_.size(); ++i) {
+        auto& b = binaries_[i];
+        if (!b.tests || !b.listed || !b.pending.empty()) continue;
+        const bool busy = std::any_of(slots_.begin(), slots_.end(), [&](const auto& s) {
+            return s.second.binary == i &&
+                   (s.second.state == State::running || s.second.state == State::finalizing);
+        });
+        // Nothing of it runs or waits, and a retry would be waiting: its
+        // results are all reported, and tend keeps nothing of them.
+        if (!busy) b.tests.reset();
     }
 }
 
@@ -1010,7 +1027,7 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
                                                     "{} s (--startup-timeout); it was killed",
                                                     b.path, w.pid(), limit),
                                   w.stderr_tail()));
-            } else if (!b.tests && stop_reason_.empty()) {
+            } else if (!b.listed && stop_reason_.empty()) {
                 startup_failed_ = true;
                 const char* when = !slot.failure.empty()           ? ""
                                    : slot.state == State::starting ? " before saying hello"
@@ -1189,7 +1206,7 @@ void Pool::report(TestStatus status, std::size_t binary, std::uint32_t id,
     if (retry) {
         attempts_[key] = attempt;
         auto& b = binaries_[binary];
-        b.pending.push_back(retry_unit(binary, id, (*b.tests)[id].name, decision));
+        b.pending.push_back(retry_unit(binary, id, b.tests->name(id), decision));
     } else if (attempt > 1) {
         attempts_.erase(key);
     }

@@ -125,8 +125,8 @@ struct PoolOptions {
 
 struct BinaryTests {
     std::string binary;
-    std::vector<protocol::TestInfo> tests;
-    std::string error;  ///< why discovery failed, if it did
+    std::shared_ptr<const TestTable> tests;  ///< never null (empty when discovery failed)
+    std::string error;                       ///< why discovery failed, if it did
 };
 
 /// A positive count from the environment variable `name`, else no bound.
@@ -167,7 +167,9 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     std::uint64_t tests_known() const { return tests_known_; }
     std::size_t workers() const { return slots_.size(); }
     const PoolOptions& options() const { return options_; }
-    /// After run() in list_only mode: every binary's tests, in listing order.
+    /// After run() in list_only mode: every binary's tests, in listing order
+    /// (shared, not copied). In a run, a binary's tests are let go once it
+    /// is done.
     std::vector<BinaryTests> listing() const;
     /// True when some binary could not be started or discovered.
     bool startup_failed() const { return startup_failed_; }
@@ -185,8 +187,9 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     struct Binary {
         std::string path;
         /// Shared with the warm pool's cache: a run of a warm binary copies
-        /// nothing.
-        std::shared_ptr<const std::vector<protocol::TestInfo>> tests;
+        /// nothing. Let go when the binary is done (not when only listing).
+        std::shared_ptr<const TestTable> tests;
+        bool listed = false;  ///< its tests are known (and planned)
         bool discovering = false;
         bool given_up = false;
         std::string error;
@@ -224,7 +227,7 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
         std::uint64_t watch_frames = 0;
         unsigned watch_looks = 0;
         /// The chunks of the test list received so far (the first worker).
-        std::vector<protocol::TestInfo> listing;
+        std::shared_ptr<TestTable> listing;
         /// Since when tend has seen the worker between two tests at the same
         /// place (`between_at`), and whether it was killed for staying there.
         /// Results taken from the batch area while the worker ran: their
@@ -249,9 +252,11 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     /// With a warm pool: an idle worker leaves this run for the warm pool.
     void give_back(Slot& slot);
     /// A warning for tests whose declared timeout is negative or NaN.
-    void warn_bad_timeouts(std::size_t binary, const std::vector<protocol::TestInfo>& tests);
+    void warn_bad_timeouts(std::size_t binary, const TestTable& tests);
     /// A binary's tests are known: plan its units.
     void listed(std::size_t binary);
+    /// Lets go of the tests of binaries with nothing left to run (pump).
+    void release_done_binaries();
     void dispatch(Slot& slot);
     void arm_deadline(Slot& slot, std::chrono::steady_clock::time_point when);
     /// Bounds the phase the slot just entered (start-up, listing, teardown).

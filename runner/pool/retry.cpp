@@ -17,9 +17,9 @@ RetryDecision decide_retry(const Attempt& a) {
     return d;
 }
 
-Unit retry_unit(std::size_t binary, std::uint32_t id, const std::string& test_name,
+Unit retry_unit(std::size_t binary, std::uint32_t id, std::string_view test_name,
                 const RetryDecision& decision) {
-    return Unit{binary, "retry of " + test_name, {id}, decision.avoid_pid};
+    return Unit{binary, "retry of " + std::string(test_name), {id}, decision.avoid_pid};
 }
 
 }  // namespace tend

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "pool/plan.hpp"
 #include "report/events.hpp"
@@ -37,7 +38,7 @@ struct RetryDecision {
 RetryDecision decide_retry(const Attempt& attempt);
 
 /// The unit a retry runs as: the test alone, away from the worker it failed on.
-Unit retry_unit(std::size_t binary, std::uint32_t id, const std::string& test_name,
+Unit retry_unit(std::size_t binary, std::uint32_t id, std::string_view test_name,
                 const RetryDecision& decision);
 
 }  // namespace tend

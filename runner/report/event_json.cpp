@@ -38,7 +38,7 @@ std::optional<TestStatus> status_from(const std::string& s) {
 }
 
 /// What every event about one test starts with, in this order.
-json test_head(const char* event, const std::string& binary, const protocol::TestInfo& test,
+json test_head(const char* event, const std::string& binary, const TestView& test,
                bool with_location) {
     json j;
     j["event"] = event;
@@ -152,9 +152,9 @@ json to_json(const Progress& p) {
     json running = json::array();
     for (const auto& r : p.running) {
         running.push_back({{"binary", *r.binary},
-                           {"name", r.test->name},
-                           {"suite", r.test->suite},
-                           {"id", r.test->id},
+                           {"name", r.test.name},
+                           {"suite", r.test.suite},
+                           {"id", r.test.id},
                            {"running_ms", static_cast<double>(r.running_ns) / 1e6}});
     }
     j["running"] = std::move(running);
@@ -263,7 +263,7 @@ bool Replayer::replay(const nlohmann::json& j, std::string& error) {
                 t.suite = r.at("suite").get<std::string>();
                 tests.push_back(std::move(t));
                 p.running.push_back(
-                    {&binaries.back(), &tests.back(), ns_from_ms(r.at("running_ms"))});
+                    {&binaries.back(), tests.back(), ns_from_ms(r.at("running_ms"))});
             }
             to_.progress(p);
         } else {

@@ -1,6 +1,7 @@
 // What a run tells its reporters: one event per test, per recycle, per
 // problem that is not a test, and a summary at the end. Events borrow their
-// data; a reporter that wants to keep something copies it.
+// data (a test is a TestView into its binary's table); a reporter that wants
+// to keep something copies it.
 #pragma once
 
 #include <signal.h>
@@ -15,6 +16,7 @@
 
 #include "messages.hpp"
 #include "pool/recycle.hpp"
+#include "pool/test_table.hpp"
 
 namespace tend {
 
@@ -35,7 +37,7 @@ bool is_failure(TestStatus s);
 
 struct TestEvent {
     const std::string& binary;
-    const protocol::TestInfo& test;
+    TestView test;
     TestStatus status;
     std::uint64_t duration_ns = 0;
     pid_t worker_pid = 0;  ///< 0 when no worker ran it
@@ -58,7 +60,7 @@ struct RecycleEvent {
 /// further period (nextest's SLOW lines).
 struct SlowEvent {
     const std::string& binary;
-    const protocol::TestInfo& test;
+    TestView test;
     std::uint64_t running_ns;  ///< how long it has been running
     pid_t worker_pid;
 };
@@ -69,7 +71,7 @@ struct SlowEvent {
 /// before the test's own result).
 struct StartedEvent {
     const std::string& binary;
-    const protocol::TestInfo& test;
+    TestView test;
     pid_t worker_pid;
 };
 
@@ -77,7 +79,7 @@ struct StartedEvent {
 struct Progress {
     struct Running {
         const std::string* binary;
-        const protocol::TestInfo* test;
+        TestView test;
         std::uint64_t running_ns;
     };
     std::uint64_t done = 0;    ///< tests with a final result

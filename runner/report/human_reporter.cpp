@@ -157,7 +157,7 @@ std::string short_reason(const TestEvent& e) {
     std::string reason;
     if (!e.failures.empty()) {
         const auto& f = e.failures.front();
-        const std::string& file = f.file.empty() ? e.test.file : f.file;
+        const std::string_view file = f.file.empty() ? e.test.file : f.file;
         const auto line = f.file.empty() ? e.test.line : f.line;
         reason = fmt::format("{}:{}: {}", file, line, f.kind);
         if (!f.expression.empty()) {
@@ -201,8 +201,7 @@ std::string HumanReporter::shown_binary(const std::string& binary) const {
     return printable(options_.binary_paths ? binary : basename(binary));
 }
 
-std::string HumanReporter::shown_name(const std::string& binary,
-                                      const protocol::TestInfo& test) const {
+std::string HumanReporter::shown_name(const std::string& binary, const TestView& test) const {
     std::string name = printable(full_name(test));
     if (options_.show_binary) name = shown_binary(binary) + ": " + name;
     return name;
@@ -267,7 +266,7 @@ void HumanReporter::test(const TestEvent& e) {
     const std::size_t detail_lines = options_.show_output ? 0 : kDetailLines;
     if (bad) {
         for (const auto& f : e.failures) {
-            const std::string& where = f.file.empty() ? e.test.file : f.file;
+            const std::string_view where = f.file.empty() ? e.test.file : f.file;
             const auto line = f.file.empty() ? e.test.line : f.line;
             out += fmt::format("         {}:{}: {}", printable(where), line, printable(f.kind));
             if (!f.expression.empty()) out += fmt::format("( {} )", printable(f.expression));
@@ -401,7 +400,7 @@ void HumanReporter::progress(const Progress& p) {
     snap.elapsed_s = p.elapsed_s;
     snap.at = std::chrono::steady_clock::now();
     for (const auto& r : p.running) {
-        snap.running.push_back(Snapshot::Running{*r.binary, full_name(*r.test), r.running_ns});
+        snap.running.push_back(Snapshot::Running{*r.binary, full_name(r.test), r.running_ns});
     }
     last_ = std::move(snap);
     emit({});

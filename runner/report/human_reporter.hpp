@@ -76,7 +76,7 @@ class HumanReporter final : public Reporter {
     std::string progress_line() const;
     std::string paint(std::string_view style, std::string_view text) const;
     std::string shown_binary(const std::string& binary) const;
-    std::string shown_name(const std::string& binary, const protocol::TestInfo& test) const;
+    std::string shown_name(const std::string& binary, const TestView& test) const;
     std::string output_block(std::string_view title, std::string_view text) const;
     void remember(const TestEvent& e);
     std::string recap() const;

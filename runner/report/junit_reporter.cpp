@@ -279,7 +279,11 @@ void JunitReporter::test(const TestEvent& e) {
         c = std::move(it->second);
         s.retried.erase(it);
     } else {
-        c.test = e.test;
+        c.test.id = e.test.id;
+        c.test.name = e.test.name;
+        c.test.suite = e.test.suite;
+        c.test.file = e.test.file;
+        c.test.line = e.test.line;
     }
     if (e.final) {
         c.last = std::move(a);

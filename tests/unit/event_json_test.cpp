@@ -70,7 +70,7 @@ TEST_CASE("every kind of event survives JSON and back") {
     p.total = 10;
     p.failed = 1;
     p.elapsed_s = 2.5;
-    p.running.push_back({&binary, &t, 1250000});
+    p.running.push_back({&binary, t, 1250000});
     round_trip(tend::to_json(p));
 }
 

@@ -116,8 +116,8 @@ TEST_CASE("progress: drawn, erased before each line, drawn again, gone after the
     tend::Progress p;
     p.total = 2;
     p.elapsed_s = 1.21;
-    p.running.push_back({&kBinary, &a, 1'000'000'000});
-    p.running.push_back({&kBinary, &b, 500'000'000});
+    p.running.push_back({&kBinary, a, 1'000'000'000});
+    p.running.push_back({&kBinary, b, 500'000'000});
     r.progress(p);
     const auto first = c.text();
     INFO(first);
@@ -151,7 +151,7 @@ TEST_CASE("progress: a narrow terminal and names with control characters") {
     HumanReporter r(c.file(), o);
     const auto t = info("s", "x\r\x1b[2J");
     tend::Progress p;
-    p.running.push_back({&kBinary, &t, 1});
+    p.running.push_back({&kBinary, t, 1});
     r.progress(p);
     CHECK(c.text() == "RUNNING [ …");
     Capture wide;
