@@ -2,7 +2,9 @@
 # Scale: one binary of 10,000, 100,000 and 1,000,000 tests (bench/noop_suite,
 # registered at run time, suites of 100), listed and run by tend against the
 # native binary; wall time (best of 3) and tend's peak RSS (GNU time's
-# maximum resident set size). Usage: bench/scale.sh [BUILD_DIR]
+# maximum resident set size); at 100,000 and more, also run's peak RSS with
+# --junit, which should add little: the report streams to a spool file.
+# Usage: bench/scale.sh [BUILD_DIR]
 # (default build-bench, configured as a release build).
 # Not yet measured here (issue 11, later): RSS over millions of results,
 # the daemon's RSS over many binary paths and client bursts, warm daemon
@@ -51,4 +53,13 @@ for n in 10000 100000 1000000; do
         "$n" "$native_list" "$tend_list" "$(ratio "$tend_list" "$native_list")" \
         "$(peak_mib "$tend" list "$suite")" "$native_run" "$tend_run" \
         "$(ratio "$tend_run" "$native_run")" "$(peak_mib "$tend" run "$suite" -q --no-daemon -j 2)"
+    if [ "$n" -ge 100000 ]; then
+        junit=/tmp/tend-scale-junit.$$.xml
+        plain_mib=$(peak_mib "$tend" run "$suite" -q --no-daemon -j 2)
+        junit_mib=$(peak_mib "$tend" run "$suite" -q --no-daemon -j 2 --junit "$junit")
+        printf '%8d tests: run -q -j 2 peak %s MiB, with --junit %s MiB (%+d MiB, file %s MiB)\n' \
+            "$n" "$plain_mib" "$junit_mib" "$((junit_mib - plain_mib))" \
+            "$(awk -v b="$(stat -c %s "$junit" 2>/dev/null || echo 0)" 'BEGIN { printf "%.0f", b / 1048576 }')"
+        rm -f "$junit"
+    fi
 done
