@@ -14,8 +14,8 @@ std::optional<BinaryIdentity> identify(const std::string& path) {
         static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
 }
 
-WarmPool::WarmPool(asio::io_context& io, std::size_t jobs)
-    : io_(io), reaper_(io), jobs_(std::max<std::size_t>(1, jobs)) {}
+WarmPool::WarmPool(asio::io_context& io, std::size_t jobs, CacheLimits cache)
+    : io_(io), reaper_(io), jobs_(std::max<std::size_t>(1, jobs)), cache_limits_(cache) {}
 
 WarmPool::~WarmPool() {
     for (auto& [_, idle] : idle_) idle.proc->kill();
@@ -28,15 +28,68 @@ std::optional<BinaryIdentity> WarmPool::refresh(const std::string& path) {
     if (it != binaries_.end() && (!now || !(it->second.identity == *now))) {
         binaries_.erase(it);
         // Idle workers of the old build: not for any run any more.
-        for (auto w = idle_.begin(); w != idle_.end();) {
-            if (w->second.proc->binary() == path)
-                evict(w++);
-            else
-                ++w;
-        }
+        evict_idle_of(path);
     }
-    if (now && !binaries_.count(path)) binaries_[path] = Cached{*now, {}};
+    if (now) {
+        auto& c = binaries_[path];
+        if (c.tests.empty()) c.identity = *now;
+        c.last_used = ++use_clock_;
+        bound_cache();
+    }
     return now;
+}
+
+void WarmPool::evict_idle_of(const std::string& path) {
+    for (auto w = idle_.begin(); w != idle_.end();) {
+        if (w->second.proc->binary() == path)
+            evict(w++);
+        else
+            ++w;
+    }
+}
+
+std::size_t WarmPool::Cached::bytes() const {
+    std::size_t n = sizeof(Cached) + 64;  // and its path and map node
+    for (const auto& [context, list] : tests) n += context.size() + 64 + (list ? list->bytes() : 0);
+    return n;
+}
+
+void WarmPool::bound_cache() {
+    std::vector<CacheEntry> entries;
+    std::vector<std::map<std::string, Cached>::iterator> at;
+    entries.reserve(binaries_.size());
+    at.reserve(binaries_.size());
+    for (auto it = binaries_.begin(); it != binaries_.end(); ++it) {
+        entries.push_back({it->second.last_used, it->second.bytes()});
+        at.push_back(it);
+    }
+    for (const auto i : over_budget(entries, cache_limits_)) binaries_.erase(at[i]);
+}
+
+std::vector<std::string> WarmPool::sweep() {
+    std::vector<std::string> dropped;
+    for (auto it = binaries_.begin(); it != binaries_.end();) {
+        const auto now = identify(it->first);
+        if (now && *now == it->second.identity) {
+            ++it;
+            continue;
+        }
+        dropped.push_back(it->first);
+        evict_idle_of(it->first);
+        it = binaries_.erase(it);
+    }
+    return dropped;
+}
+
+WarmPool::CacheInfo WarmPool::cache_info() const {
+    CacheInfo info;
+    info.binaries = binaries_.size();
+    info.limits = cache_limits_;
+    for (const auto& [_, c] : binaries_) {
+        info.lists += c.tests.size();
+        info.bytes += c.bytes();
+    }
+    return info;
 }
 
 WarmPool::TestList WarmPool::tests(const std::string& path, const BinaryIdentity& identity,
@@ -58,6 +111,8 @@ void WarmPool::remember_tests(const std::string& path, const BinaryIdentity& ide
     // grow the cache without end.
     if (c.tests.size() >= 16 && !c.tests.count(context)) c.tests.erase(c.tests.begin());
     c.tests[context] = std::move(tests);
+    c.last_used = ++use_clock_;
+    bound_cache();
 }
 
 bool WarmPool::acquire(Client& client) {

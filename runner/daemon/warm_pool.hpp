@@ -11,6 +11,10 @@
 // - A run gives a worker back after a unit when another run waits and it
 //   holds more than its share (the budget over the runs), so no run starves
 //   another.
+// - The cache of test lists is bounded by binaries and bytes (CacheLimits,
+//   least recently used first), and sweep() drops the entries and idle
+//   workers of binaries deleted or rebuilt since: a daemon that sees a new
+//   build directory every commit does not grow with them.
 #pragma once
 
 #include <sys/stat.h>
@@ -26,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/cache_bound.hpp"
 #include "pool/test_table.hpp"
 #include "pool/worker_process.hpp"
 
@@ -52,7 +57,7 @@ class WarmPool final : public WorkerProcess::Listener {
         virtual void wake() = 0;
     };
 
-    WarmPool(asio::io_context& io, std::size_t jobs);
+    WarmPool(asio::io_context& io, std::size_t jobs, CacheLimits cache = {});
     ~WarmPool() override;
 
     asio::io_context& io() { return io_; }
@@ -102,6 +107,18 @@ class WarmPool final : public WorkerProcess::Listener {
     void forget(Client& client);
     /// Stops every idle worker (shutdown).
     void stop_idle();
+    /// Drops what is cached for binaries deleted or rebuilt since they were
+    /// last used: their test lists and idle workers. Returns the paths
+    /// dropped.
+    std::vector<std::string> sweep();
+    /// The test-list cache, for `tend status`.
+    struct CacheInfo {
+        std::size_t binaries = 0;
+        std::size_t lists = 0;
+        std::size_t bytes = 0;
+        CacheLimits limits;
+    };
+    CacheInfo cache_info() const;
 
     /// For `tend status`.
     struct IdleWorker {
@@ -129,7 +146,13 @@ class WarmPool final : public WorkerProcess::Listener {
     struct Cached {
         BinaryIdentity identity;
         std::map<std::string, TestList> tests;  ///< by context
+        std::uint64_t last_used = 0;            ///< use_clock_ when last used
+        std::size_t bytes() const;
     };
+    /// Past the cache limits: the least recently used entries go.
+    void bound_cache();
+    /// Stops the idle workers of `path`.
+    void evict_idle_of(const std::string& path);
     void evict(std::map<const WorkerProcess*, Idle>::iterator it);
     /// `client` starts waiting: the runs holding workers look again
     /// whether they hold an idle one they can give.
@@ -141,6 +164,8 @@ class WarmPool final : public WorkerProcess::Listener {
     std::size_t jobs_;
     std::size_t live_ = 0;  ///< worker processes alive: used by runs or idle here
     std::map<std::string, Cached> binaries_;
+    CacheLimits cache_limits_;
+    std::uint64_t use_clock_ = 0;
     std::map<const WorkerProcess*, Idle> idle_;
     /// Workers stopped here that have not exited yet (no longer counted).
     std::map<const WorkerProcess*, std::shared_ptr<WorkerProcess>> leaving_;

@@ -819,6 +819,7 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
             if (!list->tests.empty()) arm_phase(slot, settings(slot.binary).startup_timeout);
             return;
         }
+        listed_so_far.finish();
         warn_bad_timeouts(slot.binary, listed_so_far);
         b.tests = std::move(slot.listing);
         b.discovering = false;

@@ -25,7 +25,8 @@ const char* TestTable::keep_name(std::string_view name) {
         blocks_.push_back(std::make_unique<char[]>(kBlockBytes));
         block_bytes_ += kBlockBytes;
         block_at_ = blocks_.back().get();
-        block_left_ = kBlockBytes;
+        block_left_ = block_size_ = kBlockBytes;
+        block_first_row_ = size_;
     }
     std::memcpy(block_at_, name.data(), name.size());
     const char* kept = block_at_;
@@ -45,6 +46,7 @@ std::uint32_t TestTable::intern(std::string_view s) {
 }
 
 void TestTable::push_back(const protocol::TestInfo& t) {
+    if (finished_) throw std::logic_error("test list: a test added after the list was finished");
     if (t.name.size() >= kSkip) throw std::length_error("test list: a test name of 2 GiB or more");
     Row r{};
     r.name = keep_name(t.name);
@@ -74,6 +76,40 @@ void TestTable::push_back(const protocol::TestInfo& t) {
     ++size_;
 }
 
+void TestTable::finish() {
+    if (const auto used = size_ & (kRowsPerBlock - 1); used != 0) {
+        auto rows = std::make_unique<Row[]>(used);
+        std::copy_n(rows_.back().get(), used, rows.get());
+        rows_.back() = std::move(rows);
+    }
+    rows_.shrink_to_fit();
+    if (block_at_ && block_left_ > 0) {
+        // The names in the current block move to one of their size; the
+        // rows that point at them follow.
+        const std::size_t used = block_size_ - block_left_;
+        char* old = block_at_ - used;
+        auto names = std::make_unique<char[]>(std::max<std::size_t>(used, 1));
+        std::memcpy(names.get(), old, used);
+        for (std::size_t id = block_first_row_; id < size_; ++id) {
+            auto& r = rows_[id >> kRowsShift][id & (kRowsPerBlock - 1)];
+            const auto at = reinterpret_cast<std::uintptr_t>(r.name);
+            const auto from = reinterpret_cast<std::uintptr_t>(old);
+            if (at >= from && at < from + used) r.name = names.get() + (at - from);
+        }
+        for (auto& b : blocks_) {
+            if (b.get() == old) {
+                b = std::move(names);
+                break;
+            }
+        }
+        block_bytes_ -= block_size_ - used;
+        block_at_ = nullptr;
+        block_left_ = block_size_ = 0;
+    }
+    blocks_.shrink_to_fit();
+    finished_ = true;
+}
+
 TestView TestTable::operator[](std::size_t id) const {
     const auto& r = row(id);
     TestView v;
@@ -89,7 +125,11 @@ TestView TestTable::operator[](std::size_t id) const {
 }
 
 std::size_t TestTable::bytes() const {
-    std::size_t n = sizeof *this + rows_.size() * kRowsPerBlock * sizeof(Row) + block_bytes_;
+    std::size_t n = sizeof *this + rows_.capacity() * sizeof(void*) + block_bytes_;
+    // Every block of rows is whole but the last, which finish() shrinks.
+    const std::size_t last = size_ & (kRowsPerBlock - 1);
+    n += (rows_.size() - (last && finished_ ? 1 : 0)) * kRowsPerBlock * sizeof(Row);
+    if (last && finished_) n += last * sizeof(Row);
     for (const auto& s : strings_) n += sizeof s + s.capacity() + 32;  // and its index entry
     for (const auto& set : tag_sets_) {
         n += 2 * sizeof set + 32;  // and its key in the index

@@ -65,6 +65,10 @@ class TestTable {
 
     /// Adds `t` as the next test: its id must be size().
     void push_back(const protocol::TestInfo& t);
+    /// The list is whole: the last blocks of rows and names shrink to what
+    /// they hold, so a small table costs what it holds, not a block. Nothing
+    /// is added after.
+    void finish();
 
     std::size_t size() const { return size_; }
     bool empty() const { return size_ == 0; }
@@ -135,6 +139,9 @@ class TestTable {
     /// Names, in blocks that never move.
     std::vector<std::unique_ptr<char[]>> blocks_;
     std::size_t block_left_ = 0;
+    std::size_t block_size_ = 0;       ///< of the current block of names
+    std::size_t block_first_row_ = 0;  ///< the first test named in it
+    bool finished_ = false;
     char* block_at_ = nullptr;
     std::size_t block_bytes_ = 0;
     /// Suites and files, each once; index 0 is the empty string.

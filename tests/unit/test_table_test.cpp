@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <string>
 
 using tend::protocol::TestInfo;
@@ -21,6 +22,7 @@ TEST_CASE("a test table gives back every field of every test") {
         {4, "after the long one", "suite a", "b.cpp", 30, false, -1, {}},
     };
     for (const auto& t : tests) table.push_back(t);
+    table.finish();
     REQUIRE(table.size() == tests.size());
     std::size_t i = 0;
     for (const auto v : table) {
@@ -74,6 +76,42 @@ TEST_CASE("a test costs its row and its name: suites, files and tags are kept on
     const double per_test = static_cast<double>(table.bytes()) / n;
     CHECK(per_test < 100);
     CHECK(per_test < static_cast<double>(sizeof(TestInfo)));
+    table.finish();
     CHECK(table[n - 1].suite == "suite number 199");
     CHECK(table[n - 1].file == file);
+}
+
+TEST_CASE("a small table costs what it holds once finished, and reads the same") {
+    tend::TestTable table;
+    std::vector<std::string> names;
+    for (std::uint32_t i = 0; i < 100; ++i) {
+        names.push_back("test number " + std::to_string(i));
+        table.push_back({i, names.back(), "suite", "file.cpp", i, false, 0});
+    }
+    const auto growing = table.bytes();
+    table.finish();
+    // A block of rows and one of names while growing; after, about 100 rows
+    // and their names.
+    CHECK(growing > 256 * 1024);
+    CHECK(table.bytes() < 100 * (32 + 16) + 1024);
+    for (std::uint32_t i = 0; i < 100; ++i) CHECK(table.name(i) == names[i]);
+    CHECK_THROWS_AS(table.push_back({100, "late", "", "", 0, false, 0}), std::logic_error);
+}
+
+TEST_CASE("finishing a table of many blocks keeps every name") {
+    tend::TestTable table;
+    std::vector<std::string> names;
+    const std::string long_name(70000, 'x');
+    for (std::uint32_t i = 0; i < 30000; ++i) {
+        names.push_back(i % 5000 == 7 ? long_name + std::to_string(i)
+                                      : "a name of some length " + std::to_string(i));
+        table.push_back({i, i % 977 == 0 ? std::string() : names.back(), "", "f", i, false, 0});
+        if (i % 977 == 0) names.back().clear();
+    }
+    table.finish();
+    REQUIRE(table.size() == 30000);
+    for (std::uint32_t i = 0; i < 30000; ++i) {
+        CAPTURE(i);
+        CHECK(table.name(i) == names[i]);
+    }
 }
