@@ -263,7 +263,9 @@ int run_command(const RunFlags& flags, FdLimit fd_limit) {
         std::error_code ec;
         opts.cwd = std::filesystem::current_path(ec).string();
         tend::DaemonClient::RunOutcome outcome;
-        if (daemon->run(tend::run_params(opts, tee->progress_interval()), *tee, outcome, error)) {
+        // No test_started notifications: no reporter here uses them.
+        const tend::RunFeed feed{tee->progress_interval(), false};
+        if (daemon->run(tend::run_params(opts, feed), *tee, outcome, error)) {
             summary = outcome.summary;
             interrupted = outcome.interrupted;
             startup_failed = outcome.startup_failed;
