@@ -9,6 +9,14 @@
 #  2. 1,000 clients at once, each running a 10-test binary through one
 #     daemon: every client's latency (start to exit), as a distribution,
 #     and a check that each got every result and its summary.
+#  3. A warm daemon against the same run alone (issue 11): 10, 10,000 and
+#     100,000 no-op tests (suites of 100), `-q`, human output and `--json`
+#     (to /dev/null), `tend run --daemon` against `--no-daemon`, best of 5
+#     (TEND_BENCH_RUNS), the two taking turns so that a change in the
+#     machine's load reaches both; daemon / alone is the ratio (target:
+#     at most 1).
+# TEND_BENCH_SECTIONS picks sections ("1 3"; default all). TEND_BENCH_TEND
+# measures another tend binary (an older build) with the same suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-bench}
@@ -16,7 +24,9 @@ if [ ! -f "$build/build.ninja" ]; then
     meson setup "$build" --buildtype=release >/dev/null
 fi
 ninja -C "$build" >/dev/null
-tend=$(readlink -f "$build/runner/tend")
+tend=$(readlink -f "${TEND_BENCH_TEND:-$build/runner/tend}")
+sections=${TEND_BENCH_SECTIONS:-1 2 3}
+section() { [[ " $sections " == *" $1 "* ]]; }
 suite=$(readlink -f "$build/bench/noop_suite")
 work=$(mktemp -d)
 socket="$work/sock/tend.sock"
@@ -46,6 +56,7 @@ echo "== tend daemon benchmarks ($(date -u +%F), $(nproc) CPUs, kernel $(uname -
 "$tend" serve --socket "$socket" --max-clients 1100 --max-runs 1100 >"$work/serve.log" 2>&1 &
 for _ in $(seq 200); do [ -S "$socket" ] && break; sleep 0.01; done
 
+if section 1; then
 export TEND_BENCH_TESTS=10000 TEND_BENCH_PER_SUITE=100
 one=(run "$suite" --exact "suite 0/noop 0" -q)
 "$tend" "${one[@]}" --daemon --socket "$socket" >/dev/null  # warm it up: discovery, one worker
@@ -54,7 +65,9 @@ echo "  /bin/true (fork + exec floor)  $(stats_us /bin/true)"
 echo "  native binary (--test-case)   $(stats_us "$suite" "--test-case=noop 0")"
 echo "  tend run --no-daemon          $(stats_us "$tend" "${one[@]}" --no-daemon)"
 echo "  tend run --daemon             $(stats_us "$tend" "${one[@]}" --daemon --socket "$socket")   (target < 5000 us)"
+fi
 
+if section 2; then
 export TEND_BENCH_TESTS=10 TEND_BENCH_PER_SUITE=10
 clients=${TEND_BENCH_CLIENTS:-1000}
 "$tend" run "$suite" --daemon --socket "$socket" -q >/dev/null  # warm
@@ -84,3 +97,40 @@ echo "  all done in $(((end - start) / 1000)) ms"
 cat "$work"/lat/* | sort -n | awk '{ v[NR] = $1 } END {
     printf "  latency per client: p50 %d ms, p90 %d ms, p99 %d ms, max %d ms\n",
         v[int(NR * 0.5)] / 1000, v[int(NR * 0.9)] / 1000, v[int(NR * 0.99)] / 1000, v[NR] / 1000 }'
+fi
+
+if section 3; then
+# best_pair_ms ARGS...: "DAEMON ALONE", the best wall times in ms of
+# `tend ARGS --daemon` and `tend ARGS --no-daemon`, taking turns.
+best_pair_ms() {
+    local best_d="" best_a="" start end ms
+    for _ in $(seq "${TEND_BENCH_RUNS:-5}"); do
+        start=${EPOCHREALTIME/./}
+        "$tend" "$@" --daemon --socket "$socket" >/dev/null 2>&1 || true
+        end=${EPOCHREALTIME/./}
+        ms=$(((end - start) / 1000))
+        if [ -z "$best_d" ] || [ "$ms" -lt "$best_d" ]; then best_d=$ms; fi
+        start=${EPOCHREALTIME/./}
+        "$tend" "$@" --no-daemon >/dev/null 2>&1 || true
+        end=${EPOCHREALTIME/./}
+        ms=$(((end - start) / 1000))
+        if [ -z "$best_a" ] || [ "$ms" -lt "$best_a" ]; then best_a=$ms; fi
+    done
+    echo "$best_d $best_a"
+}
+echo "A warm daemon against the same run alone, best of ${TEND_BENCH_RUNS:-5} (ms; daemon / alone):"
+for n in 10 10000 100000; do
+    export TEND_BENCH_TESTS=$n TEND_BENCH_PER_SUITE=100
+    line=$(printf '%8d tests:' "$n")
+    for mode in -q human --json; do
+        args=(run "$suite")
+        [ "$mode" = human ] || args+=("$mode")
+        # Warm: the list cached and spares started for this environment.
+        "$tend" "${args[@]}" --daemon --socket "$socket" >/dev/null 2>&1 || true
+        read -r d a < <(best_pair_ms "${args[@]}")
+        line+=$(printf '  %s %d / %d (%s)' "$mode" "$d" "$a" \
+            "$(awk -v d="$d" -v a="$a" 'BEGIN { printf "%.2f", d / a }')")
+    done
+    echo "$line"
+done
+fi

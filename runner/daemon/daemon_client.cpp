@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -21,7 +22,7 @@ namespace tend {
 namespace {
 using json = nlohmann::json;
 
-bool parse_message(const std::string& line, json& msg, std::string& error) {
+bool parse_message(std::string_view line, json& msg, std::string& error) {
     try {
         msg = json::parse(line);
         return true;
@@ -31,6 +32,8 @@ bool parse_message(const std::string& line, json& msg, std::string& error) {
     }
 }
 
+/// How much is read at once: a run's events come in bursts.
+constexpr std::size_t kReadChunk = 128 * 1024;
 /// How long a request's answer may take (status, run, shutdown).
 constexpr int kAnswerTimeoutMs = 30'000;
 /// A daemon sends something (at least `alive`, every 5 s) while a run is
@@ -189,12 +192,36 @@ bool DaemonClient::send(const json& message, std::string& error) {
     return true;
 }
 
-bool DaemonClient::read_line(std::string& line, std::string& error, int timeout_ms) {
+bool DaemonClient::read_line(std::string_view& line, std::string& error, int timeout_ms) {
     for (;;) {
-        if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
-            line = buffer_.substr(0, nl);
-            buffer_.erase(0, nl + 1);
+        if (const auto nl = buffer_.find('\n', scanned_); nl != std::string::npos) {
+            line = std::string_view(buffer_).substr(head_, nl - head_);
+            head_ = scanned_ = nl + 1;
             return true;
+        }
+        // The lines handed out are dropped once per read, not once per line.
+        buffer_.erase(0, head_);
+        head_ = 0;
+        scanned_ = buffer_.size();
+        // Read first, wait only when there is nothing: while a run streams,
+        // a read(2) per burst and no poll(2).
+        const auto have = buffer_.size();
+        buffer_.resize(have + kReadChunk);
+        const auto n = ::read(fd_, buffer_.data() + have, kReadChunk);
+        const int read_errno = errno;
+        buffer_.resize(have + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+        if (n > 0) continue;
+        if (n == 0) {
+            error = "the daemon closed the connection (did it die?)";
+            return false;
+        }
+        if (read_errno == EINTR) {
+            error = "interrupted";
+            return false;
+        }
+        if (read_errno != EAGAIN && read_errno != EWOULDBLOCK) {
+            error = std::strerror(read_errno);
+            return false;
         }
         pollfd p{fd_, POLLIN, 0};
         const int ready = ::poll(&p, 1, timeout_ms);
@@ -206,19 +233,6 @@ bool DaemonClient::read_line(std::string& line, std::string& error, int timeout_
             error = fmt::format("no answer within {} s", timeout_ms / 1000);
             return false;
         }
-        char chunk[64 * 1024];
-        const auto n = ::read(fd_, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR) {
-            error = "interrupted";
-            return false;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;  // poll again
-        if (n <= 0) {
-            error =
-                n == 0 ? "the daemon closed the connection (did it die?)" : std::strerror(errno);
-            return false;
-        }
-        buffer_.append(chunk, static_cast<std::size_t>(n));
     }
 }
 
@@ -232,7 +246,7 @@ bool DaemonClient::call(const std::string& method, const json& params, json& res
         json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}, send_error);
     // A daemon answers a request at once (a run's results come later, as
     // notifications): one that does not is hung, and not waited for forever.
-    for (std::string line; read_line(line, error, kAnswerTimeoutMs);) {
+    for (std::string_view line; read_line(line, error, kAnswerTimeoutMs);) {
         json msg;
         if (!parse_message(line, msg, error)) return false;
         const bool ours = msg.contains("id") && (msg["id"] == id || msg["id"].is_null());
@@ -258,9 +272,10 @@ bool DaemonClient::run(const nlohmann::ordered_json& params, Reporter& reporter,
     const auto run_id = result.value("run", std::uint64_t{0});
     SignalGuard guard;
     Replayer replayer(reporter);
+    JsonView msg;  // one per run: a line parses without allocating
     int signals_sent = 0;
     for (;;) {
-        std::string line;
+        std::string_view line;
         // A signal that came while an event was being handled is not lost
         // waiting for the next one.
         const bool pending = g_signals > signals_sent;
@@ -284,17 +299,22 @@ bool DaemonClient::run(const nlohmann::ordered_json& params, Reporter& reporter,
             }
             continue;
         }
-        json msg;
-        if (!parse_message(line, msg, error)) return false;
-        if (!msg.contains("method")) continue;  // the response to a cancel
-        const auto method = msg["method"].get<std::string>();
-        auto& event = msg["params"];
-        if (event.value("run", std::uint64_t{0}) != run_id) continue;
+        if (!msg.parse(line, error)) {
+            error = "the daemon sent something that is not JSON: " + error;
+            return false;
+        }
+        std::string_view method;
+        if (!msg.root()["method"].get(method)) continue;  // the response to a cancel
+        const auto event = msg.root()["params"];
+        std::uint64_t run = 0;
+        if (!event["run"].get(run) || run != run_id) continue;
         if (method == "run_finished") {
             if (!replayer.replay(event["summary"], error)) return false;
             outcome.summary = *replayer.summary();
-            outcome.interrupted = event.value("interrupted", 0);
-            outcome.startup_failed = event.value("startup_failed", false);
+            std::int64_t interrupted = 0;
+            event["interrupted"].get(interrupted);
+            outcome.interrupted = static_cast<int>(interrupted);
+            event["startup_failed"].get(outcome.startup_failed);
             return true;
         }
         if (method == "test_started" || method == "alive") continue;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "report/events.hpp"
 
@@ -51,12 +52,14 @@ class DaemonClient {
   private:
     explicit DaemonClient(int fd) : fd_(fd) {}
     bool send(const nlohmann::json& message, std::string& error);
-    /// The next line; false at end of input, on an error, or after
-    /// `timeout_ms` without one (-1: no limit).
-    bool read_line(std::string& line, std::string& error, int timeout_ms = -1);
+    /// The next line, valid until the next call; false at end of input, on
+    /// an error, or after `timeout_ms` without one (-1: no limit).
+    bool read_line(std::string_view& line, std::string& error, int timeout_ms = -1);
 
     int fd_;
     std::string buffer_;
+    std::size_t head_ = 0;     ///< where the lines not handed out yet start
+    std::size_t scanned_ = 0;  ///< up to where buffer_ has no newline
     std::uint64_t next_id_ = 1;
 };
 

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/system/system_error.hpp>
@@ -12,6 +13,9 @@
 namespace tend {
 
 namespace {
+/// Output room kept between writes; more is given back once written.
+constexpr std::size_t kKeptRoom = 256 * 1024;
+
 /// The socket's second descriptor (reading and writing are driven apart),
 /// close-on-exec like the first: plain dup() would let every worker started
 /// later inherit the client's connection.
@@ -78,33 +82,41 @@ void LineConnection::read() {
         });
 }
 
-void LineConnection::send(std::string line) {
+void LineConnection::send(std::string_view line) {
     if (closed_) return;
-    line += '\n';
-    queued_ += line.size();
-    if (queued_ > max_queued_) {
-        return close("it did not read its output (" + std::to_string(queued_ >> 20) +
+    const auto waiting = written_.size() + pending_.size() + line.size() + 1;
+    if (waiting > max_queued_) {
+        return close("it did not read its output (" + std::to_string(waiting >> 20) +
                      " MiB waiting)");
     }
-    queue_.push_back(std::move(line));
-    if (!writing_) write_next();
+    pending_.append(line);
+    pending_ += '\n';
+    if (writing_ || flush_posted_) return;
+    // Written once this turn of the loop is over, with what else it sends.
+    flush_posted_ = true;
+    boost::asio::post(out_.get_executor(), [self = shared_from_this()] {
+        self->flush_posted_ = false;
+        if (!self->writing_) self->write_next();
+    });
 }
 
 void LineConnection::write_next() {
     if (closed_) return;
-    if (queue_.empty()) {
+    written_.clear();
+    // The room a burst took (a client that read slowly) is given back.
+    if (written_.capacity() > kKeptRoom) written_ = std::string();
+    if (pending_.empty()) {
         writing_ = false;
         if (finishing_) close("finished");
         return;
     }
+    std::swap(written_, pending_);
     writing_ = true;
     boost::asio::async_write(
-        out_, boost::asio::buffer(queue_.front()),
+        out_, boost::asio::buffer(written_),
         [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
             if (self->closed_) return;
             if (ec) return self->close(ec.message());
-            self->queued_ -= self->queue_.front().size();
-            self->queue_.pop_front();
             self->write_next();
         });
 }
@@ -122,8 +134,9 @@ void LineConnection::close(const std::string& why) {
     boost::system::error_code ignored;
     in_.cancel(ignored);
     out_.cancel(ignored);
-    queue_.clear();
-    queued_ = 0;
+    // Not what is being written: the write may still hold it until its
+    // handler runs.
+    pending_ = std::string();
     if (handlers_.closed) {
         auto closed = std::move(handlers_.closed);
         handlers_ = {};

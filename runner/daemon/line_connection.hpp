@@ -6,12 +6,16 @@
 // it skipped) without buffering it, and a client that does not read its
 // output is cut off once `max_queued` bytes wait for it, instead of letting
 // the daemon's memory grow.
+//
+// Lines sent in one turn of the event loop (the results of one read from a
+// worker, say) go out in one write, at the end of that turn: a run's events
+// cost a system call per batch, not per test, and none waits for a later
+// one.
 #pragma once
 
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -36,7 +40,7 @@ class LineConnection : public std::enable_shared_from_this<LineConnection> {
 
     void start(Handlers handlers);
     /// Queues `line` and a newline.
-    void send(std::string line);
+    void send(std::string_view line);
     /// Stops reading and writing; pending output is dropped.
     void close(const std::string& why);
     /// Stops reading, sends what is queued, then closes.
@@ -55,9 +59,10 @@ class LineConnection : public std::enable_shared_from_this<LineConnection> {
     std::array<char, 64 * 1024> chunk_{};
     std::string partial_;
     bool skipping_ = false;  ///< inside a line that is too long
-    std::deque<std::string> queue_;
-    std::size_t queued_ = 0;
+    std::string pending_;    ///< queued lines, not being written yet
+    std::string written_;    ///< the lines being written
     bool writing_ = false;
+    bool flush_posted_ = false;
     bool finishing_ = false;
     bool closed_ = false;
 };

@@ -149,7 +149,7 @@ struct Reader {
 };
 }  // namespace
 
-nlohmann::ordered_json run_params(const PoolOptions& o, std::chrono::milliseconds progress) {
+nlohmann::ordered_json run_params(const PoolOptions& o, const RunFeed& feed) {
     ojson per_binary = ojson::array();
     for (const auto& b : o.per_binary) {
         per_binary.push_back({{"timeout", maybe_seconds(b.timeout)},
@@ -163,26 +163,36 @@ nlohmann::ordered_json run_params(const PoolOptions& o, std::chrono::millisecond
     }
     ojson selection = ojson::array();
     for (const auto& s : o.selection) selection.push_back(selection_json(s));
-    return {{"binaries", o.binaries},
-            {"jobs", o.jobs},
-            {"max_fail", maybe(o.max_fail)},
-            {"max_worker_deaths", o.max_worker_deaths},
-            {"grace", o.shutdown_grace.count()},
-            {"settings", per_binary},
-            {"selection", selection},
-            {"progress_ms", progress.count()},
-            {"env", o.env ? ojson(*o.env) : ojson(nullptr)},
-            {"cwd", o.cwd}};
+    ojson params{{"binaries", o.binaries},
+                 {"jobs", o.jobs},
+                 {"max_fail", maybe(o.max_fail)},
+                 {"max_worker_deaths", o.max_worker_deaths},
+                 {"grace", o.shutdown_grace.count()},
+                 {"settings", per_binary},
+                 {"selection", selection},
+                 {"progress_ms", feed.progress.count()},
+                 {"env", o.env ? ojson(*o.env) : ojson(nullptr)},
+                 {"cwd", o.cwd}};
+    if (!feed.test_started) params["test_started"] = false;
+    return params;
 }
 
 bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults, PoolOptions& out,
                       std::chrono::milliseconds& progress, std::string& error) {
+    RunFeed feed;
+    if (!parse_run_params(params, defaults, out, feed, error)) return false;
+    progress = feed.progress;
+    return true;
+}
+
+bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults, PoolOptions& out,
+                      RunFeed& feed, std::string& error) {
     Reader r{error};
     PoolOptions o = defaults;
     o.binaries.clear();
     o.per_binary.clear();
     o.selection.clear();
-    progress = {};
+    feed = {};
     if (!params.is_object()) return r.fail("params", "expected an object");
     if (!params.contains("binaries")) return r.fail("params.binaries", "missing");
     if (!r.strings(params["binaries"], "params.binaries", o.binaries)) return false;
@@ -237,7 +247,10 @@ bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults,
             std::uint64_t n = 0;
             if (!r.count(value, at, n)) return false;
             if (n > 3'600'000) return r.fail(at, "at most 3600000 (an hour)");
-            progress = std::chrono::milliseconds(std::max<std::uint64_t>(n, n ? 20 : 0));
+            feed.progress = std::chrono::milliseconds(std::max<std::uint64_t>(n, n ? 20 : 0));
+        } else if (key == "test_started") {
+            if (!value.is_boolean()) return r.fail(at, "expected true or false");
+            feed.test_started = value.get<bool>();
         } else if (key == "settings") {
             if (!value.is_array() || value.size() != o.binaries.size())
                 return r.fail(at, "expected an array with one object per binary");

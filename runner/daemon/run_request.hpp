@@ -13,9 +13,16 @@
 
 namespace tend {
 
-/// `options` as run params; `progress` is how often the client wants
-/// progress notifications (zero: never).
-nlohmann::ordered_json run_params(const PoolOptions& options, std::chrono::milliseconds progress);
+/// What a client hears of its run besides the results and the end.
+struct RunFeed {
+    std::chrono::milliseconds progress{};  ///< `progress` notifications this often; zero: never
+    /// A `test_started` notification per test. `tend run` has no use for
+    /// them, and asks for none: they were half of what a run sent.
+    bool test_started = true;
+};
+
+/// `options` as run params, with what the client wants to hear.
+nlohmann::ordered_json run_params(const PoolOptions& options, const RunFeed& feed);
 
 /// Reads run params over `defaults`. False with `error` naming the field
 /// for params that are not a run: "params.binaries: expected an array of
@@ -23,5 +30,7 @@ nlohmann::ordered_json run_params(const PoolOptions& options, std::chrono::milli
 /// directory is not the client's).
 bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults, PoolOptions& out,
                       std::chrono::milliseconds& progress, std::string& error);
+bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults, PoolOptions& out,
+                      RunFeed& feed, std::string& error);
 
 }  // namespace tend

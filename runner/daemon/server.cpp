@@ -53,16 +53,24 @@ struct Server::Client {
     std::set<std::uint64_t> runs;
 };
 
-/// A run's events, as notifications to the client that asked for it.
+/// A run's events, as notifications to the client that asked for it. Each
+/// is written as text straight away (no JSON value is built for a test's
+/// events): they are as many as the tests.
 class Server::RunReporter final : public Reporter {
   public:
     RunReporter(Server& server, std::uint64_t client, std::uint64_t run,
-                std::chrono::milliseconds progress)
-        : server_(server), client_(client), run_(run), progress_(progress) {}
+                std::chrono::milliseconds progress, bool test_started)
+        : server_(server),
+          client_(client),
+          run_(run),
+          progress_(progress),
+          test_started_(test_started) {}
     void test(const TestEvent& e) override {
         auto& stats = server_.stats_[e.binary];
         if (e.final) ++stats.tests;
-        send(e.final ? "test_finished" : "test_attempt", to_json(e));
+        begin(e.final ? "test_finished" : "test_attempt");
+        append_json(line_, e);
+        send();
     }
     void recycle(const RecycleEvent& e) override {
         auto& stats = server_.stats_[e.binary];
@@ -75,19 +83,43 @@ class Server::RunReporter final : public Reporter {
     // The summary goes out as run_finished, when the run is over.
     void summary(const Summary&) override {}
     void slow(const SlowEvent& e) override { send("slow", to_json(e)); }
-    void started(const StartedEvent& e) override { send("test_started", to_json(e)); }
+    void started(const StartedEvent& e) override {
+        if (!test_started_) return;
+        begin("test_started");
+        append_json(line_, e);
+        send();
+    }
     std::chrono::milliseconds progress_interval() const override { return progress_; }
     void progress(const Progress& p) override { send("progress", to_json(p)); }
 
   private:
-    void send(const char* method, ojson event) {
-        event["run"] = run_;
-        server_.notify(client_, method, std::move(event));
+    /// The notification's start, up to its params: the event comes next.
+    void begin(const char* method) {
+        line_.clear();
+        line_ += R"({"jsonrpc":"2.0","method":")";
+        line_ += method;
+        line_ += R"(","params":)";
+    }
+    /// Ends the event object with the run's number, and the notification:
+    /// the bytes notify() writes for the same params.
+    void send() {
+        line_.pop_back();
+        line_ += ",\"run\":";
+        line_ += std::to_string(run_);
+        line_ += "}}";
+        server_.send_line(client_, line_);
+    }
+    void send(const char* method, const ojson& event) {
+        begin(method);
+        line_ += dump(event);
+        send();
     }
     Server& server_;
     std::uint64_t client_;
     std::uint64_t run_;
     std::chrono::milliseconds progress_;
+    bool test_started_;
+    std::string line_;  ///< the notification being written; its room kept for the next
 };
 
 struct Server::Run {
@@ -337,10 +369,14 @@ void Server::add_client(int in_fd, int out_fd) {
 }
 
 void Server::notify(std::uint64_t client, const char* method, ojson params) {
+    send_line(client,
+              dump(ojson{{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}}));
+}
+
+void Server::send_line(std::uint64_t client, std::string_view line) {
     const auto it = clients_.find(client);
     if (it == clients_.end()) return;
-    it->second->conn->send(
-        dump(ojson{{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}}));
+    it->second->conn->send(line);
 }
 
 void Server::respond(std::uint64_t client, const json& id, json result) {
@@ -427,15 +463,18 @@ bool Server::room_for_run(std::uint64_t client, const json& id) {
     return true;
 }
 
-void Server::start_run(std::uint64_t client, const json& id, PoolOptions opts,
-                       std::chrono::milliseconds progress, bool discover) {
+void Server::start_run(std::uint64_t client, const json& id, PoolOptions opts, RunFeed feed,
+                       bool discover) {
     const auto run_id = next_run_++;
     auto run = std::make_unique<Run>();
     run->id = run_id;
     run->client = client;
     run->discover = discover;
     run->request_id = id;
-    if (!discover) run->reporter = std::make_unique<RunReporter>(*this, client, run_id, progress);
+    if (!discover) {
+        run->reporter =
+            std::make_unique<RunReporter>(*this, client, run_id, feed.progress, feed.test_started);
+    }
     run->pool = std::make_unique<Pool>(std::move(opts), run->reporter.get(), warm_);
     auto* pool = run->pool.get();
     runs_[run_id] = std::move(run);
@@ -462,11 +501,11 @@ void Server::arm_alive_timer() {
 void Server::do_run(std::uint64_t client, const json& id, const json& params) {
     if (!room_for_run(client, id)) return;
     PoolOptions opts;
-    std::chrono::milliseconds progress{};
+    RunFeed feed;
     std::string error;
-    if (!parse_run_params(params, options_.defaults, opts, progress, error))
+    if (!parse_run_params(params, options_.defaults, opts, feed, error))
         return respond_error(client, id, kInvalidParams, error);
-    start_run(client, id, std::move(opts), progress, false);
+    start_run(client, id, std::move(opts), feed, false);
 }
 
 void Server::do_discover(std::uint64_t client, const json& id, const json& params) {
@@ -483,7 +522,7 @@ void Server::do_discover(std::uint64_t client, const json& id, const json& param
                              error.empty() ? "params: expected {\"binaries\": [paths]}" : error);
     }
     opts.list_only = true;
-    start_run(client, id, std::move(opts), {}, true);
+    start_run(client, id, std::move(opts), RunFeed{}, true);
 }
 
 void Server::do_cancel(std::uint64_t client, const json& id, const json& params) {

@@ -26,6 +26,7 @@
 #include <string>
 
 #include "daemon/line_connection.hpp"
+#include "daemon/run_request.hpp"
 #include "daemon/warm_pool.hpp"
 #include "pool/pool.hpp"
 
@@ -73,11 +74,13 @@ class Server {
     void respond_error(std::uint64_t client, const nlohmann::json& id, int code,
                        const std::string& message);
     void notify(std::uint64_t client, const char* method, nlohmann::ordered_json params);
+    /// One message, already JSON, to a client still connected.
+    void send_line(std::uint64_t client, std::string_view line);
 
     /// Whether a new run may start; if not, the client is told why.
     bool room_for_run(std::uint64_t client, const nlohmann::json& id);
-    void start_run(std::uint64_t client, const nlohmann::json& id, PoolOptions opts,
-                   std::chrono::milliseconds progress, bool discover);
+    void start_run(std::uint64_t client, const nlohmann::json& id, PoolOptions opts, RunFeed feed,
+                   bool discover);
     void do_run(std::uint64_t client, const nlohmann::json& id, const nlohmann::json& params);
     void do_discover(std::uint64_t client, const nlohmann::json& id, const nlohmann::json& params);
     void do_cancel(std::uint64_t client, const nlohmann::json& id, const nlohmann::json& params);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "report/events.hpp"
+#include "report/json_view.hpp"
 
 namespace tend {
 
@@ -28,13 +29,22 @@ ordered_json to_json(const Progress& p);
 /// U+FFFD instead of an exception.
 std::string dump_line(const ordered_json& j);
 
+/// Appends the event as one line of JSON, without the newline: the same
+/// bytes as dump_line(to_json(e)), written straight into `out` instead of
+/// through a JSON value. The daemon and `--json` write one per test, and
+/// building the value cost more than the test (issue 11).
+void append_json(std::string& out, const TestEvent& e);
+void append_json(std::string& out, const StartedEvent& e);
+
 /// Reads events back (the `event` key says which) and hands each to a
-/// reporter. Events borrow their data; a Replayer owns what they borrow for
-/// as long as it lives.
+/// reporter. Events borrow their data, from the Replayer and from what it
+/// read, for the reporter's call.
 class Replayer {
   public:
     explicit Replayer(Reporter& to) : to_(to) {}
     /// False with `error` for an object that is not an event tend writes.
+    /// Unknown members are ignored (the daemon adds `run`).
+    bool replay(JsonView::Value event, std::string& error);
     bool replay(const nlohmann::json& event, std::string& error);
     /// The summary, once one has been replayed.
     const Summary* summary() const { return have_summary_ ? &summary_ : nullptr; }
@@ -42,6 +52,11 @@ class Replayer {
 
   private:
     Reporter& to_;
+    // Kept from one event to the next, so that a test's event allocates
+    // nothing once they have grown.
+    std::string binary_;
+    protocol::TestInfo test_;
+    std::vector<protocol::Failure> failures_;
     Summary summary_;
     bool have_summary_ = false;
     int shutdown_signal_ = 0;

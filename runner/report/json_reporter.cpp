@@ -15,7 +15,9 @@ void JsonReporter::write(const std::string& line) {
 }
 
 void JsonReporter::test(const TestEvent& e) {
-    write(dump_line(to_json(e)));
+    line_.clear();
+    append_json(line_, e);
+    write(line_);
 }
 
 void JsonReporter::slow(const SlowEvent& e) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdio>
+#include <string>
 
 #include "report/events.hpp"
 
@@ -21,6 +22,7 @@ class JsonReporter final : public Reporter {
   private:
     void write(const std::string& line);
     std::FILE* out_;
+    std::string line_;  ///< a test's line, its room kept for the next
 };
 
 }  // namespace tend

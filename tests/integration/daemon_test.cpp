@@ -10,8 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <regex>
 #include <set>
@@ -181,6 +183,26 @@ std::string masked(const std::string& text) {
         "Workers: W");
 }
 
+/// JSON lines with what differs between two runs taken out (durations,
+/// worker pids and health, workers started) and in a fixed order.
+std::vector<json> comparable(std::vector<json> events) {
+    for (auto& e : events) {
+        for (const char* key : {"duration_ms", "worker_pid", "health", "workers"}) e.erase(key);
+        if (e.contains("detail")) e["detail"] = masked(e["detail"].get<std::string>());
+    }
+    std::stable_sort(events.begin(), events.end(), [](const json& a, const json& b) {
+        return a.value("binary", "") + "\n" + a.value("suite", "") + "\n" + a.value("name", "") <
+               b.value("binary", "") + "\n" + b.value("suite", "") + "\n" + b.value("name", "");
+    });
+    return events;
+}
+
+/// bench/noop_suite: TEND_BENCH_TESTS no-op tests, TEND_BENCH_PER_SUITE to a
+/// suite, registered at run time.
+std::string noop_suite() {
+    return fixture("../bench/noop_suite");
+}
+
 /// Like run_tend, but through start_tend and killed after `seconds`: a
 /// client or daemon that hangs fails the test instead of stopping it
 /// (exit_code is -1 then).
@@ -306,6 +328,110 @@ TEST_SUITE("daemon") {
                                             "--socket", d.socket, "--json"});
             CHECK(statuses(via_json.events) == statuses(alone_json.events));
         }
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("--json through the daemon is --json alone, but for timings, pids and health") {
+        Daemon d({"-j", "2"});
+        // Output of every size (noisy prints megabytes), text that needs
+        // escaping and bytes that are not UTF-8 (the hostile ones), crashes.
+        for (const char* name :
+             {"basic", "crashing", "scoped", "noisy", "terminal_hostile", "xml_hostile"}) {
+            INFO(name);
+            const auto alone = run_tend({"run", fixture(name), "-j", "1", "--no-daemon", "--json"});
+            for (int warm = 0; warm < 2; ++warm) {
+                const auto via = run_tend(
+                    {"run", fixture(name), "-j", "1", "--daemon", "--socket", d.socket, "--json"});
+                CHECK(via.exit_code == alone.exit_code);
+                REQUIRE(!via.events.empty());
+                CHECK(via.events.back()["event"] == "summary");
+                CHECK(comparable(via.events) == comparable(alone.events));
+            }
+        }
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("10,000 results through the daemon: each once, in order, then the summary") {
+        Daemon d({"-j", "2"});
+        const std::string env = "TEND_BENCH_TESTS=10000 TEND_BENCH_PER_SUITE=100";
+        // The first run starts workers and lists; the second is warm.
+        for (int warm = 0; warm < 2; ++warm) {
+            INFO("warm " << warm);
+            const auto o = run_tend(
+                {"run", noop_suite(), "-j", "2", "--daemon", "--socket", d.socket, "--json"}, env);
+            CHECK(o.exit_code == 0);
+            REQUIRE(o.events.size() == 10001);
+            CHECK(o.events.back()["event"] == "summary");
+            CHECK(o.events.back()["passed"] == 10000);
+            // Each test once; within a suite (a unit, one worker) in order.
+            std::vector<int> seen(10000, 0);
+            std::map<std::string, int> last_in_suite;
+            for (std::size_t i = 0; i + 1 < o.events.size(); ++i) {
+                const auto& e = o.events[i];
+                REQUIRE(e["event"] == "test");
+                const int n = std::stoi(e["name"].get<std::string>().substr(5));
+                REQUIRE((n >= 0 && n < 10000));
+                ++seen[static_cast<std::size_t>(n)];
+                auto [last, fresh] = last_in_suite.emplace(e["suite"].get<std::string>(), n);
+                if (!fresh) {
+                    CHECK(n == last->second + 1);
+                    last->second = n;
+                }
+            }
+            CHECK(std::count(seen.begin(), seen.end(), 1) == 10000);
+            const auto quiet = run_tend(
+                {"run", noop_suite(), "-j", "2", "--daemon", "--socket", d.socket, "-q"}, env);
+            CHECK(quiet.exit_code == 0);
+            CHECK(quiet.out.find("10000 passed") != std::string::npos);
+        }
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("a result reaches the client while a later test of its unit hangs") {
+        Daemon d({"-j", "1"});
+        const std::string dir = temp_dir("prompt");
+        const std::string out = dir + "/out";
+        const pid_t client =
+            start_tend({"run", fixture("hanging"), "--suite", "hangs", "-j", "1", "--daemon",
+                        "--socket", d.socket, "--json", "--grace", "0.2"},
+                       out);
+        bool arrived = false;
+        for (int i = 0; i < 1000 && !arrived; ++i) {
+            arrived = slurp(out).find(R"("name":"quick before")") != std::string::npos;
+            if (!arrived) ::usleep(10000);
+        }
+        CHECK(arrived);
+        CHECK(::waitpid(client, nullptr, WNOHANG) == 0);  // the run goes on
+        ::kill(client, SIGINT);
+        CHECK(wait_for(client, 20) == 130);
+        std::filesystem::remove_all(dir);
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("test_started notifications come unless a run asks for none") {
+        Daemon d;
+        Rpc rpc(d.socket);
+        REQUIRE(rpc.ok());
+        for (const bool wanted : {true, false}) {
+            INFO("test_started " << wanted);
+            json params{{"binaries", {fixture("basic")}}, {"suite", "math"}};
+            if (!wanted) params["test_started"] = false;
+            const auto started = rpc.call("run", params);
+            REQUIRE(started["result"]["run"].is_number());
+            std::size_t begun = 0, finished = 0;
+            for (auto m = rpc.next(); !m.is_null(); m = rpc.next()) {
+                const auto method = m.value("method", "");
+                begun += method == "test_started";
+                finished += method == "test_finished";
+                if (method == "run_finished") break;
+            }
+            CHECK(finished >= 2);
+            CHECK(begun == (wanted ? finished : 0));
+        }
+        const auto bad =
+            rpc.call("run", {{"binaries", {fixture("basic")}}, {"test_started", "no"}});
+        CHECK(bad["error"]["code"] == -32602);
+        CHECK(bad["error"]["message"] == "params.test_started: expected true or false");
         CHECK(d.stop() == 0);
     }
 

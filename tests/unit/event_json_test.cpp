@@ -85,3 +85,80 @@ TEST_CASE("a replayer refuses what is not an event, naming why") {
     CHECK_FALSE(replayer.replay(nlohmann::json::array(), error));
     CHECK(r.seen.empty());
 }
+
+TEST_CASE("append_json writes the bytes dump_line(to_json()) writes") {
+    const std::string binary = "/b/tests";
+    const std::vector<std::string> texts{
+        "",
+        "plain",
+        "quote \" backslash \\ slash /",
+        "controls \b\f\n\r\t \x01\x1f \x7f",
+        "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80",  // UTF-8
+        "bad \xff\xfe bytes \xc3",                    // not UTF-8: U+FFFD
+        std::string("nul \0 inside", 12),
+    };
+    const std::vector<double> ms{0, 0.001, 0.008681, 1.5, 123456.789, 1e-9, 3.6e15};
+    tend::protocol::Health some;
+    some.rss_bytes = 4096;
+    some.open_fds = 12;
+    std::size_t checked = 0;
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        const auto& text = texts[i];
+        const auto& other = texts[(i + 3) % texts.size()];
+        tend::protocol::TestInfo t;
+        t.id = static_cast<std::uint32_t>(i);
+        t.name = text;
+        t.suite = other;
+        t.file = "dir/" + text + ".cpp";
+        t.line = 4'000'000'000u;
+        std::vector<tend::protocol::Failure> failures;
+        if (i % 2) failures.push_back({text, 7, "CHECK", other, text, other, text});
+        if (i % 3) failures.push_back({"f.cpp", 8, "REQUIRE", "", "", "", ""});
+        const std::string bin = binary + text;
+        for (const auto status : {tend::TestStatus::passed, tend::TestStatus::crashed}) {
+            const tend::TestEvent e{bin,
+                                    t,
+                                    status,
+                                    static_cast<std::uint64_t>(ms[i % ms.size()] * 1e6),
+                                    i % 2 ? 0 : 4242,
+                                    i % 2 ? tend::protocol::Health{} : some,
+                                    failures,
+                                    text,
+                                    other,
+                                    i % 2 ? std::string_view() : std::string_view(other),
+                                    static_cast<std::uint32_t>(i + 1),
+                                    status == tend::TestStatus::passed};
+            std::string line = "kept ";
+            tend::append_json(line, e);
+            CHECK(line == "kept " + tend::dump_line(tend::to_json(e)));
+            ++checked;
+        }
+        const tend::StartedEvent started{binary, t, 77};
+        std::string line;
+        tend::append_json(line, started);
+        CHECK(line == tend::dump_line(tend::to_json(started)));
+    }
+    CHECK(checked == 2 * texts.size());
+}
+
+TEST_CASE("a test event with every kind of text survives append_json and the replayer") {
+    const std::string binary = "/b/caf\xc3\xa9";
+    tend::protocol::TestInfo t;
+    t.name = "tab\there \"quoted\" \xe2\x9c\x93";
+    t.suite = "s\\uite";
+    t.file = "f.cpp";
+    t.line = 3;
+    std::vector<tend::protocol::Failure> failures{{"f.cpp", 4, "CHECK", "a\nb", "1\n2", "", ""}};
+    const tend::TestEvent e{
+        binary, t, tend::TestStatus::failed, 1234567, 0, {}, failures, "out\x01", "", "", 1, true};
+    std::string line;
+    tend::append_json(line, e);
+    Recorder r;
+    tend::Replayer replayer(r);
+    tend::JsonView view;
+    std::string error;
+    REQUIRE(view.parse(line, error));
+    REQUIRE(replayer.replay(view.root(), error));
+    REQUIRE(r.seen.size() == 1);
+    CHECK(r.seen[0] == tend::to_json(e));
+}

@@ -42,4 +42,27 @@ TEST_SUITE("run request") {
         CHECK_FALSE(parse_run_params(params, PoolOptions{}, got, progress, error));
         CHECK(error.find("settings[0].startup_timeout") != std::string::npos);
     }
+
+    TEST_CASE("test_started: sent only when false, read back, refused when not a boolean") {
+        PoolOptions sent;
+        sent.binaries = {"/a"};
+        sent.per_binary = {BinarySettings{}};
+        CHECK_FALSE(run_params(sent, {}).contains("test_started"));
+        const auto params = nlohmann::json::parse(
+            run_params(sent, RunFeed{std::chrono::milliseconds(250), false}).dump());
+        CHECK(params["test_started"] == false);
+        PoolOptions got;
+        RunFeed feed;
+        std::string error;
+        REQUIRE_MESSAGE(parse_run_params(params, PoolOptions{}, got, feed, error), error);
+        CHECK_FALSE(feed.test_started);
+        CHECK(feed.progress == std::chrono::milliseconds(250));
+        auto bad = params;
+        bad["test_started"] = 0;
+        CHECK_FALSE(parse_run_params(bad, PoolOptions{}, got, feed, error));
+        CHECK(error == "params.test_started: expected true or false");
+        bad.erase("test_started");
+        REQUIRE(parse_run_params(bad, PoolOptions{}, got, feed, error));
+        CHECK(feed.test_started);
+    }
 }
