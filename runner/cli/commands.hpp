@@ -12,6 +12,7 @@
 
 #include "cli/options.hpp"
 #include "config/selection.hpp"
+#include "daemon/cache_bound.hpp"
 
 namespace tend::cli {
 
@@ -57,6 +58,8 @@ struct ServeFlags {
     bool stdio = false;
     std::string idle_exit;
     std::size_t max_clients = 64, max_runs = 256;
+    std::size_t cache_binaries = tend::CacheLimits{}.max_entries;
+    std::string cache_size = "32MiB";
     std::string socket_path;
     /// The subcommand, to ask which flags were given.
     const CLI::App* command = nullptr;

@@ -36,6 +36,17 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& flags) {
                      "Refuse runs past N under way, all clients, with a 'busy' error. Default 256")
         ->check(CLI::Range(1, 1 << 16))
         ->type_name("N");
+    serve
+        ->add_option("--cache-binaries", flags.cache_binaries,
+                     "Keep the test lists of N binaries at most for later runs, the least "
+                     "recently used going first. Default 64")
+        ->check(CLI::Range(1, 1 << 20))
+        ->type_name("N");
+    serve
+        ->add_option("--cache-size", flags.cache_size,
+                     "Keep SIZE of test lists at most (the last binary used stays whatever its "
+                     "size). Default 32MiB")
+        ->type_name("SIZE");
     add_socket_option(*serve, flags.socket_path);
     return serve;
 }
@@ -46,6 +57,13 @@ int serve_command(const ServeFlags& flags, FdLimit fd_limit) {
     serve_options.stdio = flags.stdio;
     serve_options.max_clients = flags.max_clients;
     serve_options.max_runs = flags.max_runs;
+    serve_options.cache.max_entries = flags.cache_binaries;
+    {
+        std::string why;
+        const auto bytes = tend::parse_size(flags.cache_size, why);
+        if (!bytes) return usage_error("--cache-size: " + why);
+        serve_options.cache.max_bytes = *bytes;
+    }
     serve_options.defaults.jobs = flags.command->count("--jobs")
                                       ? flags.jobs
                                       : std::max(1u, std::thread::hardware_concurrency());

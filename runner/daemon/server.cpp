@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <malloc.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -66,14 +67,14 @@ class Server::RunReporter final : public Reporter {
           progress_(progress),
           test_started_(test_started) {}
     void test(const TestEvent& e) override {
-        auto& stats = server_.stats_[e.binary];
+        auto& stats = server_.stats_of(e.binary);
         if (e.final) ++stats.tests;
         begin(e.final ? "test_finished" : "test_attempt");
         append_json(line_, e);
         send();
     }
     void recycle(const RecycleEvent& e) override {
-        auto& stats = server_.stats_[e.binary];
+        auto& stats = server_.stats_of(e.binary);
         ++stats.recycled[static_cast<std::size_t>(e.reason.kind)];
         stats.last_recycle = e.reason.sentence();
         send("recycle", to_json(e));
@@ -133,12 +134,13 @@ struct Server::Run {
 
 Server::Server(ServeOptions options)
     : options_(std::move(options)),
-      warm_(io_, options_.defaults.jobs),
+      warm_(io_, options_.defaults.jobs, options_.cache),
       signals_(io_, SIGINT, SIGTERM, SIGHUP),
       idle_timer_(io_),
       alive_timer_(io_),
       exit_timer_(io_),
-      accept_retry_(io_) {}
+      accept_retry_(io_),
+      sweep_timer_(io_) {}
 
 Server::~Server() {
     runs_.clear();
@@ -165,6 +167,7 @@ int Server::run(std::string& error) {
         if (!ec) on_signal(sig);
     });
     arm_idle_timer();
+    arm_sweep_timer();
     io_.run();
     // What the shutdown did, as `tend run` reports its own.
     if (shutting_down_) {
@@ -465,6 +468,9 @@ bool Server::room_for_run(std::uint64_t client, const json& id) {
 
 void Server::start_run(std::uint64_t client, const json& id, PoolOptions opts, RunFeed feed,
                        bool discover) {
+    // Binaries deleted since are forgotten before the new run adds its own:
+    // a stat per cached binary.
+    for (const auto& path : warm_.sweep()) stats_.erase(path);
     const auto run_id = next_run_++;
     auto run = std::make_unique<Run>();
     run->id = run_id;
@@ -619,6 +625,8 @@ void Server::on_closed(std::uint64_t client_id, const std::string&) {
     }
     clients_.erase(it);
     if (options_.stdio) return shut_down(SIGTERM);  // the editor closed stdin
+    // The last of a burst: what its connections held goes back now.
+    if (clients_.empty()) trim_memory();
     arm_idle_timer();
     maybe_exit();
 }
@@ -666,6 +674,7 @@ ojson Server::status() const {
               {{"memory", s.recycled[0]}, {"fds", s.recycled[1]}, {"age", s.recycled[2]}}},
              {"last_recycle", s.last_recycle}});
     }
+    const auto cache = warm_.cache_info();
     return {{"pid", ::getpid()},
             {"socket", options_.stdio ? ojson(nullptr) : ojson(options_.socket_path)},
             {"uptime_s", age(started_)},
@@ -674,7 +683,53 @@ ojson Server::status() const {
             {"shutting_down", shutting_down_},
             {"workers", workers},
             {"runs", runs},
-            {"binaries", binaries}};
+            {"binaries", binaries},
+            {"cache",
+             {{"binaries", cache.binaries},
+              {"lists", cache.lists},
+              {"bytes", cache.bytes},
+              {"max_binaries", cache.limits.max_entries},
+              {"max_bytes", cache.limits.max_bytes}}}};
+}
+
+Server::BinaryStats& Server::stats_of(const std::string& binary) {
+    auto it = stats_.find(binary);
+    if (it == stats_.end()) {
+        if (stats_.size() >= kMaxStats) {
+            const auto oldest =
+                std::min_element(stats_.begin(), stats_.end(), [](const auto& a, const auto& b) {
+                    return a.second.last_used < b.second.last_used;
+                });
+            stats_.erase(oldest);
+        }
+        it = stats_.emplace(binary, BinaryStats{}).first;
+    }
+    it->second.last_used = ++stats_clock_;
+    return it->second;
+}
+
+void Server::arm_sweep_timer() {
+    sweep_timer_.expires_after(options_.sweep_every);
+    sweep_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || shutting_down_) return;
+        sweep();
+        arm_sweep_timer();
+    });
+}
+
+void Server::sweep() {
+    for (const auto& path : warm_.sweep()) stats_.erase(path);
+    for (auto it = stats_.begin(); it != stats_.end();) {
+        if (!identify(it->first))
+            it = stats_.erase(it);
+        else
+            ++it;
+    }
+    if (clients_.empty()) trim_memory();
+}
+
+void Server::trim_memory() {
+    ::malloc_trim(0);
 }
 
 void Server::on_signal(int sig) {
@@ -694,6 +749,7 @@ void Server::shut_down(int sig) {
     shutting_down_ = true;
     shutdown_signal_ = sig;
     idle_timer_.cancel();
+    sweep_timer_.cancel();
     if (acceptor_) {
         boost::system::error_code ignored;
         acceptor_->close(ignored);

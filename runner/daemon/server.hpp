@@ -42,6 +42,10 @@ struct ServeOptions {
     std::size_t max_runs = 256;  ///< runs running or waiting for workers, all clients
     std::size_t max_line = 1 << 20;
     std::size_t max_queued = 64 << 20;  ///< output waiting for one client
+    /// The test lists kept for later runs (--cache-binaries, --cache-size).
+    CacheLimits cache;
+    /// How often cached binaries are looked at for deletion or rebuilds.
+    std::chrono::milliseconds sweep_every{10000};
 };
 
 /// The default socket: $XDG_RUNTIME_DIR/tend/tend.sock, else
@@ -97,6 +101,13 @@ class Server {
     /// every kAliveEvery: a client that hears nothing for much longer knows
     /// the daemon is stopped or hung (docs/editor-protocol.md).
     void arm_alive_timer();
+    /// Every sweep_every: drops what is kept for binaries deleted or rebuilt
+    /// (test lists, idle workers, statistics) and, with no client, gives
+    /// freed memory back to the system.
+    void arm_sweep_timer();
+    void sweep();
+    /// Gives the heap's free pages back (after a burst of clients).
+    void trim_memory();
 
     ServeOptions options_;
     boost::asio::io_context io_;
@@ -108,6 +119,7 @@ class Server {
     bool alive_armed_ = false;
     boost::asio::steady_timer exit_timer_;
     boost::asio::steady_timer accept_retry_;
+    boost::asio::steady_timer sweep_timer_;
     std::map<std::uint64_t, std::unique_ptr<Client>> clients_;
     std::map<std::uint64_t, std::unique_ptr<Run>> runs_;
     std::uint64_t next_client_ = 1;
@@ -121,12 +133,18 @@ class Server {
     std::optional<std::size_t> warm_stopped_;  ///< idle warm workers stopped at the end
     std::chrono::steady_clock::time_point started_;
     /// Per binary, over the daemon's life: tests run and recycles by reason.
+    /// Bounded like the test lists (kMaxStats, least recently used first),
+    /// and dropped with a deleted binary.
     struct BinaryStats {
         std::uint64_t tests = 0;
         std::array<std::uint64_t, 3> recycled{};
         std::string last_recycle;
+        std::uint64_t last_used = 0;
     };
+    static constexpr std::size_t kMaxStats = 1024;
+    BinaryStats& stats_of(const std::string& binary);
     std::map<std::string, BinaryStats> stats_;
+    std::uint64_t stats_clock_ = 0;
 };
 
 }  // namespace tend

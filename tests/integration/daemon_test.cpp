@@ -601,6 +601,73 @@ TEST_SUITE("daemon") {
         CHECK(d.stop() == 0);
     }
 
+    TEST_CASE("a deleted binary is forgotten: its test list, warm workers and statistics") {
+        Daemon d({"-j", "2"});
+        const std::string dir = temp_dir("deleted");
+        const std::string gone = dir + "/gone";
+        const std::string kept = dir + "/kept";
+        for (const auto& b : {gone, kept}) {
+            std::filesystem::copy_file(fixture("basic"), b);
+            ::chmod(b.c_str(), 0755);
+        }
+        CHECK(run_tend({"run", gone, "--daemon", "--socket", d.socket, "-q"}).exit_code != 3);
+        auto st = d.status();
+        CHECK(st["cache"]["binaries"] == 1);
+        REQUIRE(st["binaries"].size() == 1);
+        CHECK(st["binaries"][0]["binary"] == gone);
+        CHECK(!st["workers"].empty());  // warm, idle
+        std::filesystem::remove(gone);
+        // The next run, of another binary, sweeps the deleted one away.
+        CHECK(run_tend({"run", kept, "--daemon", "--socket", d.socket, "-q"}).exit_code != 3);
+        st = d.status();
+        CHECK(st["cache"]["binaries"] == 1);
+        REQUIRE(st["binaries"].size() == 1);
+        CHECK(st["binaries"][0]["binary"] == kept);
+        for (const auto& w : st["workers"]) CHECK(w["binary"] == kept);
+        std::filesystem::remove_all(dir);
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("the test-list cache holds --cache-binaries and --cache-size, newest first") {
+        const std::string dir = temp_dir("lru");
+        std::vector<std::string> paths;
+        for (int i = 0; i < 4; ++i) {
+            paths.push_back(dir + "/b" + std::to_string(i));
+            std::filesystem::create_hard_link(fixture("../bench/noop_suite"), paths.back());
+        }
+        {
+            Daemon d({"-j", "1", "--cache-binaries", "2"});
+            for (const auto& p : paths) {
+                CHECK(run_tend({"run", p, "--daemon", "--socket", d.socket, "-q"},
+                               "TEND_BENCH_TESTS=5")
+                          .exit_code == 0);
+            }
+            CHECK(d.status()["cache"]["binaries"] == 2);
+            // The newest two are warm: running the newest again discovers
+            // nothing and starts no worker.
+            const auto again =
+                run_tend({"run", paths[3], "--daemon", "--socket", d.socket, "--json"},
+                         "TEND_BENCH_TESTS=5");
+            REQUIRE(again.of("summary").size() == 1);
+            CHECK(again.of("summary")[0]["workers"]["started"] == 0);
+            CHECK(d.stop() == 0);
+        }
+        {
+            // 1 KiB holds none of them: only the last one used stays.
+            Daemon d({"-j", "1", "--cache-size", "1KiB"});
+            for (const auto& p : paths) {
+                CHECK(run_tend({"run", p, "--daemon", "--socket", d.socket, "-q"},
+                               "TEND_BENCH_TESTS=50")
+                          .exit_code == 0);
+            }
+            const auto cache = d.status()["cache"];
+            CHECK(cache["binaries"] == 1);
+            CHECK(cache["max_bytes"] == 1024);
+            CHECK(d.stop() == 0);
+        }
+        std::filesystem::remove_all(dir);
+    }
+
     TEST_CASE("a binary listed under another environment is listed again") {
         // The benchmark suite registers as many tests as TEND_BENCH_TESTS says.
         const std::string suite = fixture("../bench/noop_suite");
