@@ -20,6 +20,7 @@ std::vector<std::size_t> over_budget(const std::vector<CacheEntry>& entries,
     std::vector<std::size_t> drop;
     for (std::size_t i = 0; i + 1 < order.size(); ++i) {  // never the newest
         if (count <= limits.max_entries && bytes <= limits.max_bytes) break;
+        if (entries[order[i]].pinned) continue;
         drop.push_back(order[i]);
         --count;
         bytes -= entries[order[i]].bytes;

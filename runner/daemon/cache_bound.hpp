@@ -17,11 +17,13 @@ struct CacheLimits {
 struct CacheEntry {
     std::uint64_t last_used = 0;  ///< a use counter: larger is more recent
     std::size_t bytes = 0;
+    bool pinned = false;  ///< in use by a run: it stays, and counts
 };
 
 /// The entries to drop (indices into `entries`, least recently used first)
-/// so that what stays is within `limits`. The most recently used entry
-/// always stays, however big: a run's own binary is never evicted by itself.
+/// so that what stays is within `limits`, as far as dropping entries that
+/// are not pinned can make it. The most recently used entry always stays,
+/// however big: a binary is never evicted by itself.
 std::vector<std::size_t> over_budget(const std::vector<CacheEntry>& entries,
                                      const CacheLimits& limits);
 

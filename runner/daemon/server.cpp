@@ -84,6 +84,9 @@ class Server::RunReporter final : public Reporter {
     // The summary goes out as run_finished, when the run is over.
     void summary(const Summary&) override {}
     void slow(const SlowEvent& e) override { send("slow", to_json(e)); }
+    void binary_done(const std::string& binary) override {
+        send("binary_finished", ojson{{"event", "binary_done"}, {"binary", binary}});
+    }
     void started(const StartedEvent& e) override {
         if (!test_started_) return;
         begin("test_started");
@@ -612,6 +615,7 @@ void Server::run_done(std::uint64_t run_id) {
     // The pool is destroyed here, outside its own handlers (run_done runs
     // from a posted handler).
     run.reset();
+    trim_memory();
     maybe_exit();
 }
 
@@ -625,8 +629,7 @@ void Server::on_closed(std::uint64_t client_id, const std::string&) {
     }
     clients_.erase(it);
     if (options_.stdio) return shut_down(SIGTERM);  // the editor closed stdin
-    // The last of a burst: what its connections held goes back now.
-    if (clients_.empty()) trim_memory();
+    trim_memory();
     arm_idle_timer();
     maybe_exit();
 }
@@ -709,7 +712,7 @@ Server::BinaryStats& Server::stats_of(const std::string& binary) {
 }
 
 void Server::arm_sweep_timer() {
-    sweep_timer_.expires_after(options_.sweep_every);
+    sweep_timer_.expires_after(std::max(options_.sweep_every, std::chrono::milliseconds(100)));
     sweep_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec || shutting_down_) return;
         sweep();
@@ -725,11 +728,16 @@ void Server::sweep() {
         else
             ++it;
     }
-    if (clients_.empty()) trim_memory();
+    trim_memory();
 }
 
 void Server::trim_memory() {
+    // After the last of a burst (clients and their runs gone), what they
+    // held goes back to the system: glibc keeps freed heap otherwise.
+    if (!clients_.empty() || !runs_.empty()) return;
+#ifdef __GLIBC__
     ::malloc_trim(0);
+#endif
 }
 
 void Server::on_signal(int sig) {

@@ -106,7 +106,7 @@ class Server {
     /// freed memory back to the system.
     void arm_sweep_timer();
     void sweep();
-    /// Gives the heap's free pages back (after a burst of clients).
+    /// With no client and no run left: gives the heap's free pages back.
     void trim_memory();
 
     ServeOptions options_;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <limits>
 
 namespace tend {
 
@@ -25,23 +26,22 @@ WarmPool::~WarmPool() {
 std::optional<BinaryIdentity> WarmPool::refresh(const std::string& path) {
     const auto now = identify(path);
     auto it = binaries_.find(path);
-    if (it != binaries_.end() && (!now || !(it->second.identity == *now))) {
-        binaries_.erase(it);
-        // Idle workers of the old build: not for any run any more.
-        evict_idle_of(path);
-    }
+    if (it != binaries_.end() && (!now || !(it->second.identity == *now))) binaries_.erase(it);
+    // Idle workers of another build (or of none): not for any run any more,
+    // whether the binary's list is cached or not.
+    evict_idle_of(path, now);
     if (now) {
         auto& c = binaries_[path];
-        if (c.tests.empty()) c.identity = *now;
+        c.identity = *now;
         c.last_used = ++use_clock_;
         bound_cache();
     }
     return now;
 }
 
-void WarmPool::evict_idle_of(const std::string& path) {
+void WarmPool::evict_idle_of(const std::string& path, const std::optional<BinaryIdentity>& now) {
     for (auto w = idle_.begin(); w != idle_.end();) {
-        if (w->second.proc->binary() == path)
+        if (w->second.proc->binary() == path && !(now && w->second.identity == *now))
             evict(w++);
         else
             ++w;
@@ -55,15 +55,20 @@ std::size_t WarmPool::Cached::bytes() const {
 }
 
 void WarmPool::bound_cache() {
-    std::vector<CacheEntry> entries;
-    std::vector<std::map<std::string, Cached>::iterator> at;
-    entries.reserve(binaries_.size());
-    at.reserve(binaries_.size());
+    std::set<std::string_view> pinned;
+    for (const auto& [_, paths] : pins_) pinned.insert(paths.begin(), paths.end());
+    // Entries with a list are bounded by the limits; those without (a path
+    // refreshed, not yet listed) cost next to nothing and are bounded apart.
+    std::vector<CacheEntry> lists, bare;
+    std::vector<std::map<std::string, Cached>::iterator> lists_at, bare_at;
     for (auto it = binaries_.begin(); it != binaries_.end(); ++it) {
-        entries.push_back({it->second.last_used, it->second.bytes()});
-        at.push_back(it);
+        const CacheEntry e{it->second.last_used, it->second.bytes(), pinned.count(it->first) > 0};
+        (it->second.tests.empty() ? bare : lists).push_back(e);
+        (it->second.tests.empty() ? bare_at : lists_at).push_back(it);
     }
-    for (const auto i : over_budget(entries, cache_limits_)) binaries_.erase(at[i]);
+    for (const auto i : over_budget(lists, cache_limits_)) binaries_.erase(lists_at[i]);
+    const CacheLimits bare_limits{kMaxBareEntries, std::numeric_limits<std::size_t>::max()};
+    for (const auto i : over_budget(bare, bare_limits)) binaries_.erase(bare_at[i]);
 }
 
 std::vector<std::string> WarmPool::sweep() {
@@ -75,8 +80,14 @@ std::vector<std::string> WarmPool::sweep() {
             continue;
         }
         dropped.push_back(it->first);
-        evict_idle_of(it->first);
         it = binaries_.erase(it);
+    }
+    // Idle workers of binaries deleted or rebuilt since, cached or not.
+    std::map<std::string, std::optional<BinaryIdentity>> now;
+    for (const auto& [_, idle] : idle_) now.try_emplace(idle.proc->binary(), std::nullopt);
+    for (auto& [path, identity] : now) {
+        identity = identify(path);
+        evict_idle_of(path, identity);
     }
     return dropped;
 }
@@ -104,7 +115,10 @@ void WarmPool::remember_tests(const std::string& path, const BinaryIdentity& ide
                               const std::string& context, TestList tests) {
     auto& c = binaries_[path];
     if (!(c.identity == identity)) {
-        if (!c.tests.empty()) return;  // a newer build is cached already
+        // Listed from a build that is not the one at `path` now (rebuilt
+        // while it was being listed): nothing to keep.
+        if (const auto now = identify(path); !now || !(*now == identity)) return;
+        c.tests.clear();
         c.identity = identity;
     }
     // Bounded: a client whose environment changes with every run must not
@@ -206,10 +220,10 @@ void WarmPool::give_back(std::shared_ptr<WorkerProcess> w, const BinaryIdentity&
     auto h = holders_.find(&client);
     if (h != holders_.end() && --h->second == 0) holders_.erase(h);
     w->set_listener(*this);
-    const auto current = binaries_.find(w->binary());
+    const auto now = identify(w->binary());
     const auto* key = w.get();
     idle_[key] = Idle{std::move(w), identity, context, health};
-    if (current == binaries_.end() || !(current->second.identity == identity)) {
+    if (!now || !(*now == identity)) {
         evict(idle_.find(key));  // a rebuilt binary: this worker runs the old build
     }
     wake_next();
@@ -226,6 +240,7 @@ bool WarmPool::should_yield(const Client& client, std::size_t holds) const {
 
 void WarmPool::forget(Client& client) {
     known_.erase(&client);
+    pins_.erase(&client);
     waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), &client), waiting_.end());
     holders_.erase(&client);
     if (granted_.erase(&client)) wake_next();  // its turn passes on

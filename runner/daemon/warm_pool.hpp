@@ -68,6 +68,9 @@ class WarmPool final : public WorkerProcess::Listener {
     /// a rebuilt binary loses its test list and its idle workers. Returns
     /// the identity now (nothing if the file cannot be read).
     std::optional<BinaryIdentity> refresh(const std::string& path);
+    /// `client` runs `path`: its cache entry stays while the run lasts (until
+    /// forget()), whatever else is cached meanwhile.
+    void pin(const Client& client, const std::string& path) { pins_[&client].insert(path); }
     /// The cached test list of the binary at `path` as `identity`, listed
     /// in `context` (environment and working directory: a binary may
     /// register tests by what it finds there).
@@ -151,8 +154,10 @@ class WarmPool final : public WorkerProcess::Listener {
     };
     /// Past the cache limits: the least recently used entries go.
     void bound_cache();
-    /// Stops the idle workers of `path`.
-    void evict_idle_of(const std::string& path);
+    /// Stops the idle workers of `path` that are not of the build `now`.
+    void evict_idle_of(const std::string& path, const std::optional<BinaryIdentity>& now);
+    /// Entries without a list kept at most (see bound_cache()).
+    static constexpr std::size_t kMaxBareEntries = 1024;
     void evict(std::map<const WorkerProcess*, Idle>::iterator it);
     /// `client` starts waiting: the runs holding workers look again
     /// whether they hold an idle one they can give.
@@ -173,6 +178,7 @@ class WarmPool final : public WorkerProcess::Listener {
     std::map<const Client*, std::size_t> holders_;  ///< runs holding workers
     std::set<const Client*> known_;                 ///< runs not forgotten yet
     std::set<const Client*> granted_;               ///< woken for their turn, not yet taken it
+    std::map<const Client*, std::set<std::string>> pins_;  ///< binaries of runs under way
 };
 
 }  // namespace tend

@@ -141,7 +141,9 @@ Summary Pool::run() {
 void Pool::start(std::function<void(const Summary&)> done) {
     done_ = std::move(done);
     // Binaries as they are now: a rebuilt one is discovered again, an
-    // unchanged one takes its test list from the warm pool.
+    // unchanged one takes its test list from the warm pool, which keeps
+    // them all while this run lasts.
+    for (const auto& b : binaries_) warm_->pin(*this, b.path);
     for (std::size_t i = 0; i < binaries_.size(); ++i) {
         auto& b = binaries_[i];
         const auto identity = warm_->refresh(b.path);
@@ -911,7 +913,9 @@ void Pool::release_done_binaries() {
         });
         // Nothing of it runs or waits, and a retry would be waiting: its
         // results are all reported, and tend keeps nothing of them.
-        if (!busy) b.tests.reset();
+        if (busy) continue;
+        b.tests.reset();
+        if (reporter_) reporter_->binary_done(b.path);
     }
 }
 

@@ -125,7 +125,9 @@ struct PoolOptions {
 
 struct BinaryTests {
     std::string binary;
-    std::shared_ptr<const TestTable> tests;  ///< never null (empty when discovery failed)
+    /// Never null: empty when discovery failed, and in a run once the binary
+    /// was done (its list let go).
+    std::shared_ptr<const TestTable> tests;
     std::string error;                       ///< why discovery failed, if it did
 };
 

@@ -56,7 +56,8 @@ void TestTable::push_back(const protocol::TestInfo& t) {
     r.line = t.line;
     if (!t.tags.empty()) {
         std::string key;
-        for (const auto& tag : t.tags) (key += tag) += '\0';
+        // Each tag with its length first: no two sets share a key.
+        for (const auto& tag : t.tags) (key += std::to_string(tag.size()) + ':') += tag;
         const auto [it, added] = tag_set_index_.try_emplace(
             std::move(key), static_cast<std::uint32_t>(tag_sets_.size()));
         if (added) tag_sets_.push_back(t.tags);
@@ -108,6 +109,7 @@ void TestTable::finish() {
     }
     blocks_.shrink_to_fit();
     finished_ = true;
+    bytes_ = count_bytes();
 }
 
 TestView TestTable::operator[](std::size_t id) const {
@@ -124,7 +126,7 @@ TestView TestTable::operator[](std::size_t id) const {
     return v;
 }
 
-std::size_t TestTable::bytes() const {
+std::size_t TestTable::count_bytes() const {
     std::size_t n = sizeof *this + rows_.capacity() * sizeof(void*) + block_bytes_;
     // Every block of rows is whole but the last, which finish() shrinks.
     const std::size_t last = size_ & (kRowsPerBlock - 1);

@@ -60,8 +60,10 @@ class TestTable {
     TestTable() = default;
     TestTable(const TestTable&) = delete;
     TestTable& operator=(const TestTable&) = delete;
-    TestTable(TestTable&&) = default;
-    TestTable& operator=(TestTable&&) = default;
+    /// Views point into the table: it stays where it is made (in a
+    /// shared_ptr) and is never copied or moved.
+    TestTable(TestTable&&) = delete;
+    TestTable& operator=(TestTable&&) = delete;
 
     /// Adds `t` as the next test: its id must be size().
     void push_back(const protocol::TestInfo& t);
@@ -84,8 +86,9 @@ class TestTable {
         const auto& r = row(id);
         return r.suite ? r.suite : r.file | kFileKey;
     }
-    /// The memory the table holds, roughly (for cache budgets).
-    std::size_t bytes() const;
+    /// The memory the table holds, roughly (for cache budgets); counted
+    /// once when finished.
+    std::size_t bytes() const { return finished_ ? bytes_ : count_bytes(); }
 
     class const_iterator {
       public:
@@ -132,6 +135,7 @@ class TestTable {
     }
 
     std::uint32_t intern(std::string_view s);
+    std::size_t count_bytes() const;
     const char* keep_name(std::string_view name);
 
     std::vector<std::unique_ptr<Row[]>> rows_;
@@ -142,6 +146,7 @@ class TestTable {
     std::size_t block_size_ = 0;       ///< of the current block of names
     std::size_t block_first_row_ = 0;  ///< the first test named in it
     bool finished_ = false;
+    std::size_t bytes_ = 0;  ///< count_bytes() when finished
     char* block_at_ = nullptr;
     std::size_t block_bytes_ = 0;
     /// Suites and files, each once; index 0 is the empty string.
@@ -150,7 +155,7 @@ class TestTable {
     /// Tag sets and timeouts, each once; index 0 is none.
     std::vector<std::vector<std::string>> tag_sets_{{}};
     std::vector<double> timeouts_{0.0};
-    std::unordered_map<std::string, std::uint32_t> tag_set_index_;    ///< tags joined by NULs
+    std::unordered_map<std::string, std::uint32_t> tag_set_index_;    ///< "length:tag" each
     std::unordered_map<std::uint64_t, std::uint32_t> timeout_index_;  ///< by bit pattern
 };
 

@@ -480,6 +480,10 @@ bool Replayer::replay(JsonView::Value j, std::string& error) {
         const auto pid = f.pid("worker_pid");
         if (!f.bad().empty()) return malformed();
         to_.slow(SlowEvent{binary_, test_, running_ns, pid});
+    } else if (kind == "binary_done") {
+        binary_ = f.text("binary");
+        if (!f.bad().empty()) return malformed();
+        to_.binary_done(binary_);
     } else if (kind == "recycle") {
         binary_ = f.text("binary");
         const auto reason = f.text("reason");

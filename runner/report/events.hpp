@@ -139,6 +139,11 @@ class Reporter {
     virtual void summary(const Summary& s) = 0;
     virtual void slow(const SlowEvent&) {}
     virtual void started(const StartedEvent&) {}
+    /// Every final result of `binary` has been reported: nothing more of it
+    /// comes but notices (a reporter that keeps its results can write them
+    /// out and let them go). Not every binary gets one (a run interrupted,
+    /// a binary that never started): summary() ends them all.
+    virtual void binary_done(const std::string&) {}
     /// How often the reporter wants progress(); zero for never.
     virtual std::chrono::milliseconds progress_interval() const { return {}; }
     virtual void progress(const Progress&) {}

@@ -404,15 +404,19 @@ void JunitReporter::spool(Suite& s, std::uint32_t id, std::string_view name, std
 
 bool JunitReporter::flush_spool() {
     if (!error_.empty()) return false;
+    // At its place, not at the descriptor's offset: binary_done() writes
+    // with pwrite too.
     std::string_view rest = spool_buf_;
+    auto at = spool_end_ - rest.size();
     while (!rest.empty()) {
-        const auto n = ::write(spool_fd_, rest.data(), rest.size());
+        const auto n = ::pwrite(spool_fd_, rest.data(), rest.size(), static_cast<off_t>(at));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             fail(n < 0 ? errno : EIO);
             return false;
         }
         rest.remove_prefix(static_cast<std::size_t>(n));
+        at += static_cast<std::uint64_t>(n);
     }
     spool_buf_.clear();
     // One huge testcase does not keep its buffer for the rest of the run.
@@ -505,19 +509,75 @@ void JunitReporter::append_testcase(std::string& buf, std::string_view name,
     buf += "    </testcase>\n";
 }
 
-bool JunitReporter::write(const Summary& summary) {
+void JunitReporter::settle_retried(Suite& suite) {
     // An attempt whose final event never came (it cannot happen today)
     // still shows: its last attempt stands for the result. It goes to the
     // spool after every other, so it comes after them among equal ids.
-    for (auto& suite : suites_) {
-        for (auto& [id, p] : suite.retried) {
-            if (p.earlier.empty()) continue;
-            const Attempt last = std::move(p.earlier.back());
-            p.earlier.pop_back();
-            spool(suite, id, p.name, p.suite, p.file, p.line, last.view(), p.earlier);
-        }
-        suite.retried.clear();
+    for (auto& [id, p] : suite.retried) {
+        if (p.earlier.empty()) continue;
+        const Attempt last = std::move(p.earlier.back());
+        p.earlier.pop_back();
+        spool(suite, id, p.name, p.suite, p.file, p.line, last.view(), p.earlier);
     }
+    suite.retried.clear();
+}
+
+void JunitReporter::sort_cases(Suite& suite) {
+    // Registration order, not completion order: the same run gives the
+    // same file whatever -j did. Spool offsets grow in arrival order, so
+    // they keep equal ids in that order, as a stable sort would.
+    std::sort(suite.cases.begin(), suite.cases.end(), [](const Entry& a, const Entry& b) {
+        return a.id != b.id ? a.id < b.id : a.offset < b.offset;
+    });
+}
+
+void JunitReporter::binary_done(const std::string& binary) {
+    if (!error_.empty()) return;
+    auto& s = suite_of(binary);
+    if (s.sealed) return;
+    settle_retried(s);
+    if (!flush_spool()) return;
+    sort_cases(s);
+    // Added up in this order, the sum is the same double as always.
+    double time = 0;
+    for (const auto& c : s.cases) time += static_cast<double>(c.duration_ns) / 1e9;
+    // The testcases, in order, to the spool's end: runs of neighbours in one
+    // piece, through a bounded buffer.
+    const std::uint64_t from = spool_end_;
+    std::unique_ptr<char[]> chunk;
+    for (std::size_t c = 0; c < s.cases.size();) {
+        std::uint64_t at = s.cases[c].offset;
+        std::uint64_t to = at + s.cases[c].length;
+        for (++c; c < s.cases.size() && s.cases[c].offset == to; ++c) to += s.cases[c].length;
+        if (!chunk) chunk = std::make_unique<char[]>(kCopyChunk);
+        while (at < to) {
+            const auto want =
+                static_cast<std::size_t>(std::min<std::uint64_t>(to - at, kCopyChunk));
+            const auto n = ::pread(spool_fd_, chunk.get(), want, static_cast<off_t>(at));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return fail(n < 0 ? errno : EIO);
+            std::string_view piece(chunk.get(), static_cast<std::size_t>(n));
+            while (!piece.empty()) {
+                const auto w =
+                    ::pwrite(spool_fd_, piece.data(), piece.size(), static_cast<off_t>(spool_end_));
+                if (w < 0 && errno == EINTR) continue;
+                if (w <= 0) return fail(w < 0 ? errno : EIO);
+                piece.remove_prefix(static_cast<std::size_t>(w));
+                spool_end_ += static_cast<std::uint64_t>(w);
+            }
+            at += static_cast<std::uint64_t>(n);
+        }
+    }
+    s.sealed = true;
+    s.sealed_from = from;
+    s.sealed_to = spool_end_;
+    s.sealed_cases = s.cases.size();
+    s.sealed_time = time;
+    std::vector<Entry>().swap(s.cases);
+}
+
+bool JunitReporter::write(const Summary& summary) {
+    for (auto& suite : suites_) settle_retried(suite);
     if (!flush_spool()) return false;
 
     const std::string tmp = path_ + ".tmp";
@@ -560,18 +620,14 @@ bool JunitReporter::write(const Summary& summary) {
     Counts total;
     std::vector<Counts> counts;
     for (auto& suite : suites_) {
-        // Registration order, not completion order: the same run gives the
-        // same file whatever -j did. Spool offsets grow in arrival order, so
-        // they keep equal ids in that order, as a stable sort would.
-        std::sort(suite.cases.begin(), suite.cases.end(), [](const Entry& a, const Entry& b) {
-            return a.id != b.id ? a.id < b.id : a.offset < b.offset;
-        });
+        sort_cases(suite);
         Counts n;
-        n.tests = suite.cases.size() + suite.errors.size();
+        n.tests = suite.sealed_cases + suite.cases.size() + suite.errors.size();
         n.failures = suite.failed;
         n.errors = suite.errored + suite.errors.size();
         n.skipped = suite.skipped;
         // Added up in this order, the sum is the same double as always.
+        n.time = suite.sealed_time;
         for (const auto& c : suite.cases) n.time += static_cast<double>(c.duration_ns) / 1e9;
         total.tests += n.tests;
         total.failures += n.failures;
@@ -601,8 +657,11 @@ bool JunitReporter::write(const Summary& summary) {
             "    <properties>\n      <property name=\"binary\" value=\"{}\"/>\n    </properties>\n",
             attr(absolute(suite.binary)));
         flush();
-        // The testcases, in runs of neighbours in the spool: in one read
-        // when they ended in registration order.
+        // The testcases: those of a binary that was done are in order in one
+        // piece; the rest in runs of neighbours in the spool (in one read
+        // when they ended in registration order). A result that came after
+        // its binary was done (none should) follows those before.
+        if (suite.sealed) copy(suite.sealed_from, suite.sealed_to);
         for (std::size_t c = 0; c < suite.cases.size();) {
             const auto from = suite.cases[c].offset;
             auto to = from + suite.cases[c].length;

@@ -3,9 +3,11 @@
 // nested reruns Maven surefire writes. Each final result is rendered at
 // once into an unnamed temporary file (the spool); in memory stay only
 // per-binary counts and 24 bytes a testcase saying where its XML lies, plus
-// the attempts of tests whose retries are still pending. summary() writes
-// the file from the spool in registration order, through a temporary file
-// and a rename, so a half-written file never appears.
+// the attempts of tests whose retries are still pending. When a binary is
+// done (binary_done()) its testcases are copied in registration order to the
+// spool's end and its index goes, so what stays is per binary in flight.
+// summary() writes the file from the spool, through a temporary file and a
+// rename, so a half-written file never appears.
 // docs/junit.md has the layout, the status mapping and the escaping rules.
 #pragma once
 
@@ -46,6 +48,10 @@ class JunitReporter final : public Reporter {
     void notice(const Notice& n) override;
     void shutdown(const ShutdownReport&) override {}
     void summary(const Summary& s) override;
+    /// The binary's testcases are copied, in id order, to the end of the
+    /// spool, and its index is let go: what stays is per binary, not per
+    /// result.
+    void binary_done(const std::string& binary) override;
 
     /// Why the file cannot be (or could not be) written, as strerror()
     /// says it; empty while all is well. Once set, results are no longer
@@ -105,7 +111,17 @@ class JunitReporter final : public Reporter {
         std::uint64_t failed = 0, errored = 0, skipped = 0;
         std::vector<std::string> errors;    ///< notices that fail the run
         std::vector<std::string> warnings;  ///< notices that do not
+        /// Once the binary is done: its testcases in order, as spool bytes
+        /// [sealed_from, sealed_to), and what the index said of them.
+        bool sealed = false;
+        std::uint64_t sealed_from = 0, sealed_to = 0;
+        std::uint64_t sealed_cases = 0;
+        double sealed_time = 0;
     };
+    /// The attempts of tests whose final event never came, as results.
+    void settle_retried(Suite& s);
+    /// Sorts the suite's index into registration order.
+    static void sort_cases(Suite& s);
 
     Suite& suite_of(const std::string& binary);
     /// Renders a final testcase into the spool and indexes it.

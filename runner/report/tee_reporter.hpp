@@ -33,6 +33,9 @@ class TeeReporter final : public Reporter {
     void started(const StartedEvent& e) override {
         for (auto* r : to_) r->started(e);
     }
+    void binary_done(const std::string& binary) override {
+        for (auto* r : to_) r->binary_done(binary);
+    }
     /// The most frequent of the reporters that want progress at all.
     std::chrono::milliseconds progress_interval() const override {
         std::chrono::milliseconds every{};

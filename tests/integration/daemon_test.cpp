@@ -668,6 +668,28 @@ TEST_SUITE("daemon") {
         std::filesystem::remove_all(dir);
     }
 
+    TEST_CASE("a run of more binaries than the cache holds keeps them all warm for the next") {
+        const std::string dir = temp_dir("pinned");
+        std::vector<std::string> args{"run"};
+        for (int i = 0; i < 3; ++i) {
+            args.push_back(dir + "/b" + std::to_string(i));
+            std::filesystem::create_hard_link(fixture("../bench/noop_suite"), args.back());
+        }
+        Daemon d({"-j", "3", "--cache-binaries", "2"});
+        args.insert(args.end(), {"--daemon", "--socket", d.socket, "--json", "-j", "3"});
+        const auto first = run_tend(args, "TEND_BENCH_TESTS=5");
+        REQUIRE(first.of("summary").size() == 1);
+        CHECK(first.of("summary")[0]["passed"] == 15);
+        // While a run lasts its binaries stay cached, and their workers warm:
+        // the same run again lists nothing and starts nothing.
+        const auto again = run_tend(args, "TEND_BENCH_TESTS=5");
+        REQUIRE(again.of("summary").size() == 1);
+        CHECK(again.of("summary")[0]["passed"] == 15);
+        CHECK(again.of("summary")[0]["workers"]["started"] == 0);
+        CHECK(d.stop() == 0);
+        std::filesystem::remove_all(dir);
+    }
+
     TEST_CASE("a binary listed under another environment is listed again") {
         // The benchmark suite registers as many tests as TEND_BENCH_TESTS says.
         const std::string suite = fixture("../bench/noop_suite");

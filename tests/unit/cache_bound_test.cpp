@@ -29,3 +29,14 @@ TEST_CASE("the most recently used entry stays however big it is") {
     CHECK(over_budget(entries, CacheLimits{10, 100}) == std::vector<std::size_t>{0, 2});
     CHECK(over_budget({{1, 1000}}, CacheLimits{0, 0}).empty());
 }
+
+TEST_CASE("entries a run uses stay: the others go instead, even newer ones") {
+    // A run of three binaries: while it starts, the later ones must not push
+    // out the first.
+    const std::vector<CacheEntry> entries{
+        {1, 10, true}, {2, 10, false}, {3, 10, true}, {4, 10, true}};
+    CHECK(over_budget(entries, CacheLimits{2, 1000}) == std::vector<std::size_t>{1});
+    // Nothing but pinned entries: the cache stays over its bound until the
+    // run is over.
+    CHECK(over_budget({{1, 10, true}, {2, 10, true}}, CacheLimits{1, 1000}).empty());
+}

@@ -604,30 +604,43 @@ TEST_SUITE("JunitReporter spool") {
                 tests.push_back(std::move(attempts));
             }
         }
-        Report in_order, shuffled;
+        Report in_order, shuffled, sealed;
         tend::JunitReporter a(in_order.path, binaries), b(shuffled.path, binaries);
+        // The third is told when each binary is done, as a run tells it: it
+        // writes the binary's testcases out in order then and lets them go.
+        tend::JunitReporter c(sealed.path, binaries);
         for (const auto& t : tests) {
             for (const auto& e : t) e.to(a);
         }
         std::mt19937 rng(11);
         std::vector<std::size_t> next(tests.size(), 0);
         std::vector<std::size_t> left(tests.size());
+        std::vector<std::size_t> events_left(binaries.size(), 0);
+        for (std::size_t i = 0; i < tests.size(); ++i) events_left[i / 300] += tests[i].size();
         for (std::size_t i = 0; i < left.size(); ++i) left[i] = i;
         while (!left.empty()) {
             const auto pick = std::uniform_int_distribution<std::size_t>(0, left.size() - 1)(rng);
             const auto t = left[pick];
-            tests[t][next[t]++].to(b);
+            tests[t][next[t]].to(b);
+            tests[t][next[t]++].to(c);
+            if (--events_left[t / 300] == 0) {
+                c.binary_done(binaries[t / 300]);
+            }
             if (next[t] == tests[t].size()) {
                 left[pick] = left.back();
                 left.pop_back();
             }
         }
+        CHECK(c.held_bytes() == 0);  // nothing of any result stays
         a.summary(tend::Summary{});
         b.summary(tend::Summary{});
+        c.summary(tend::Summary{});
         REQUIRE(a.error().empty());
         REQUIRE(b.error().empty());
+        REQUIRE(c.error().empty());
         const auto xml = normalised(in_order.read());
         CHECK(xml == normalised(shuffled.read()));
+        CHECK(xml == normalised(sealed.read()));
         // Each binary's testcases in id order.
         std::size_t at = 0;
         for (const auto& bin : binaries) {

@@ -115,3 +115,20 @@ TEST_CASE("finishing a table of many blocks keeps every name") {
         CHECK(table.name(i) == names[i]);
     }
 }
+
+TEST_CASE("tag sets are told apart whatever bytes their tags hold") {
+    tend::TestTable table;
+    table.push_back({0, "a", "", "f", 1, false, 0, {std::string("x\0y", 3)}});
+    table.push_back({1, "b", "", "f", 2, false, 0, {"x", "y"}});
+    table.push_back({2, "c", "", "f", 3, false, 0, {"1:x"}});
+    table.push_back({3, "d", "", "f", 4, false, 0, {"x"}});
+    table.finish();
+    CHECK(std::vector<std::string>(table[0].tags.begin(), table[0].tags.end()) ==
+          std::vector<std::string>{std::string("x\0y", 3)});
+    CHECK(std::vector<std::string>(table[1].tags.begin(), table[1].tags.end()) ==
+          std::vector<std::string>{"x", "y"});
+    CHECK(std::vector<std::string>(table[2].tags.begin(), table[2].tags.end()) ==
+          std::vector<std::string>{"1:x"});
+    CHECK(std::vector<std::string>(table[3].tags.begin(), table[3].tags.end()) ==
+          std::vector<std::string>{"x"});
+}
