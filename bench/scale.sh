@@ -7,8 +7,8 @@
 # Usage: bench/scale.sh [BUILD_DIR]
 # (default build-bench, configured as a release build).
 # Not yet measured here (issue 11, later): RSS over millions of results,
-# the daemon's RSS over many binary paths and client bursts. A warm daemon
-# against alone: bench/daemon.sh, section 3.
+# the daemon's RSS over many binary paths. A warm daemon against alone:
+# bench/daemon.sh, section 3; bursts of clients: its section 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-bench}
