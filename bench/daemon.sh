@@ -15,6 +15,12 @@
 #     (TEND_BENCH_RUNS), the two taking turns so that a change in the
 #     machine's load reaches both; daemon / alone is the ratio (target:
 #     at most 1).
+#  4. A burst of clients on a daemon with its DEFAULT options (no limit
+#     raised; issue 11: a swarm of agents): 3,000 and 7,000 clients at once
+#     (TEND_BENCH_BURSTS), each `tend run --daemon --json` of a 10-test
+#     binary: complete and failed clients (and how many were told "busy"),
+#     latency percentiles from start to exit, and the daemon's VmRSS before
+#     the burst, at its peak (VmHWM) and 2 s after it.
 # TEND_BENCH_SECTIONS picks sections ("1 3"; default all). TEND_BENCH_TEND
 # measures another tend binary (an older build) with the same suite.
 set -euo pipefail
@@ -25,7 +31,7 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 ninja -C "$build" >/dev/null
 tend=$(readlink -f "${TEND_BENCH_TEND:-$build/runner/tend}")
-sections=${TEND_BENCH_SECTIONS:-1 2 3}
+sections=${TEND_BENCH_SECTIONS:-1 2 3 4}
 section() { [[ " $sections " == *" $1 "* ]]; }
 suite=$(readlink -f "$build/bench/noop_suite")
 work=$(mktemp -d)
@@ -132,5 +138,68 @@ for n in 10 10000 100000; do
             "$(awk -v d="$d" -v a="$a" 'BEGIN { printf "%.2f", d / a }')")
     done
     echo "$line"
+done
+fi
+
+if section 4; then
+export TEND_BENCH_TESTS=10 TEND_BENCH_PER_SUITE=10
+# kib PID FIELD: a field of /proc/PID/status, in KiB.
+kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+# cpu_ms PID: the CPU time (user + system) PID has used, in ms.
+cpu_ms() {
+    local stat
+    stat=$(<"/proc/$1/stat")
+    stat=${stat##*) }  # the fields after the command's name
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($12 + $13) * 1000 / hz }' <<<"$stat"
+}
+echo "Bursts of clients at once on a daemon with default options, 10 tests each:"
+for clients in ${TEND_BENCH_BURSTS:-3000 7000}; do
+    bsock="$work/sock/burst.sock"
+    bdir="$work/burst$clients"
+    mkdir -p "$bdir"
+    "$tend" serve --socket "$bsock" >"$bdir/serve.log" 2>&1 &
+    daemon=$!
+    for _ in $(seq 200); do [ -S "$bsock" ] && break; sleep 0.01; done
+    "$tend" run "$suite" --daemon --socket "$bsock" -q >/dev/null  # warm
+    rss_before=$(kib "$daemon" VmRSS)
+    cpu_before=$(cpu_ms "$daemon")
+    declare -A started=()
+    start=${EPOCHREALTIME/./}
+    for i in $(seq "$clients"); do
+        "$tend" run "$suite" --daemon --socket "$bsock" --json >"$bdir/$i" 2>"$bdir/$i.err" &
+        started[$!]=${EPOCHREALTIME/./}
+    done
+    # Each client's latency as it exits: start to exit.
+    : >"$bdir/lat"
+    for _ in $(seq "$clients"); do
+        pid=""
+        wait -n -p pid || true
+        end=${EPOCHREALTIME/./}
+        [ -n "${started[$pid]:-}" ] || continue  # not a client
+        echo $((end - started[$pid])) >>"$bdir/lat"
+    done
+    end=${EPOCHREALTIME/./}
+    unset started
+    hwm=$(kib "$daemon" VmHWM)
+    cpu=$(($(cpu_ms "$daemon") - cpu_before))
+    sleep 2
+    rss_after=$(kib "$daemon" VmRSS)
+    complete=0
+    busy=0
+    for i in $(seq "$clients"); do
+        tests=$(grep -c '"event":"test"' "$bdir/$i" || true)
+        summary=$(grep -c '"event":"summary"' "$bdir/$i" || true)
+        if [ "$tests" -eq 10 ] && [ "$summary" -eq 1 ]; then complete=$((complete + 1)); fi
+        if grep -q busy "$bdir/$i.err"; then busy=$((busy + 1)); fi
+    done
+    "$tend" stop --socket "$bsock" >/dev/null 2>&1 || true
+    wait "$daemon" || true
+    echo "  $clients clients: $complete complete, $((clients - complete)) failed ($busy told busy); all done in $(((end - start) / 1000)) ms"
+    sort -n "$bdir/lat" | awk '{ v[NR] = $1 } END {
+        printf "    latency per client: p50 %d ms, p90 %d ms, p99 %d ms, max %d ms\n",
+            v[int(NR * 0.5)] / 1000, v[int(NR * 0.9)] / 1000, v[int(NR * 0.99)] / 1000, v[NR] / 1000 }'
+    echo "    daemon VmRSS: before $((rss_before / 1024)) MiB, peak (VmHWM) $((hwm / 1024)) MiB, 2 s after $((rss_after / 1024)) MiB"
+    echo "    daemon CPU: $cpu ms in all, $(awk -v c="$cpu" -v n="$clients" 'BEGIN { printf "%.2f", c / n }') ms per client"
+    rm -rf "$bdir"
 done
 fi

@@ -19,7 +19,8 @@
 #     then a burst of 3,000 clients at once running a 10-test binary: the
 #     daemon's RSS after 30, 100 and 300 paths and after the burst, with
 #     the default cache and with --cache-binaries 30.
-# A warm daemon against alone: bench/daemon.sh, section 3.
+# A warm daemon against alone: bench/daemon.sh, section 3; bursts of clients
+# with the default options: its section 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-bench}

@@ -57,7 +57,8 @@ struct ServeFlags {
     std::size_t jobs = 0;  // read only when -j is given
     bool stdio = false;
     std::string idle_exit;
-    std::size_t max_clients = 64, max_runs = 256;
+    std::size_t max_clients = 0, max_runs = 0;  // read only when given
+    std::string max_queue_memory;
     std::size_t cache_binaries = tend::CacheLimits{}.max_entries;
     std::string cache_size = "32MiB";
     std::string socket_path;

@@ -28,12 +28,14 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& flags) {
         ->type_name("SECONDS");
     serve
         ->add_option("--max-clients", flags.max_clients,
-                     "Refuse clients past N at once with a 'busy' error. Default 64")
-        ->check(CLI::Range(1, 1 << 16))
+                     "Clients connected at once; past N a new one gets a 'busy' error. Default: "
+                     "what the descriptor limit allows, less a reserve for the workers")
+        ->check(CLI::Range(1, 1 << 24))
         ->type_name("N");
     serve
         ->add_option("--max-runs", flags.max_runs,
-                     "Refuse runs past N under way, all clients, with a 'busy' error. Default 256")
+                     "Runs under way at once, all clients; more wait their turn in a queue "
+                     "(first come, first served). Default: twice -j, at least 8")
         ->check(CLI::Range(1, 1 << 16))
         ->type_name("N");
     serve
@@ -47,6 +49,11 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& flags) {
                      "Keep SIZE of test lists at most (the last binary used stays whatever its "
                      "size). Default 32MiB")
         ->type_name("SIZE");
+    serve
+        ->add_option("--max-queue-memory", flags.max_queue_memory,
+                     "Memory that waiting clients and queued runs may hold in the daemon; past "
+                     "it a new client or run gets a 'busy' error. Default 256MiB")
+        ->type_name("SIZE");
     add_socket_option(*serve, flags.socket_path);
     return serve;
 }
@@ -55,8 +62,6 @@ int serve_command(const ServeFlags& flags, FdLimit fd_limit) {
     tend::ServeOptions serve_options;
     serve_options.socket_path = flags.socket_path;
     serve_options.stdio = flags.stdio;
-    serve_options.max_clients = flags.max_clients;
-    serve_options.max_runs = flags.max_runs;
     serve_options.cache.max_entries = flags.cache_binaries;
     {
         std::string why;
@@ -67,6 +72,33 @@ int serve_command(const ServeFlags& flags, FdLimit fd_limit) {
     serve_options.defaults.jobs = flags.command->count("--jobs")
                                       ? flags.jobs
                                       : std::max(1u, std::thread::hardware_concurrency());
+    // A client holds a descriptor; the workers must always find theirs.
+    const auto reserve = tend::descriptor_reserve(serve_options.defaults.jobs);
+    const std::uint64_t fit =
+        !fd_limit ? std::uint64_t{1} << 20
+                  : std::max<std::uint64_t>(16, *fd_limit - std::min(*fd_limit, reserve));
+    serve_options.max_clients = static_cast<std::size_t>(fit);
+    if (flags.command->count("--max-clients")) {
+        if (flags.max_clients > fit) {
+            std::fprintf(stderr,
+                         "tend serve: warning: --max-clients %zu: only %llu fit in the "
+                         "descriptor limit %llu less %llu kept for %zu workers; taking %llu\n",
+                         flags.max_clients, static_cast<unsigned long long>(fit),
+                         static_cast<unsigned long long>(fd_limit.value_or(0)),
+                         static_cast<unsigned long long>(reserve), serve_options.defaults.jobs,
+                         static_cast<unsigned long long>(fit));
+        } else {
+            serve_options.max_clients = flags.max_clients;
+        }
+    }
+    if (flags.command->count("--max-runs")) serve_options.max_runs = flags.max_runs;
+    if (!flags.max_queue_memory.empty()) {
+        std::string why;
+        const auto bytes = tend::parse_size(flags.max_queue_memory, why);
+        if (!bytes) return usage_error("--max-queue-memory: " + why);
+        if (*bytes == 0) return usage_error("--max-queue-memory: must be more than 0");
+        serve_options.max_queue_memory = static_cast<std::size_t>(*bytes);
+    }
     serve_options.defaults.limits = tend::WorkerLimits::defaults(fd_limit);
     serve_options.defaults.slow = tend::Seconds(60);
     if (!flags.idle_exit.empty()) {

@@ -68,6 +68,24 @@ int daemon_command(const std::string& socket_path, const char* method, bool as_j
         std::printf("Run %llu (client %llu): %llu of %llu tests done\n", r.value("run", 0ULL),
                     r.value("client", 0ULL), r.value("done", 0ULL), r.value("total", 0ULL));
     }
+    // Only when runs wait (a daemon from before the queue has none of these).
+    if (result.contains("queued") && result["queued"].is_array() && !result["queued"].empty() &&
+        result.contains("queue")) {
+        const auto& queue = result["queue"];
+        std::printf("Queue: %zu runs waiting; %s held of %s (--max-queue-memory)\n",
+                    result["queued"].size(), tend::format_bytes(queue.value("bytes", 0.0)).c_str(),
+                    tend::format_bytes(queue.value("max_bytes", 0.0)).c_str());
+        // The next few: a swarm may have thousands waiting.
+        std::size_t shown = 0;
+        for (const auto& r : result["queued"]) {
+            if (++shown > 10) {
+                std::printf("  and %zu more\n", result["queued"].size() - 10);
+                break;
+            }
+            std::printf("Run %llu (client %llu): waiting, number %llu in line\n",
+                        r.value("run", 0ULL), r.value("client", 0ULL), r.value("queued", 0ULL));
+        }
+    }
     for (const auto& b : result["binaries"]) {
         const auto& rec = b["recycled"];
         std::printf(

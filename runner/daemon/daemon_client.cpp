@@ -37,8 +37,12 @@ constexpr std::size_t kReadChunk = 128 * 1024;
 /// How long a request's answer may take (status, run, shutdown).
 constexpr int kAnswerTimeoutMs = 30'000;
 /// A daemon sends something (at least `alive`, every 5 s) while a run is
-/// under way: silence this long means it is stopped or hung.
+/// under way or waits in its queue: silence this long means it is stopped
+/// or hung.
 constexpr int kRunSilenceMs = 30'000;
+/// How long a full backlog is waited out: the daemon takes a burst of
+/// thousands of clients in well under a second.
+constexpr std::chrono::seconds kConnectPatience{10};
 
 volatile sig_atomic_t g_signal = 0;
 volatile sig_atomic_t g_signals = 0;
@@ -124,19 +128,30 @@ std::unique_ptr<DaemonClient> DaemonClient::connect(const std::string& socket_pa
         return refuse(absent ? fmt::format("no daemon on {}: {}", socket_path, why) : why, absent);
     }
     if (auto why = check_socket_file(socket_path, absent); !why.empty()) return refuse(why, absent);
-    // Non-blocking while connecting: a daemon whose backlog is full (stopped,
-    // say) is no daemon, rather than a wait without end.
+    // Non-blocking while connecting: a daemon whose backlog is full is asked
+    // again, a little later each time (a burst of clients is being taken),
+    // but one whose backlog stays full (stopped, say) is no daemon, rather
+    // than a wait without end.
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return refuse(std::strerror(errno), true);
     addr.sun_family = AF_UNIX;
     std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const auto give_up = std::chrono::steady_clock::now() + kConnectPatience;
+    auto pause = std::chrono::milliseconds(1);
+    for (;;) {
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) break;
         const int e = errno;
+        if (e == EINTR) continue;
+        if (e == EAGAIN && std::chrono::steady_clock::now() + pause < give_up) {
+            ::poll(nullptr, 0, static_cast<int>(pause.count()));
+            pause = std::min(pause * 2, std::chrono::milliseconds(100));
+            continue;
+        }
         ::close(fd);
         return refuse(e == EAGAIN
                           ? fmt::format("the daemon on {} accepts no connections (its "
-                                        "backlog is full: is it stopped?)",
-                                        socket_path)
+                                        "backlog stayed full for {} s: is it stopped?)",
+                                        socket_path, kConnectPatience.count())
                           : fmt::format("no daemon on {}: {}", socket_path, std::strerror(e)),
                       true);
     }

@@ -283,4 +283,34 @@ bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults,
     return true;
 }
 
+namespace {
+/// A heap block's allocator header, and a std::string's own room.
+constexpr std::size_t kBlockHeader = 16;
+std::size_t heap_of(const std::string& s) {
+    return s.capacity() > std::string().capacity() ? s.capacity() + 1 + kBlockHeader : 0;
+}
+std::size_t heap_of(const std::vector<std::string>& v) {
+    std::size_t n = v.capacity() ? v.capacity() * sizeof(std::string) + kBlockHeader : 0;
+    for (const auto& s : v) n += heap_of(s);
+    return n;
+}
+}  // namespace
+
+std::size_t held_bytes(const PoolOptions& o) {
+    std::size_t n = sizeof(PoolOptions) + heap_of(o.binaries) + heap_of(o.cwd);
+    if (o.env) n += heap_of(*o.env);
+    n += o.selection.capacity() * sizeof(Selection) + kBlockHeader;
+    for (const auto& s : o.selection) {
+        for (const auto* v :
+             {&s.filters, &s.exact, &s.suites, &s.excludes, &s.only_tags, &s.skip_tags}) {
+            n += heap_of(*v);
+        }
+        // A tree node each: links, the pair, the header.
+        for (const auto& [suite, name] : s.ids)
+            n += 32 + 2 * sizeof(std::string) + kBlockHeader + heap_of(suite) + heap_of(name);
+    }
+    n += o.per_binary.capacity() * sizeof(BinarySettings) + kBlockHeader;
+    return n;
+}
+
 }  // namespace tend

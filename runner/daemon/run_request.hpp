@@ -33,4 +33,10 @@ bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults,
 bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults, PoolOptions& out,
                       RunFeed& feed, std::string& error);
 
+/// The bytes `options` holds, the object and what it points to (strings,
+/// vectors, the selection), allocator headers included, roughly: what a
+/// run waiting in the daemon's queue costs (most of it is the client's
+/// environment).
+std::size_t held_bytes(const PoolOptions& options);
+
 }  // namespace tend

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <set>
 
+#include "config/quantities.hpp"
 #include "daemon/run_request.hpp"
 #include "report/event_json.hpp"
 
@@ -40,7 +42,25 @@ constexpr int kNoSuchRun = -32002;
 std::string dump(const ojson& j) {
     return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
 }
+
+/// Connections taken from the backlog in one turn of the loop: a burst is
+/// taken quickly, and the runs under way still get their turns.
+constexpr int kAcceptBatch = 64;
+/// Descriptors the daemon holds per worker process (its pipes: commands,
+/// results, stdout, stderr; one more while it starts), and for itself (the
+/// socket, the event loop, signals, timers, files it reads).
+constexpr std::uint64_t kFdsPerWorker = 6;
+constexpr std::uint64_t kFdsOwn = 64;
 }  // namespace
+
+std::size_t default_max_runs(std::size_t jobs) {
+    return std::max<std::size_t>(8, 2 * jobs);
+}
+
+std::uint64_t descriptor_reserve(std::size_t jobs) {
+    // Twice the budget: workers stopped and not yet reaped still hold theirs.
+    return kFdsOwn + 2 * kFdsPerWorker * jobs;
+}
 
 std::string default_socket_path() {
     if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime && *runtime)
@@ -51,7 +71,8 @@ std::string default_socket_path() {
 struct Server::Client {
     std::uint64_t id;
     std::shared_ptr<LineConnection> conn;
-    std::set<std::uint64_t> runs;
+    std::set<std::uint64_t> runs;  ///< under way and queued
+    std::size_t started = 0;       ///< of them under way
 };
 
 /// A run's events, as notifications to the client that asked for it. Each
@@ -143,10 +164,14 @@ Server::Server(ServeOptions options)
       alive_timer_(io_),
       exit_timer_(io_),
       accept_retry_(io_),
-      sweep_timer_(io_) {}
+      sweep_timer_(io_),
+      max_runs_(options_.max_runs ? options_.max_runs : default_max_runs(options_.defaults.jobs)),
+      waiting_buffers_(std::make_shared<LineConnection::Meter>()),
+      running_buffers_(std::make_shared<LineConnection::Meter>()) {}
 
 Server::~Server() {
     runs_.clear();
+    queued_.clear();
     clients_.clear();
     if (owns_socket_) ::unlink(options_.socket_path.c_str());
 }
@@ -278,7 +303,9 @@ bool Server::listen(std::string& error) {
     const int bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
     const int bind_errno = errno;
     ::umask(old);
-    if (bound != 0 || ::listen(fd, 64) != 0) {
+    // The longest backlog the system allows: a burst of clients waits there
+    // for its turn to be accepted rather than being refused by the system.
+    if (bound != 0 || ::listen(fd, SOMAXCONN) != 0) {
         error = fmt::format("cannot listen on {}: {}", path.string(),
                             std::strerror(bound != 0 ? bind_errno : errno));
         ::close(fd);
@@ -304,14 +331,30 @@ void Server::accept() {
         boost::asio::socket_base::wait_read, [this](boost::system::error_code ec) {
             if (ec == boost::asio::error::operation_aborted || !acceptor_ || !acceptor_->is_open())
                 return;
-            const int fd = ec ? -1
-                              : ::accept4(acceptor_->native_handle(), nullptr, nullptr,
-                                          SOCK_CLOEXEC | SOCK_NONBLOCK);
-            if (fd < 0) {
-                if (!ec && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
-                            errno == ECONNABORTED)) {
-                    return accept();  // gone before we took it: wait for the next
+            for (int taken = 0; !ec && taken < kAcceptBatch && !shutting_down_; ++taken) {
+                const int fd = ::accept4(acceptor_->native_handle(), nullptr, nullptr,
+                                         SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (fd < 0) {
+                    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+                        errno == ECONNABORTED) {
+                        break;  // none left (or gone before we took it): wait for more
+                    }
+                    ec = boost::system::error_code(errno, boost::system::system_category());
+                    break;
                 }
+                ucred peer{};
+                socklen_t len = sizeof peer;
+                const bool same_user =
+                    ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 &&
+                    peer.uid == ::geteuid();
+                try {
+                    serve_connection(fd, same_user, peer.uid);
+                } catch (const boost::system::system_error&) {
+                    ::close(fd);  // out of descriptors: this one is not served
+                }
+            }
+            if (shutting_down_) return;
+            if (ec) {
                 // Out of descriptors, say: look again in a moment, not in a
                 // loop that eats a CPU.
                 accept_retry_.expires_after(std::chrono::milliseconds(100));
@@ -320,38 +363,32 @@ void Server::accept() {
                 });
                 return;
             }
-            ucred peer{};
-            socklen_t len = sizeof peer;
-            const bool same_user = ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 &&
-                                   peer.uid == ::geteuid();
-            try {
-                serve_connection(fd, same_user, peer.uid);
-            } catch (const boost::system::system_error&) {
-                ::close(fd);  // out of descriptors: this one is not served
-            }
-            if (!shutting_down_) accept();
+            accept();
         });
 }
 
 void Server::serve_connection(int fd, bool same_user, uid_t peer_uid) {
-    if (!same_user || shutting_down_ || clients_.size() >= options_.max_clients) {
-        // Told why, then closed; it never becomes a client.
-        const auto message =
-            !same_user ? fmt::format("refused: uid {} is not the daemon's user", peer_uid)
-            : shutting_down_
-                ? std::string("the daemon is shutting down")
-                : fmt::format("busy: {} clients connected (--max-clients)", clients_.size());
-        const int code = !same_user ? kInvalidRequest : shutting_down_ ? kShuttingDown : kBusy;
-        auto conn =
-            std::make_shared<LineConnection>(io_, fd, fd, options_.max_line, options_.max_queued);
-        conn->start({});
-        conn->send(dump(ojson{{"jsonrpc", "2.0"},
-                              {"id", nullptr},
-                              {"error", {{"code", code}, {"message", message}}}}));
-        conn->finish();
-    } else {
-        add_client(fd, fd);
+    std::string message;
+    int code = kBusy;
+    if (!same_user) {
+        message = fmt::format("refused: uid {} is not the daemon's user", peer_uid);
+        code = kInvalidRequest;
+    } else if (shutting_down_) {
+        message = "the daemon is shutting down";
+        code = kShuttingDown;
+    } else if (clients_.size() >= options_.max_clients) {
+        message = fmt::format("busy: {} clients connected (--max-clients)", clients_.size());
+    } else if (queue_memory() + kClientBytes > options_.max_queue_memory) {
+        message = queue_full(kClientBytes);
     }
+    if (message.empty()) return add_client(fd, fd);
+    // Told why, then closed; it never becomes a client.
+    auto conn =
+        std::make_shared<LineConnection>(io_, fd, fd, options_.max_line, options_.max_queued);
+    conn->start({});
+    conn->send(dump(ojson{
+        {"jsonrpc", "2.0"}, {"id", nullptr}, {"error", {{"code", code}, {"message", message}}}}));
+    conn->finish();
 }
 
 void Server::add_client(int in_fd, int out_fd) {
@@ -359,7 +396,7 @@ void Server::add_client(int in_fd, int out_fd) {
     auto client = std::make_unique<Client>();
     client->id = id;
     client->conn = std::make_shared<LineConnection>(io_, in_fd, out_fd, options_.max_line,
-                                                    options_.max_queued);
+                                                    options_.max_queued, waiting_buffers_);
     auto conn = client->conn;
     clients_[id] = std::move(client);
     idle_timer_.cancel();
@@ -456,25 +493,44 @@ void Server::handle_line(std::uint64_t client, std::string_view line) {
     respond_error(client, id, kMethodNotFound, "unknown method '" + method + "'");
 }
 
-bool Server::room_for_run(std::uint64_t client, const json& id) {
-    if (shutting_down_) {
-        respond_error(client, id, kShuttingDown, "shutting down");
-        return false;
-    }
-    if (runs_.size() >= options_.max_runs) {
-        respond_error(client, id, kBusy,
-                      fmt::format("busy: {} runs under way (--max-runs)", runs_.size()));
-        return false;
-    }
-    return true;
+std::size_t Server::queue_memory() const {
+    return clients_.size() * kClientBytes + waiting_buffers_->bytes + queued_bytes_;
 }
 
-void Server::start_run(std::uint64_t client, const json& id, PoolOptions opts, RunFeed feed,
+std::string Server::queue_full(std::size_t more) const {
+    return fmt::format(
+        "busy: the daemon's queue is full: {} clients and {} queued runs hold {} of "
+        "--max-queue-memory {}, {} more do not fit (tend serve --max-queue-memory SIZE raises it)",
+        clients_.size(), queued_.size(), format_bytes(static_cast<double>(queue_memory())),
+        format_bytes(static_cast<double>(options_.max_queue_memory)),
+        format_bytes(static_cast<double>(more)));
+}
+
+void Server::admit_run(std::uint64_t client, const json& id, PoolOptions opts, RunFeed feed,
                        bool discover) {
+    if (queued_.empty() && runs_.size() < max_runs_)
+        return start_run(next_run_++, client, id, std::move(opts), feed, discover);
+    Queued q{client, discover, id, std::move(opts), feed, 0};
+    q.bytes = sizeof(Queued) + 64 + held_bytes(q.opts);  // 64: the map's node
+    if (queue_memory() + q.bytes > options_.max_queue_memory)
+        return respond_error(client, id, kBusy, queue_full(q.bytes));
+    const auto run_id = next_run_++;
+    queued_bytes_ += q.bytes;
+    queued_.emplace(run_id, std::move(q));
+    clients_[client]->runs.insert(run_id);
+    // Its number now, and its place: 1 is next.
+    if (!discover) respond(client, id, {{"run", run_id}, {"queued", queued_.size()}});
+    arm_alive_timer();
+}
+
+void Server::start_run(std::uint64_t run_id, std::uint64_t client, const json& id, PoolOptions opts,
+                       RunFeed feed, bool discover) {
+    const auto owner = clients_.find(client);
+    if (owner == clients_.end()) return;  // gone meanwhile: its runs were dropped
     // Binaries deleted since are forgotten before the new run adds its own:
     // a stat per cached binary.
     for (const auto& path : warm_.sweep()) stats_.erase(path);
-    const auto run_id = next_run_++;
+    const bool was_queued = owner->second->runs.count(run_id) > 0;
     auto run = std::make_unique<Run>();
     run->id = run_id;
     run->client = client;
@@ -487,10 +543,48 @@ void Server::start_run(std::uint64_t client, const json& id, PoolOptions opts, R
     run->pool = std::make_unique<Pool>(std::move(opts), run->reporter.get(), warm_);
     auto* pool = run->pool.get();
     runs_[run_id] = std::move(run);
-    clients_[client]->runs.insert(run_id);
-    if (!discover) respond(client, id, {{"run", run_id}});
+    auto& c = *owner->second;
+    c.runs.insert(run_id);
+    // Its events stream now: the output buffers keep their room, and are
+    // no longer the queue's.
+    if (c.started++ == 0) {
+        c.conn->keep_room(true);
+        c.conn->set_meter(running_buffers_);
+    }
+    if (!discover && !was_queued) respond(client, id, {{"run", run_id}});
     arm_alive_timer();
     pool->start([this, run_id](const Summary&) { run_done(run_id); });
+}
+
+void Server::start_queued() {
+    while (!shutting_down_ && !queued_.empty() && runs_.size() < max_runs_) {
+        auto node = queued_.extract(queued_.begin());
+        auto& q = node.mapped();
+        queued_bytes_ -= q.bytes;
+        start_run(node.key(), q.client, q.request_id, std::move(q.opts), q.feed, q.discover);
+    }
+}
+
+void Server::end_queued(std::uint64_t run_id, int signal, const std::string& why) {
+    const auto it = queued_.find(run_id);
+    if (it == queued_.end()) return;
+    auto q = std::move(it->second);
+    queued_.erase(it);
+    queued_bytes_ -= q.bytes;
+    const auto client = clients_.find(q.client);
+    if (client == clients_.end()) return;
+    client->second->runs.erase(run_id);
+    if (q.discover) {
+        return respond_error(q.client, q.request_id,
+                             shutting_down_ ? kShuttingDown : kInvalidRequest, why);
+    }
+    // As a run that ran nothing: an empty summary, interrupted when a
+    // signal (a graceful cancel, a shutdown) ended it.
+    notify(q.client, "run_finished",
+           ojson{{"run", run_id},
+                 {"summary", to_json(Summary{})},
+                 {"interrupted", signal},
+                 {"startup_failed", false}});
 }
 
 void Server::arm_alive_timer() {
@@ -499,26 +593,32 @@ void Server::arm_alive_timer() {
     alive_timer_.expires_after(kAliveEvery);
     alive_timer_.async_wait([this](boost::system::error_code ec) {
         alive_armed_ = false;
-        if (ec || runs_.empty()) return;
+        if (ec || (runs_.empty() && queued_.empty())) return;
         for (const auto& [id, run] : runs_) {
             if (!run->discover) notify(run->client, "alive", {{"run", id}});
+        }
+        // A queued run hears its place too (1: next to start).
+        std::size_t place = 0;
+        for (const auto& [id, q] : queued_) {
+            ++place;
+            if (!q.discover) notify(q.client, "alive", {{"run", id}, {"queued", place}});
         }
         arm_alive_timer();
     });
 }
 
 void Server::do_run(std::uint64_t client, const json& id, const json& params) {
-    if (!room_for_run(client, id)) return;
+    if (shutting_down_) return respond_error(client, id, kShuttingDown, "shutting down");
     PoolOptions opts;
     RunFeed feed;
     std::string error;
     if (!parse_run_params(params, options_.defaults, opts, feed, error))
         return respond_error(client, id, kInvalidParams, error);
-    start_run(client, id, std::move(opts), feed, false);
+    admit_run(client, id, std::move(opts), feed, false);
 }
 
 void Server::do_discover(std::uint64_t client, const json& id, const json& params) {
-    if (!room_for_run(client, id)) return;
+    if (shutting_down_) return respond_error(client, id, kShuttingDown, "shutting down");
     PoolOptions opts;
     std::chrono::milliseconds progress{};
     std::string error;
@@ -531,13 +631,22 @@ void Server::do_discover(std::uint64_t client, const json& id, const json& param
                              error.empty() ? "params: expected {\"binaries\": [paths]}" : error);
     }
     opts.list_only = true;
-    start_run(client, id, std::move(opts), RunFeed{}, true);
+    admit_run(client, id, std::move(opts), RunFeed{}, true);
 }
 
 void Server::do_cancel(std::uint64_t client, const json& id, const json& params) {
     if (!params.is_object() || !params.contains("run") || !params["run"].is_number_unsigned())
         return respond_error(client, id, kInvalidParams, "params.run: expected a run number");
     const auto run_id = params["run"].get<std::uint64_t>();
+    const bool graceful = params.contains("graceful") && params["graceful"] == true;
+    const int sig = params.contains("signal") && params["signal"].is_string()
+                        ? signal_from_name(params["signal"].get<std::string>())
+                        : SIGINT;
+    if (const auto q = queued_.find(run_id); q != queued_.end() && q->second.client == client) {
+        respond(client, id, {{"cancelled", run_id}});
+        return end_queued(run_id, graceful ? sig : 0,
+                          "cancelled by the client before it started (it was queued)");
+    }
     const auto it = runs_.find(run_id);
     if (it == runs_.end() || it->second->client != client)
         return respond_error(client, id, kNoSuchRun, fmt::format("no run {} of yours", run_id));
@@ -545,10 +654,6 @@ void Server::do_cancel(std::uint64_t client, const json& id, const json& params)
     // graceful: as `tend run` takes Ctrl-C (the grace period, then kill);
     // a second graceful cancel, like a second Ctrl-C, kills at once.
     auto& pool = *it->second->pool;
-    const int sig = params.contains("signal") && params["signal"].is_string()
-                        ? signal_from_name(params["signal"].get<std::string>())
-                        : SIGINT;
-    const bool graceful = params.contains("graceful") && params["graceful"] == true;
     if (graceful || pool.interrupted()) {
         pool.interrupt(sig);
     } else {
@@ -581,6 +686,12 @@ void Server::run_done(std::uint64_t run_id) {
     const auto client = clients_.find(run->client);
     if (client != clients_.end()) {
         client->second->runs.erase(run_id);
+        // Nothing streams to it any more: its buffers go back to the queue's
+        // count, and their room is given back once the output drains.
+        if (--client->second->started == 0) {
+            client->second->conn->keep_room(false);
+            client->second->conn->set_meter(waiting_buffers_);
+        }
         if (run->discover) {
             json binaries = json::array();
             for (const auto& b : run->pool->listing()) {
@@ -615,6 +726,7 @@ void Server::run_done(std::uint64_t run_id) {
     // The pool is destroyed here, outside its own handlers (run_done runs
     // from a posted handler).
     run.reset();
+    start_queued();
     trim_memory();
     maybe_exit();
 }
@@ -626,6 +738,10 @@ void Server::on_closed(std::uint64_t client_id, const std::string&) {
     for (const auto run_id : it->second->runs) {
         const auto run = runs_.find(run_id);
         if (run != runs_.end()) run->second->pool->cancel("its client went away");
+        if (const auto q = queued_.find(run_id); q != queued_.end()) {
+            queued_bytes_ -= q->second.bytes;
+            queued_.erase(q);
+        }
     }
     clients_.erase(it);
     if (options_.stdio) return shut_down(SIGTERM);  // the editor closed stdin
@@ -660,6 +776,14 @@ ojson Server::status() const {
                         {"done", run->pool->tests_done()},
                         {"total", run->pool->tests_known()}});
     }
+    ojson queued = ojson::array();
+    std::size_t place = 0;
+    for (const auto& [id, q] : queued_) {
+        queued.push_back({{"run", id},
+                          {"client", q.client},
+                          {"binaries", q.opts.binaries},
+                          {"queued", ++place}});
+    }
     for (const auto& w : warm_.idle_workers()) {
         workers.push_back({{"pid", w.pid},
                            {"binary", w.binary},
@@ -683,9 +807,16 @@ ojson Server::status() const {
             {"uptime_s", age(started_)},
             {"jobs", warm_.jobs()},
             {"clients", clients_.size()},
+            {"max_clients", options_.max_clients},
+            {"max_runs", max_runs_},
+            {"queue",
+             {{"bytes", queue_memory()},
+              {"max_bytes", options_.max_queue_memory},
+              {"streaming_bytes", running_buffers_->bytes}}},
             {"shutting_down", shutting_down_},
             {"workers", workers},
             {"runs", runs},
+            {"queued", queued},
             {"binaries", binaries},
             {"cache",
              {{"binaries", cache.binaries},
@@ -734,7 +865,7 @@ void Server::sweep() {
 void Server::trim_memory() {
     // After the last of a burst (clients and their runs gone), what they
     // held goes back to the system: glibc keeps freed heap otherwise.
-    if (!clients_.empty() || !runs_.empty()) return;
+    if (!clients_.empty() || !runs_.empty() || !queued_.empty()) return;
 #ifdef __GLIBC__
     ::malloc_trim(0);
 #endif
@@ -768,7 +899,10 @@ void Server::shut_down(int sig) {
     }
     // The same drain as `tend run` on a signal, for every run.
     shutdown_started_ = std::chrono::steady_clock::now();
-    runs_drained_ = runs_.size();
+    runs_drained_ = runs_.size() + queued_.size();
+    // Queued runs end unstarted, then every run under way drains.
+    while (!queued_.empty())
+        end_queued(queued_.begin()->first, sig, "not run: the daemon shut down before its turn");
     for (auto& [_, run] : runs_) run->pool->interrupt(sig);
     maybe_exit();
 }

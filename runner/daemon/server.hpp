@@ -7,11 +7,20 @@
 //   0600, and every connection's peer uid is checked (SO_PEERCRED).
 // - Each run's events go to the client that asked; a client that goes away
 //   cancels its own runs and nothing else.
-// - Clients and runs are bounded; past a bound a request gets a "busy"
-//   error at once.
+// - Runs start in turn: at most `max_runs` are under way (holding workers
+//   or waiting for the worker budget in the warm pool), the rest wait in a
+//   queue, first come first served, and start as runs end (issue 11: a
+//   swarm of agents, thousands of clients at once). A queued run is
+//   answered at once with its place and hears `alive` every 5 s with it.
+// - What waits is bounded by memory, not by a count: connected clients,
+//   their buffers and the queued runs' requests together stay within
+//   `max_queue_memory`; past it a new client or run gets a "busy" error
+//   naming the option. Clients are also capped by `max_clients`, which
+//   `tend serve` derives from the descriptor limit less a reserve for
+//   workers, so that the daemon never runs out of descriptors for them.
 // - SIGINT/SIGTERM or a `shutdown` request drain like `tend run` does:
-//   nothing new starts, running units get the grace period, and the last
-//   worker is gone before the daemon exits.
+//   nothing new starts, queued runs end unstarted, running units get the
+//   grace period, and the last worker is gone before the daemon exits.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -38,8 +47,15 @@ struct ServeOptions {
     /// Settings of runs that do not say (an editor's): tend's defaults.
     PoolOptions defaults;
     std::optional<Seconds> idle_exit;  ///< exit after this long without clients
-    std::size_t max_clients = 64;
-    std::size_t max_runs = 256;  ///< runs running or waiting for workers, all clients
+    /// Clients connected at once; past it a connection gets "busy".
+    std::size_t max_clients = 4096;
+    /// Runs under way at once, all clients (`discover` requests too); more
+    /// wait in the queue. Zero: twice the worker budget, at least 8.
+    std::size_t max_runs = 0;
+    /// What waiting may hold, in bytes: every client's fixed cost, the
+    /// buffers of clients without a run under way, and the requests of
+    /// queued runs. Past it a new client or run gets "busy".
+    std::size_t max_queue_memory = std::size_t{256} << 20;
     std::size_t max_line = 1 << 20;
     std::size_t max_queued = 64 << 20;  ///< output waiting for one client
     /// The test lists kept for later runs (--cache-binaries, --cache-size).
@@ -47,6 +63,18 @@ struct ServeOptions {
     /// How often cached binaries are looked at for deletion or rebuilds.
     std::chrono::milliseconds sweep_every{10000};
 };
+
+/// What the daemon counts for one connected client besides its buffers:
+/// the client's record, its connection object, the event loop's state for
+/// its descriptor and the wait on it (measured: docs/user-guide.md).
+constexpr std::size_t kClientBytes = 1024;
+
+/// The runs under way at once by default for a worker budget of `jobs`.
+std::size_t default_max_runs(std::size_t jobs);
+
+/// Descriptors the daemon keeps for itself and its workers, out of its
+/// limit, with a worker budget of `jobs`: the rest may be clients.
+std::uint64_t descriptor_reserve(std::size_t jobs);
 
 /// The default socket: $XDG_RUNTIME_DIR/tend/tend.sock, else
 /// /tmp/tend-UID/tend.sock.
@@ -81,10 +109,29 @@ class Server {
     /// One message, already JSON, to a client still connected.
     void send_line(std::uint64_t client, std::string_view line);
 
-    /// Whether a new run may start; if not, the client is told why.
-    bool room_for_run(std::uint64_t client, const nlohmann::json& id);
-    void start_run(std::uint64_t client, const nlohmann::json& id, PoolOptions opts, RunFeed feed,
+    /// A run waiting for its turn: what start_run needs, nothing more.
+    struct Queued {
+        std::uint64_t client;
+        bool discover = false;
+        nlohmann::json request_id;
+        PoolOptions opts;
+        RunFeed feed;
+        std::size_t bytes = 0;  ///< counted in the queue's memory
+    };
+    /// A new run (or discover): started now when there is room and nobody
+    /// waits, else queued while the queue's memory allows, else "busy".
+    void admit_run(std::uint64_t client, const nlohmann::json& id, PoolOptions opts, RunFeed feed,
                    bool discover);
+    void start_run(std::uint64_t run_id, std::uint64_t client, const nlohmann::json& id,
+                   PoolOptions opts, RunFeed feed, bool discover);
+    /// Starts queued runs, oldest first, while there is room.
+    void start_queued();
+    /// A queued run ends without having started (cancelled, shut down):
+    /// its client is told as if it had run nothing.
+    void end_queued(std::uint64_t run_id, int signal, const std::string& why);
+    /// What the queue holds now, in bytes (see ServeOptions::max_queue_memory).
+    std::size_t queue_memory() const;
+    std::string queue_full(std::size_t more) const;
     void do_run(std::uint64_t client, const nlohmann::json& id, const nlohmann::json& params);
     void do_discover(std::uint64_t client, const nlohmann::json& id, const nlohmann::json& params);
     void do_cancel(std::uint64_t client, const nlohmann::json& id, const nlohmann::json& params);
@@ -122,6 +169,14 @@ class Server {
     boost::asio::steady_timer sweep_timer_;
     std::map<std::uint64_t, std::unique_ptr<Client>> clients_;
     std::map<std::uint64_t, std::unique_ptr<Run>> runs_;
+    /// Runs waiting for their turn, by number: the oldest first.
+    std::map<std::uint64_t, Queued> queued_;
+    std::size_t queued_bytes_ = 0;  ///< what the queued runs' requests hold
+    std::size_t max_runs_;
+    /// The buffers of clients with no run under way (counted in the queue's
+    /// memory), and of those with one (bounded per client by max_queued).
+    std::shared_ptr<LineConnection::Meter> waiting_buffers_;
+    std::shared_ptr<LineConnection::Meter> running_buffers_;
     std::uint64_t next_client_ = 1;
     std::uint64_t next_run_ = 1;
     int shutdown_signal_ = 0;  ///< set once draining (SIGTERM for a shutdown request)

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <set>
@@ -72,7 +74,10 @@ class Rpc {
         const int to = out_ >= 0 ? out_ : fd_;
         std::size_t sent = 0;
         while (sent < text.size()) {
-            const auto n = ::write(to, text.data() + sent, text.size() - sent);
+            // A daemon that refused the connection has closed it: an error
+            // here, not a SIGPIPE that ends the tests.
+            auto n = ::send(to, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
+            if (n < 0 && errno == ENOTSOCK) n = ::write(to, text.data() + sent, text.size() - sent);
             if (n <= 0) return;
             sent += static_cast<std::size_t>(n);
         }
@@ -820,6 +825,178 @@ TEST_SUITE("daemon") {
         }
         CHECK(served);
         CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("more clients than the old bound of 64 are all served, none busy") {
+        Daemon d;
+        std::vector<std::unique_ptr<Rpc>> clients;
+        for (int i = 0; i < 100; ++i) {
+            clients.push_back(std::make_unique<Rpc>(d.socket));
+            REQUIRE(clients.back()->ok());
+        }
+        // All connected at once, each answered.
+        for (auto& c : clients) {
+            const auto m = c->call("initialize");
+            INFO(m.dump());
+            CHECK(m["result"]["server"] == "tend");
+        }
+        const auto st = d.status();
+        CHECK(st["clients"].get<int>() == 101);
+        // Clients are bounded by what descriptors allow, less the workers'.
+        rlimit limit{};
+        REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
+        if (limit.rlim_max != RLIM_INFINITY)
+            CHECK(st["max_clients"].get<std::uint64_t>() + 64 <= limit.rlim_max);
+        CHECK(st["queue"]["max_bytes"] == 256u << 20);
+        clients.clear();
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("one run at a time, -j 1: 50 clients at once all complete, none busy") {
+        Daemon d({"-j", "1", "--max-runs", "1"});
+        const std::string dir = temp_dir("queue-50");
+        std::vector<pid_t> clients;
+        for (int i = 0; i < 50; ++i) {
+            clients.push_back(
+                start_tend({"run", fixture("scoped"), "--daemon", "--socket", d.socket, "--json"},
+                           dir + "/" + std::to_string(i)));
+        }
+        for (int i = 0; i < 50; ++i) {
+            INFO("client " << i << ": " << slurp(dir + "/" + std::to_string(i) + ".err"));
+            CHECK(wait_for(clients[static_cast<std::size_t>(i)], 120) == 0);
+            const auto events = json_lines(slurp(dir + "/" + std::to_string(i)));
+            CHECK(statuses(events).size() == 5);
+            REQUIRE(!events.empty());
+            CHECK(events.back()["event"] == "summary");
+            CHECK(events.back()["total"] == 5);
+        }
+        std::filesystem::remove_all(dir);
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("a queued run is answered with its place, hears alive with it, and starts in turn") {
+        Daemon d({"-j", "1", "--max-runs", "1"});
+        Rpc busy(d.socket), waiting(d.socket), leaving(d.socket);
+        REQUIRE((busy.ok() && waiting.ok() && leaving.ok()));
+        const auto first =
+            busy.call("run", {{"binaries", {fixture("hanging")}}, {"suite", "hangs"}});
+        REQUIRE(first["result"]["run"].is_number());
+        CHECK_FALSE(first["result"].contains("queued"));  // it started
+        const auto second = waiting.call("run", {{"binaries", {fixture("scoped")}}});
+        INFO(second.dump());
+        const auto run = second["result"]["run"];
+        REQUIRE(run.is_number());
+        CHECK(second["result"]["queued"] == 1);
+        const auto third = leaving.call("run", {{"binaries", {fixture("basic")}}});
+        CHECK(third["result"]["queued"] == 2);
+        const auto st = d.status();
+        CHECK(st["runs"].size() == 1);
+        REQUIRE(st["queued"].size() == 2);
+        CHECK(st["queued"][0]["run"] == run);
+        CHECK(st["queue"]["bytes"].get<std::size_t>() > 0);
+        // Within the alive period: a sign of life that says where it stands.
+        json alive;
+        for (auto m = waiting.next(7); !m.is_null(); m = waiting.next(7)) {
+            if (m.value("method", "") == "alive") {
+                alive = m;
+                break;
+            }
+        }
+        INFO(alive.dump());
+        CHECK(alive["params"]["run"] == run);
+        CHECK(alive["params"]["queued"] == 1);
+        // A queued run cancelled ends at once, having run nothing.
+        const auto cancelled =
+            leaving.call("cancel", {{"run", third["result"]["run"]}, {"graceful", true}});
+        CHECK(cancelled.contains("result"));
+        json end;
+        for (auto m = leaving.next(); !m.is_null(); m = leaving.next()) {
+            if (m.value("method", "") == "run_finished") {
+                end = m;
+                break;
+            }
+        }
+        CHECK(end["params"]["summary"]["total"] == 0);
+        CHECK(end["params"]["interrupted"] == 2);
+        // The first run ends: the queued one starts and runs every test.
+        CHECK(busy.call("cancel", {{"run", first["result"]["run"]}}).contains("result"));
+        std::size_t tests = 0;
+        end = nullptr;
+        for (auto m = waiting.next(); !m.is_null(); m = waiting.next()) {
+            tests += m.value("method", "") == "test_finished";
+            if (m.value("method", "") == "run_finished") {
+                end = m;
+                break;
+            }
+        }
+        CHECK(tests == 5);
+        CHECK(end["params"]["summary"]["total"] == 5);
+        CHECK(end["params"]["interrupted"] == 0);
+        // Queued when the daemon stops: it ends unstarted, interrupted.
+        const auto again =
+            busy.call("run", {{"binaries", {fixture("hanging")}}, {"suite", "hangs"}});
+        REQUIRE(again["result"]["run"].is_number());
+        const auto last = waiting.call("run", {{"binaries", {fixture("scoped")}}});
+        CHECK(last["result"]["queued"] == 1);
+        CHECK(run_tend({"stop", "--socket", d.socket}).exit_code == 0);
+        end = nullptr;
+        for (auto m = waiting.next(); !m.is_null(); m = waiting.next()) {
+            if (m.value("method", "") == "run_finished") {
+                end = m;
+                break;
+            }
+        }
+        CHECK(end["params"]["run"] == last["result"]["run"]);
+        CHECK(end["params"]["summary"]["total"] == 0);
+        CHECK(end["params"]["interrupted"] == 15);
+    }
+
+    TEST_CASE("past --max-queue-memory a run is told the queue is full, naming the option") {
+        Daemon d({"-j", "1", "--max-runs", "1", "--max-queue-memory", "64KiB"});
+        Rpc busy(d.socket);
+        REQUIRE(busy.ok());
+        REQUIRE(busy.call("run",
+                          {{"binaries", {fixture("hanging")}}, {"suite", "hangs"}})["result"]["run"]
+                    .is_number());
+        // Runs that wait, each with 8 KiB of environment: a few fit.
+        Rpc rpc(d.socket);
+        REQUIRE(rpc.ok());
+        const json env = json::array({"BIG=" + std::string(8192, 'e')});
+        int queued = 0;
+        json refused;
+        for (int i = 0; i < 20 && refused.is_null(); ++i) {
+            const auto m = rpc.call("run", {{"binaries", {fixture("scoped")}}, {"env", env}});
+            if (m.contains("result")) {
+                CHECK(m["result"]["queued"] == ++queued);
+            } else {
+                refused = m;
+            }
+        }
+        INFO(refused.dump());
+        CHECK(queued >= 3);
+        CHECK(queued < 8);
+        CHECK(refused["error"]["code"] == -32000);
+        const auto why = refused["error"]["message"].get<std::string>();
+        CHECK(why.find("busy: the daemon's queue is full") == 0);
+        CHECK(why.find("--max-queue-memory 64.0 KiB") != std::string::npos);
+        // tend run --daemon is told the same, and stops.
+        const auto o = run_bounded({"run", fixture("scoped"), "--daemon", "--socket", d.socket}, 60,
+                                   {"BIG=" + std::string(65536, 'e')});
+        CHECK(o.exit_code == 3);
+        CHECK(o.err.find("busy: the daemon's queue is full") != std::string::npos);
+        CHECK(o.err.find("--max-queue-memory") != std::string::npos);
+        // A connection once the budget is spent by clients is refused too.
+        std::vector<std::unique_ptr<Rpc>> many;
+        json told;
+        for (int i = 0; i < 200 && told.is_null(); ++i) {
+            many.push_back(std::make_unique<Rpc>(d.socket));
+            // A refused connection is told why (id null) and closed.
+            const auto m = many.back()->call("initialize");
+            if (m.is_null() && !many.back()->notes.empty()) told = many.back()->notes.front();
+        }
+        INFO(told.dump());
+        CHECK(told["error"]["message"].get<std::string>().find("--max-queue-memory") !=
+              std::string::npos);
     }
 
     TEST_CASE("tend stop leaves no worker behind") {

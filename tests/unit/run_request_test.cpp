@@ -65,4 +65,24 @@ TEST_SUITE("run request") {
         REQUIRE(parse_run_params(bad, PoolOptions{}, got, feed, error));
         CHECK(feed.test_started);
     }
+
+    TEST_CASE("held_bytes: what a queued run holds grows with its environment and selection") {
+        PoolOptions small;
+        small.binaries = {"/a"};
+        const auto base = held_bytes(small);
+        CHECK(base >= sizeof(PoolOptions));
+        CHECK(base < sizeof(PoolOptions) + 1024);
+        PoolOptions big = small;
+        big.env.emplace();
+        for (int i = 0; i < 100; ++i)
+            big.env->push_back("VARIABLE_" + std::to_string(i) + "=" + std::string(90, 'v'));
+        // 100 strings of 100 bytes: their text and their headers at least.
+        CHECK(held_bytes(big) >= base + 100 * 100);
+        CHECK(held_bytes(big) < base + 100 * 200);
+        Selection picked;
+        for (int i = 0; i < 50; ++i)
+            picked.ids.emplace("some suite", "a test name that is long " + std::to_string(i));
+        big.selection = {picked};
+        CHECK(held_bytes(big) >= base + 100 * 100 + 50 * 40);
+    }
 }
