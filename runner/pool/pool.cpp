@@ -1105,6 +1105,10 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
             if (goes.kind != RestFate::Kind::requeue) {
                 report_unrun(slot.binary, rest, 0, goes.why);
                 if (goes.kind == RestFate::Kind::give_up) give_up(slot.binary, goes.give_up_why);
+            } else if (b.given_up) {
+                // Given up meanwhile (another of its workers would not
+                // start): no worker will come for the rest.
+                report_unrun(slot.binary, rest, 0, b.error);
             } else if (!rest.tests.empty()) {
                 b.pending.push_front(std::move(rest));
             }
@@ -1203,8 +1207,11 @@ void Pool::report(TestStatus status, std::size_t binary, std::uint32_t id,
     // times; every attempt is reported, only the last one counts.
     const auto key = (static_cast<std::uint64_t>(binary) << 32) | id;
     const auto earlier = attempts_.find(key);
+    // Nothing is retried once the run stops, nor in a binary given up: no
+    // worker would come for it.
+    const bool stopping = !stop_reason_.empty() || binaries_[binary].given_up;
     const auto decision = decide_retry({status, earlier == attempts_.end() ? 0 : earlier->second,
-                                        settings(binary).retries, !stop_reason_.empty(), pid});
+                                        settings(binary).retries, stopping, pid});
     const std::uint32_t attempt = decision.attempt;
     const bool retry = decision.retry;
     status = decision.status;

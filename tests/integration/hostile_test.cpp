@@ -204,6 +204,33 @@ TEST_SUITE("hostile: bounded waits") {
         std::remove(state.c_str());
     }
 
+    TEST_CASE("a binary given up while its other worker runs: that unit's rest is reported") {
+        // The second worker never says hello: the binary is given up at 1 s.
+        // The first is running suite "a" then, whose first test crashes at
+        // 2 s: the test after it can run nowhere and is reported not_run.
+        // With --retries too: a crash in a binary given up is not retried.
+        for (const std::string retries : {"0", "2"}) {
+            CAPTURE(retries);
+            const std::string starts =
+                "/tmp/tend-hostile-" + std::to_string(::getpid()) + "-starts";
+            std::remove(starts.c_str());
+            const auto o = bounded({"run", fixture("given_up"), "-j", "2", "--startup-timeout", "1",
+                                    "--retries", retries, "--json", "--no-daemon"},
+                                   60, "TEND_FIXTURE_STARTS=" + starts);
+            CHECK(o.exit_code == 3);
+            const auto f = finals(o);
+            REQUIRE(f.count("a/crashes late") == 1);
+            CHECK(f.at("a/crashes late")["status"] == "crashed");
+            REQUIRE(f.count("a/after the crash") == 1);
+            CHECK(f.at("a/after the crash")["status"] == "not_run");
+            REQUIRE(f.count("b/waits for the second worker") == 1);
+            CHECK(f.at("b/waits for the second worker")["status"] == "not_run");
+            REQUIRE(o.of("summary").size() == 1);
+            CHECK(o.of("summary")[0]["total"] == 3);
+            std::remove(starts.c_str());
+        }
+    }
+
     TEST_CASE("tend list interrupted while discovery hangs exits 130") {
         const auto binary = script("list-hangs",
                                    "echo started >> \"$TEND_FIXTURE_MARKER\"\n"
