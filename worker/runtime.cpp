@@ -84,6 +84,9 @@ void complain(int fd, const std::string& what) {
 
 /// What the fatal-signal handler needs; plain data, read in the handler.
 struct CrashContext {
+    /// The worker itself: a process a test forked (or cloned) inherits the
+    /// handler, and must neither speak for the worker nor survive its crash.
+    pid_t worker_pid = 0;
     int real_stderr = -1;
     const char* test_name = nullptr;
     /// Results batched but not sent yet, unless `batch_busy` (being appended).
@@ -107,6 +110,15 @@ void write_str(int fd, const char* s) {
 /// Only async-signal-safe calls.
 void on_fatal_signal(int sig) {
     const auto& ctx = crash_context();
+    if (::getpid() != ctx.worker_pid) {
+        // A child a test started (a death test, a fork that crashes): it dies
+        // of the signal as it would without tend, and says nothing on the
+        // worker's descriptors. getpid() is a real system call (glibc caches
+        // no pid since 2.25), so it sees children pthread_atfork never hears of.
+        ::signal(sig, SIG_DFL);
+        ::raise(sig);
+        return;
+    }
     if (ctx.real_stderr >= 0) {
         char num[16];
         int len = 0;
@@ -138,6 +150,7 @@ void install_fatal_handlers();
 
 void install_crash_reporter(int real_stderr) {
     auto& ctx = crash_context();
+    ctx.worker_pid = ::getpid();
     ctx.real_stderr = real_stderr;
     // An alternate stack, so a stack overflow can still be reported.
     static std::vector<char> alt_stack(64 * 1024);

@@ -440,6 +440,33 @@ TEST_SUITE("tests that misbehave") {
         }
     }
 
+    TEST_CASE("a forked child that dies leaves the worker's pipe and crash reporter alone") {
+        // Each unit: a result waiting in the worker's batch, then a test whose
+        // child dies (the child inherits the worker's crash reporter and the
+        // protocol descriptors), then one more test.
+        for (const char* suite :
+             {"child_segfaults", "child_killed", "child_aborts", "child_exits"}) {
+            INFO(std::string(suite));
+            auto o = run_tend(
+                {"run", fixture("forking"), "--suite", suite, "-j", "1", "--json", "--no-daemon"});
+            CHECK(o.exit_code == 0);
+            std::string errors;
+            for (const auto& e : o.of("error")) errors += e.dump() + "\n";
+            CHECK_MESSAGE(errors.empty(), errors);
+            const auto tests = o.tests();
+            CHECK(tests.size() == 3);
+            for (const auto& [name, events] : tests) {
+                INFO(name);
+                REQUIRE(events.size() == 1);
+                CHECK(events[0]["status"] == "passed");
+                CHECK(events[0]["attempt"] == 1);
+            }
+            REQUIRE(o.of("summary").size() == 1);
+            CHECK(o.of("summary")[0]["workers"]["started"] == 1);
+            CHECK(o.of("summary")[0]["workers"]["crashed"] == 0);
+        }
+    }
+
     TEST_CASE("a failed CHECK in a teardown is an error of the unit, not a crash") {
         auto o = run_tend({"run", fixture("misbehaving"), "-j", "1", "--json"});
         CHECK(o.exit_code == 1);
