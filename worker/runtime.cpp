@@ -191,6 +191,17 @@ class Server final : public TestSession {
         crash_context().results_fd = out_fd;
         if (status_) status_->attached.store(1, std::memory_order_release);
     }
+    /// After serving, the process exits through atexit handlers and static
+    /// destructors: a crash there reports on the restored stderr and sends
+    /// nothing (the batch and the test names are gone with this object).
+    ~Server() override {
+        auto& ctx = crash_context();
+        ctx.test_name = nullptr;
+        ctx.batch = nullptr;
+        ctx.batch_size = 0;
+        ctx.results_fd = -1;
+        ctx.real_stderr = STDERR_FILENO;  // once capture_ has put it back
+    }
 
     int serve() {
         install_crash_reporter(capture_.real_stderr());

@@ -410,16 +410,62 @@ TEST_SUITE("usage and startup errors") {
               std::string::npos);
         CHECK(message.find("before saying hello") == std::string::npos);
     }
-    TEST_CASE("a worker that exits badly after shutdown is reported, its results kept") {
+    TEST_CASE("a worker that exits badly after shutdown fails the run, its results kept") {
         auto o = run_tend({"run", fixture("rogue_worker"), "--json"}, "TEND_ROGUE_MODE=dirty_exit");
-        CHECK(o.exit_code == 0);
+        CHECK(o.exit_code == 1);
         CHECK(o.of("test").size() == 1);
         auto errors = o.of("error");
         REQUIRE(errors.size() == 1);
         const auto message = errors[0]["message"].get<std::string>();
         CHECK(message.find("exited with status 7 after shutdown") != std::string::npos);
-        CHECK(errors[0]["fails_run"] == false);
+        CHECK(errors[0]["fails_run"] == true);
         CHECK(message.find("rogue: exiting badly") != std::string::npos);
+    }
+}
+
+TEST_SUITE("exit-time checks") {
+    // What a leak checker or gmock's verifier does once the tests are done:
+    // the binary alone exits non-zero, so the run fails, with what it said.
+    TEST_CASE("a static destructor that exits 1 fails the run, with the worker's stderr") {
+        auto o = run_tend({"run", fixture("exit_check"), "-j", "1", "--json", "--no-daemon"},
+                          "TEND_EXIT_CHECK=status");
+        CHECK(o.exit_code == 1);
+        CHECK(o.of("test").size() == 2);
+        for (const auto& t : o.of("test")) CHECK(t["status"] == "passed");
+        const auto errors = o.of("error");
+        REQUIRE(errors.size() == 1);
+        const auto message = errors[0]["message"].get<std::string>();
+        CHECK(message.find("exited with status 1 after shutdown") != std::string::npos);
+        CHECK(message.find("leak checker: 1 object leaked") != std::string::npos);
+        CHECK(errors[0]["fails_run"] == true);
+        REQUIRE(o.of("summary").size() == 1);
+        CHECK(o.of("summary")[0]["errors"] == 1);
+    }
+    TEST_CASE("an atexit handler that aborts fails the run") {
+        auto o = run_tend({"run", fixture("exit_check"), "-j", "1", "--json", "--no-daemon"},
+                          "TEND_EXIT_CHECK=signal");
+        CHECK(o.exit_code == 1);
+        const auto errors = o.of("error");
+        REQUIRE(errors.size() == 1);
+        const auto message = errors[0]["message"].get<std::string>();
+        CHECK(message.find("killed by signal 6") != std::string::npos);
+        CHECK(message.find("leak checker: aborting") != std::string::npos);
+        CHECK(errors[0]["fails_run"] == true);
+    }
+    TEST_CASE("a clean exit says nothing") {
+        auto o = run_tend({"run", fixture("exit_check"), "-j", "1", "--json", "--no-daemon"});
+        CHECK(o.exit_code == 0);
+        CHECK(o.of("error").empty());
+    }
+    TEST_CASE("a worker tend kills after the grace period of its stop is only a warning") {
+        auto o = run_tend({"run", fixture("exit_check"), "-j", "1", "--json", "--no-daemon"},
+                          "TEND_EXIT_CHECK=hang");
+        CHECK(o.exit_code == 0);
+        const auto errors = o.of("error");
+        REQUIRE(errors.size() == 1);
+        CHECK(errors[0]["message"].get<std::string>().find("killed by signal 9") !=
+              std::string::npos);
+        CHECK(errors[0]["fails_run"] == false);
     }
 }
 
