@@ -473,7 +473,7 @@ class Server final : public TestSession {
         std::size_t from = 0;
         for (std::size_t i = 1; i <= ids.size(); ++i) {
             if (i == ids.size() || ids[i] <= ids[i - 1]) {
-                adapter_.run(std::span<const std::uint32_t>(ids.data() + from, i - from), *this);
+                adapter_.run(ids.data() + from, i - from, *this);
                 from = i;
             }
         }

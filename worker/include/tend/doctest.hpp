@@ -35,21 +35,24 @@
 
 // doctest defines this in its implementation part (included above) without
 // declaring it in the interface.
-namespace doctest::detail {
+namespace doctest {
+namespace detail {
 std::set<TestCase>& getRegisteredTests();
-}  // namespace doctest::detail
+}  // namespace detail
+}  // namespace doctest
 
-namespace tend::doctest_adapter {
+namespace tend {
+namespace doctest_adapter {
 
 /// The run in progress in worker mode, read by the reporter.
 struct ActiveRun {
-    tend::worker::TestSession* session = nullptr;
-    const std::uint32_t* ids = nullptr;
-    std::size_t count = 0;
-    std::size_t next = 0;
+    tend::worker::TestSession* session;
+    const std::uint32_t* ids;
+    std::size_t count;
+    std::size_t next;
 };
 inline ActiveRun& active_run() {
-    static ActiveRun run;
+    static ActiveRun run = {nullptr, nullptr, 0, 0};
     return run;
 }
 
@@ -280,20 +283,29 @@ class Adapter final : public tend::worker::Adapter {
         std::vector<tend::worker::TestDescription> out;
         out.reserve(by_id_.size());
         for (const auto* tc : by_id_) {
-            out.push_back({tc->m_name ? tc->m_name : "", tc->m_test_suite ? tc->m_test_suite : "",
-                           tc->m_file.c_str(), tc->m_line, tc->m_skip, tc->m_timeout,
-                           tags_of(*tc)});
+            tend::worker::TestDescription d;
+            d.name = tc->m_name ? tc->m_name : "";
+            d.suite = tc->m_test_suite ? tc->m_test_suite : "";
+            d.file = tc->m_file.c_str();
+            d.line = static_cast<std::uint32_t>(tc->m_line);
+            d.skip = tc->m_skip;
+            d.timeout_s = tc->m_timeout;
+            d.tags = tags_of(*tc);
+            out.push_back(std::move(d));
         }
         return out;
     }
 
-    void run(std::span<const std::uint32_t> ids, tend::worker::TestSession& session) override {
+    void run(const std::uint32_t* ids, std::size_t count,
+             tend::worker::TestSession& session) override {
         auto& registry = doctest::detail::getRegisteredTests();
         registry.clear();
-        for (const auto id : ids) registry.insert(registry.end(), *by_id_[id]);
-        active_run() = ActiveRun{&session, ids.data(), ids.size(), 0};
+        for (std::size_t i = 0; i < count; ++i) registry.insert(registry.end(), *by_id_[ids[i]]);
+        const ActiveRun started = {&session, ids, count, 0};
+        active_run() = started;
         context_.run();
-        active_run() = ActiveRun{};
+        const ActiveRun done = {nullptr, nullptr, 0, 0};
+        active_run() = done;
         registry.clear();
     }
 
@@ -327,7 +339,8 @@ class Adapter final : public tend::worker::Adapter {
 REGISTER_REPORTER("tend", 0, Reporter);
 REGISTER_LISTENER("tend-scope", 0, ScopeListener);
 
-}  // namespace tend::doctest_adapter
+}  // namespace doctest_adapter
+}  // namespace tend
 
 namespace tend {
 /// main() of a doctest binary that can also serve as a tend worker.
