@@ -423,6 +423,32 @@ TEST_SUITE("usage and startup errors") {
     }
 }
 
+TEST_SUITE("the project's own doctest") {
+    // fixtures/vendored/doctest.h says 2.4.11; the system's says 2.4.9.
+    TEST_CASE("the adapter uses the doctest included before it, and compiles no other") {
+        for (const char* name : {"vendored", "vendored_split"}) {
+            const std::string binary = fixture(name);
+            INFO(binary);
+            const std::string version = "/tmp/tend-it-version-" + std::to_string(::getpid());
+            const int status =
+                std::system((shell_quote(binary) + " --version >" + version + " 2>&1").c_str());
+            CHECK(WEXITSTATUS(status) == 0);
+            CHECK(slurp(version).find("doctest version is \"2.4.11\"") != std::string::npos);
+            std::remove(version.c_str());
+
+            auto o = run_tend({"run", binary, "-j", "1", "--json", "--no-daemon"});
+            CHECK(o.exit_code == 1);
+            auto tests = o.tests();
+            REQUIRE(tests.size() == 2);
+            CHECK(tests["vendored/sees the vendored doctest"][0]["status"] == "passed");
+            const auto& failed = tests["vendored/fails a check"][0];
+            CHECK(failed["status"] == "failed");
+            REQUIRE(failed["failures"].size() == 1);
+            CHECK(failed["failures"][0]["kind"] == "CHECK_EQ");
+        }
+    }
+}
+
 TEST_SUITE("exit-time checks") {
     // What a leak checker or gmock's verifier does once the tests are done:
     // the binary alone exits non-zero, so the run fails, with what it said.

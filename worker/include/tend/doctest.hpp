@@ -5,6 +5,17 @@
 //
 //   #include <tend/doctest.hpp>
 //
+// Which doctest: the one the translation unit already included, else
+// TEND_DOCTEST_HEADER (default <doctest/doctest.h>). A project that vendors
+// doctest includes its own first:
+//
+//   #define DOCTEST_CONFIG_IMPLEMENT  // its implementation, here (or in
+//   #include "doctest.h"              //   another source file of the binary)
+//   #include <tend/doctest.hpp>
+//
+// Only that doctest is compiled in: tend's library holds no doctest code.
+// Supported: doctest 2.4.9 to 2.4.x, checked at compile time.
+//
 // Define TEND_DOCTEST_NO_MAIN first to write main() yourself and call
 // tend::doctest_main(argc, argv) from it.
 //
@@ -13,18 +24,48 @@
 // current unit.
 #pragma once
 
-#ifndef DOCTEST_CONFIG_IMPLEMENT
-#define DOCTEST_CONFIG_IMPLEMENT
-#endif
 // doctest installs and removes its fatal-signal handlers around every test:
 // 14 syscalls a test, more than tend's whole per-test budget. Under tend the
 // worker runtime installs one crash reporter for the worker's lifetime
 // instead; run by hand, a crash is reported by the shell without the test's
-// name. Define TEND_DOCTEST_POSIX_SIGNALS to keep doctest's handlers.
+// name. Define TEND_DOCTEST_POSIX_SIGNALS to keep doctest's handlers. (A
+// doctest implementation compiled before this header keeps what it was
+// compiled with: define DOCTEST_CONFIG_NO_POSIX_SIGNALS there.)
 #if !defined(TEND_DOCTEST_POSIX_SIGNALS) && !defined(DOCTEST_CONFIG_NO_POSIX_SIGNALS)
 #define DOCTEST_CONFIG_NO_POSIX_SIGNALS
 #endif
+
+#if defined(DOCTEST_LIBRARY_INCLUDED)
+// The translation unit's own doctest, included before. Its implementation is
+// here already (DOCTEST_CONFIG_IMPLEMENT was defined), or in another source
+// file of the binary, or in TEND_DOCTEST_HEADER when that names the same file.
+#if !defined(DOCTEST_LIBRARY_IMPLEMENTATION) && defined(TEND_DOCTEST_HEADER)
+#define DOCTEST_CONFIG_IMPLEMENT
+#include TEND_DOCTEST_HEADER
+#endif
+#else
+#define DOCTEST_CONFIG_IMPLEMENT
+#ifdef TEND_DOCTEST_HEADER
+#include TEND_DOCTEST_HEADER
+#else
 #include <doctest/doctest.h>
+#endif
+#endif
+
+#if defined(DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN)
+#error \
+    "tend/doctest.hpp brings main(): define DOCTEST_CONFIG_IMPLEMENT, not DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN, before including doctest"
+#endif
+
+#if DOCTEST_VERSION_MAJOR == 2 && DOCTEST_VERSION_MINOR == 4 && DOCTEST_VERSION_PATCH >= 9
+#define TEND_DOCTEST_SUPPORTED 1
+#else
+#define TEND_DOCTEST_SUPPORTED 0
+#endif
+static_assert(TEND_DOCTEST_SUPPORTED,
+              "tend/doctest.hpp supports doctest 2.4.9 to 2.4.x; this translation unit includes "
+              "doctest " DOCTEST_VERSION_STR " (the doctest.h it included first)");
+#if TEND_DOCTEST_SUPPORTED
 
 #include <set>
 #include <sstream>
@@ -354,8 +395,10 @@ inline int doctest_main(int argc, char** argv) {
 }
 }  // namespace tend
 
-#ifndef TEND_DOCTEST_NO_MAIN
+#if !defined(TEND_DOCTEST_NO_MAIN) && !defined(DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN)
 int main(int argc, char** argv) {
     return tend::doctest_main(argc, argv);
 }
 #endif
+
+#endif  // TEND_DOCTEST_SUPPORTED
