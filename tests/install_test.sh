@@ -16,7 +16,7 @@ tend=$(find "$root" -type f -name tend -perm -u+x | head -n 1)
 
 # The .pc names the real prefix; the sysroot puts the scratch root in front.
 flags=$(PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$root pkg-config --cflags --libs tend-worker)
-c++ -std=c++20 -o "$root/outside_tests" "$source/examples/example_tests.cpp" $flags
+c++ -std=c++11 -o "$root/outside_tests" "$source/examples/example_tests.cpp" $flags
 "$tend" run "$root/outside_tests" -q
 "$root/outside_tests" >/dev/null  # and still a plain doctest binary
 echo "install test: outside project built with pkg-config and run under the installed tend"

@@ -84,6 +84,9 @@ void complain(int fd, const std::string& what) {
 
 /// What the fatal-signal handler needs; plain data, read in the handler.
 struct CrashContext {
+    /// The worker itself: a process a test forked (or cloned) inherits the
+    /// handler, and must neither speak for the worker nor survive its crash.
+    pid_t worker_pid = 0;
     int real_stderr = -1;
     const char* test_name = nullptr;
     /// Results batched but not sent yet, unless `batch_busy` (being appended).
@@ -107,6 +110,15 @@ void write_str(int fd, const char* s) {
 /// Only async-signal-safe calls.
 void on_fatal_signal(int sig) {
     const auto& ctx = crash_context();
+    if (::getpid() != ctx.worker_pid) {
+        // A child a test started (a death test, a fork that crashes): it dies
+        // of the signal as it would without tend, and says nothing on the
+        // worker's descriptors. getpid() is a real system call (glibc caches
+        // no pid since 2.25), so it sees children pthread_atfork never hears of.
+        ::signal(sig, SIG_DFL);
+        ::raise(sig);
+        return;
+    }
     if (ctx.real_stderr >= 0) {
         char num[16];
         int len = 0;
@@ -138,6 +150,7 @@ void install_fatal_handlers();
 
 void install_crash_reporter(int real_stderr) {
     auto& ctx = crash_context();
+    ctx.worker_pid = ::getpid();
     ctx.real_stderr = real_stderr;
     // An alternate stack, so a stack overflow can still be reported.
     static std::vector<char> alt_stack(64 * 1024);
@@ -177,6 +190,17 @@ class Server final : public TestSession {
           batch_area_(batch_area) {
         crash_context().results_fd = out_fd;
         if (status_) status_->attached.store(1, std::memory_order_release);
+    }
+    /// After serving, the process exits through atexit handlers and static
+    /// destructors: a crash there reports on the restored stderr and sends
+    /// nothing (the batch and the test names are gone with this object).
+    ~Server() override {
+        auto& ctx = crash_context();
+        ctx.test_name = nullptr;
+        ctx.batch = nullptr;
+        ctx.batch_size = 0;
+        ctx.results_fd = -1;
+        ctx.real_stderr = STDERR_FILENO;  // once capture_ has put it back
     }
 
     int serve() {
@@ -449,7 +473,7 @@ class Server final : public TestSession {
         std::size_t from = 0;
         for (std::size_t i = 1; i <= ids.size(); ++i) {
             if (i == ids.size() || ids[i] <= ids[i - 1]) {
-                adapter_.run(std::span<const std::uint32_t>(ids.data() + from, i - from), *this);
+                adapter_.run(ids.data() + from, i - from, *this);
                 from = i;
             }
         }

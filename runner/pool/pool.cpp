@@ -1008,12 +1008,21 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
     const bool clean = slot.failure.empty() && !status.signaled && status.code == 0;
 
     switch (slot.state) {
-        case State::stopping:
-            // Its tests are all reported; an unclean exit (a crash in a static
-            // destructor, a kill after the grace period) is still worth saying.
-            if (!clean)
-                notice(slot.binary, with_tail(how + " after shutdown", w.stderr_tail()), false);
+        case State::stopping: {
+            // Its tests are all reported; an unclean exit is still worth
+            // saying, and fails the run unless tend killed it (the grace
+            // period of a stop, a signal at shutdown).
+            StoppedWorker stopped;
+            stopped.how = how;
+            stopped.clean = clean;
+            stopped.broke = !slot.failure.empty();
+            stopped.killed_by_tend = status.signaled && w.sent_signal(status.code);
+            const std::string tail = w.stderr_tail();
+            stopped.stderr_tail = tail;
+            if (auto note = stopped_worker_notice(stopped))
+                notice(slot.binary, note->message, note->fails_run);
             break;
+        }
         case State::starting:
         case State::listing:
             if (slot.discoverer) b.discovering = false;

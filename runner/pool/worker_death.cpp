@@ -121,4 +121,18 @@ RestFate rest_fate(std::string_view stop_reason, std::size_t deaths, std::size_t
     return f;
 }
 
+std::optional<DeadUnit::Note> stopped_worker_notice(const StoppedWorker& stopped) {
+    if (stopped.clean) return std::nullopt;
+    const std::string tail(stopped.stderr_tail);
+    if (stopped.broke || stopped.killed_by_tend) {
+        return DeadUnit::Note{with_tail(std::string(stopped.how) + " after shutdown", tail), false};
+    }
+    return DeadUnit::Note{
+        with_tail(std::string(stopped.how) +
+                      " after shutdown: a check at exit failed (a leak checker, an atexit "
+                      "handler, a static destructor), as it fails the binary run alone",
+                  tail),
+        true};
+}
+
 }  // namespace tend

@@ -100,4 +100,22 @@ struct RestFate {
 RestFate rest_fate(std::string_view stop_reason, std::size_t deaths, std::size_t max_deaths,
                    std::string_view how);
 
+/// A worker that tend asked to stop (every test of it reported) and that has
+/// exited since: its exit is where exit-time checks speak (a leak checker, an
+/// atexit handler, a static destructor that calls exit(1)).
+struct StoppedWorker {
+    std::string_view how;  ///< "worker 12 exited with status 1", or its protocol break
+    bool clean = false;    ///< exited with status 0, the protocol kept
+    bool broke = false;    ///< it broke the protocol (tend killed it for that)
+    /// It died of a signal that tend sent it (SIGTERM at shutdown, SIGKILL
+    /// after the grace period of a stop): tend's doing, not the binary's.
+    bool killed_by_tend = false;
+    std::string_view stderr_tail;
+};
+/// The notice for a stopped worker's exit, or none when it was clean. An exit
+/// on its own with a non-zero status, or death by a signal tend did not send,
+/// fails the run as it fails the binary run alone; tend's own kills and
+/// protocol breaks after shutdown are only said.
+std::optional<DeadUnit::Note> stopped_worker_notice(const StoppedWorker& stopped);
+
 }  // namespace tend

@@ -243,8 +243,13 @@ void WorkerProcess::stop(std::chrono::milliseconds grace) {
     });
 }
 
+bool WorkerProcess::sent_signal(int sig) const {
+    return (sig == SIGTERM && sent_term_) || (sig == SIGKILL && sent_kill_);
+}
+
 void WorkerProcess::kill() {
     if (pid_ > 0 && !reaped_) {
+        sent_kill_ = true;
         ::kill(-pid_, SIGKILL);
         ::kill(pid_, SIGKILL);  // in case it left its group
     }
@@ -252,6 +257,7 @@ void WorkerProcess::kill() {
 
 void WorkerProcess::terminate(std::chrono::milliseconds grace) {
     if (pid_ <= 0 || reaped_) return;
+    sent_term_ = true;
     ::kill(-pid_, SIGTERM);
     ::kill(pid_, SIGTERM);
     stop_timer_.expires_after(grace);

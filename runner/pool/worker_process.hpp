@@ -94,6 +94,9 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
     /// The last kStderrTailBytes the worker wrote to stdout/stderr outside tests.
     const std::string& stderr_tail() const { return stderr_tail_; }
     bool exited() const { return exit_reported_; }
+    /// Whether tend sent the worker `sig` (SIGTERM or SIGKILL, by terminate(),
+    /// kill() or the grace period of stop()): a death by it is tend's doing.
+    bool sent_signal(int sig) const;
     /// The worker's status page, when it could be set up (null otherwise);
     /// meaningful only if `attached` is set, which the worker does.
     const protocol::StatusPage* status() const { return status_; }
@@ -151,6 +154,8 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
     bool stderr_done_ = false;
     bool reaped_ = false;
     bool exit_reported_ = false;
+    bool sent_term_ = false;
+    bool sent_kill_ = false;
     std::uint64_t frames_ = 0;
     int capture_out_ = -1;
     int capture_err_ = -1;

@@ -410,16 +410,88 @@ TEST_SUITE("usage and startup errors") {
               std::string::npos);
         CHECK(message.find("before saying hello") == std::string::npos);
     }
-    TEST_CASE("a worker that exits badly after shutdown is reported, its results kept") {
+    TEST_CASE("a worker that exits badly after shutdown fails the run, its results kept") {
         auto o = run_tend({"run", fixture("rogue_worker"), "--json"}, "TEND_ROGUE_MODE=dirty_exit");
-        CHECK(o.exit_code == 0);
+        CHECK(o.exit_code == 1);
         CHECK(o.of("test").size() == 1);
         auto errors = o.of("error");
         REQUIRE(errors.size() == 1);
         const auto message = errors[0]["message"].get<std::string>();
         CHECK(message.find("exited with status 7 after shutdown") != std::string::npos);
-        CHECK(errors[0]["fails_run"] == false);
+        CHECK(errors[0]["fails_run"] == true);
         CHECK(message.find("rogue: exiting badly") != std::string::npos);
+    }
+}
+
+TEST_SUITE("the project's own doctest") {
+    // fixtures/vendored/doctest.h says 2.4.11; the system's says 2.4.9.
+    TEST_CASE("the adapter uses the doctest included before it, and compiles no other") {
+        for (const char* name : {"vendored", "vendored_split"}) {
+            const std::string binary = fixture(name);
+            INFO(binary);
+            const std::string version = "/tmp/tend-it-version-" + std::to_string(::getpid());
+            const int status =
+                std::system((shell_quote(binary) + " --version >" + version + " 2>&1").c_str());
+            CHECK(WEXITSTATUS(status) == 0);
+            CHECK(slurp(version).find("doctest version is \"2.4.11\"") != std::string::npos);
+            std::remove(version.c_str());
+
+            auto o = run_tend({"run", binary, "-j", "1", "--json", "--no-daemon"});
+            CHECK(o.exit_code == 1);
+            auto tests = o.tests();
+            REQUIRE(tests.size() == 2);
+            CHECK(tests["vendored/sees the vendored doctest"][0]["status"] == "passed");
+            const auto& failed = tests["vendored/fails a check"][0];
+            CHECK(failed["status"] == "failed");
+            REQUIRE(failed["failures"].size() == 1);
+            CHECK(failed["failures"][0]["kind"] == "CHECK_EQ");
+        }
+    }
+}
+
+TEST_SUITE("exit-time checks") {
+    // What a leak checker or gmock's verifier does once the tests are done:
+    // the binary alone exits non-zero, so the run fails, with what it said.
+    TEST_CASE("a static destructor that exits 1 fails the run, with the worker's stderr") {
+        auto o = run_tend({"run", fixture("exit_check"), "-j", "1", "--json", "--no-daemon"},
+                          "TEND_EXIT_CHECK=status");
+        CHECK(o.exit_code == 1);
+        CHECK(o.of("test").size() == 2);
+        for (const auto& t : o.of("test")) CHECK(t["status"] == "passed");
+        const auto errors = o.of("error");
+        REQUIRE(errors.size() == 1);
+        const auto message = errors[0]["message"].get<std::string>();
+        CHECK(message.find("exited with status 1 after shutdown") != std::string::npos);
+        CHECK(message.find("leak checker: 1 object leaked") != std::string::npos);
+        CHECK(errors[0]["fails_run"] == true);
+        REQUIRE(o.of("summary").size() == 1);
+        CHECK(o.of("summary")[0]["errors"] == 1);
+    }
+    TEST_CASE("an atexit handler that aborts fails the run") {
+        auto o = run_tend({"run", fixture("exit_check"), "-j", "1", "--json", "--no-daemon"},
+                          "TEND_EXIT_CHECK=signal");
+        CHECK(o.exit_code == 1);
+        const auto errors = o.of("error");
+        REQUIRE(errors.size() == 1);
+        const auto message = errors[0]["message"].get<std::string>();
+        CHECK(message.find("killed by signal 6") != std::string::npos);
+        CHECK(message.find("leak checker: aborting") != std::string::npos);
+        CHECK(errors[0]["fails_run"] == true);
+    }
+    TEST_CASE("a clean exit says nothing") {
+        auto o = run_tend({"run", fixture("exit_check"), "-j", "1", "--json", "--no-daemon"});
+        CHECK(o.exit_code == 0);
+        CHECK(o.of("error").empty());
+    }
+    TEST_CASE("a worker tend kills after the grace period of its stop is only a warning") {
+        auto o = run_tend({"run", fixture("exit_check"), "-j", "1", "--json", "--no-daemon"},
+                          "TEND_EXIT_CHECK=hang");
+        CHECK(o.exit_code == 0);
+        const auto errors = o.of("error");
+        REQUIRE(errors.size() == 1);
+        CHECK(errors[0]["message"].get<std::string>().find("killed by signal 9") !=
+              std::string::npos);
+        CHECK(errors[0]["fails_run"] == false);
     }
 }
 
@@ -437,6 +509,33 @@ TEST_SUITE("tests that misbehave") {
               "second ran in " + std::to_string(second["worker_pid"].get<long>()) + "\n");
         for (const auto& e : o.of("error")) {
             CHECK(e["message"].get<std::string>().find("unexpected") == std::string::npos);
+        }
+    }
+
+    TEST_CASE("a forked child that dies leaves the worker's pipe and crash reporter alone") {
+        // Each unit: a result waiting in the worker's batch, then a test whose
+        // child dies (the child inherits the worker's crash reporter and the
+        // protocol descriptors), then one more test.
+        for (const char* suite :
+             {"child_segfaults", "child_killed", "child_aborts", "child_exits"}) {
+            INFO(std::string(suite));
+            auto o = run_tend(
+                {"run", fixture("forking"), "--suite", suite, "-j", "1", "--json", "--no-daemon"});
+            CHECK(o.exit_code == 0);
+            std::string errors;
+            for (const auto& e : o.of("error")) errors += e.dump() + "\n";
+            CHECK_MESSAGE(errors.empty(), errors);
+            const auto tests = o.tests();
+            CHECK(tests.size() == 3);
+            for (const auto& [name, events] : tests) {
+                INFO(name);
+                REQUIRE(events.size() == 1);
+                CHECK(events[0]["status"] == "passed");
+                CHECK(events[0]["attempt"] == 1);
+            }
+            REQUIRE(o.of("summary").size() == 1);
+            CHECK(o.of("summary")[0]["workers"]["started"] == 1);
+            CHECK(o.of("summary")[0]["workers"]["crashed"] == 0);
         }
     }
 

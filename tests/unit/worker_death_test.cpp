@@ -188,3 +188,43 @@ TEST_SUITE("worker death") {
         CHECK(f.give_up_why == "8 workers died; not starting more");
     }
 }
+
+TEST_SUITE("a stopped worker's exit") {
+    using tend::StoppedWorker;
+    TEST_CASE("a clean exit says nothing") {
+        StoppedWorker s;
+        s.how = "worker 7 exited with status 0";
+        s.clean = true;
+        CHECK_FALSE(tend::stopped_worker_notice(s));
+    }
+    TEST_CASE("a non-zero status or a signal tend did not send fails the run, with the tail") {
+        StoppedWorker s;
+        s.how = "worker 7 exited with status 1";
+        s.stderr_tail = "1 object leaked\n";
+        auto note = tend::stopped_worker_notice(s);
+        REQUIRE(note);
+        CHECK(note->fails_run);
+        CHECK(note->message.find("worker 7 exited with status 1 after shutdown: a check at exit "
+                                 "failed") == 0);
+        CHECK(note->message.find("1 object leaked") != std::string::npos);
+        s.how = "worker 7 killed by signal 6 (Aborted)";
+        note = tend::stopped_worker_notice(s);
+        REQUIRE(note);
+        CHECK(note->fails_run);
+    }
+    TEST_CASE("tend's own kill or a protocol break after shutdown is only said") {
+        StoppedWorker s;
+        s.how = "worker 7 killed by signal 9 (Killed)";
+        s.killed_by_tend = true;
+        auto note = tend::stopped_worker_notice(s);
+        REQUIRE(note);
+        CHECK_FALSE(note->fails_run);
+        CHECK(note->message == "worker 7 killed by signal 9 (Killed) after shutdown");
+        s.killed_by_tend = false;
+        s.broke = true;
+        s.how = "worker 7 broke the protocol: garbage";
+        note = tend::stopped_worker_notice(s);
+        REQUIRE(note);
+        CHECK_FALSE(note->fails_run);
+    }
+}

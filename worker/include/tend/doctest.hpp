@@ -5,6 +5,17 @@
 //
 //   #include <tend/doctest.hpp>
 //
+// Which doctest: the one the translation unit already included, else
+// TEND_DOCTEST_HEADER (default <doctest/doctest.h>). A project that vendors
+// doctest includes its own first:
+//
+//   #define DOCTEST_CONFIG_IMPLEMENT  // its implementation, here (or in
+//   #include "doctest.h"              //   another source file of the binary)
+//   #include <tend/doctest.hpp>
+//
+// Only that doctest is compiled in: tend's library holds no doctest code.
+// Supported: doctest 2.4.9 to 2.4.x, checked at compile time.
+//
 // Define TEND_DOCTEST_NO_MAIN first to write main() yourself and call
 // tend::doctest_main(argc, argv) from it.
 //
@@ -13,18 +24,48 @@
 // current unit.
 #pragma once
 
-#ifndef DOCTEST_CONFIG_IMPLEMENT
-#define DOCTEST_CONFIG_IMPLEMENT
-#endif
 // doctest installs and removes its fatal-signal handlers around every test:
 // 14 syscalls a test, more than tend's whole per-test budget. Under tend the
 // worker runtime installs one crash reporter for the worker's lifetime
 // instead; run by hand, a crash is reported by the shell without the test's
-// name. Define TEND_DOCTEST_POSIX_SIGNALS to keep doctest's handlers.
+// name. Define TEND_DOCTEST_POSIX_SIGNALS to keep doctest's handlers. (A
+// doctest implementation compiled before this header keeps what it was
+// compiled with: define DOCTEST_CONFIG_NO_POSIX_SIGNALS there.)
 #if !defined(TEND_DOCTEST_POSIX_SIGNALS) && !defined(DOCTEST_CONFIG_NO_POSIX_SIGNALS)
 #define DOCTEST_CONFIG_NO_POSIX_SIGNALS
 #endif
+
+#if defined(DOCTEST_LIBRARY_INCLUDED)
+// The translation unit's own doctest, included before. Its implementation is
+// here already (DOCTEST_CONFIG_IMPLEMENT was defined), or in another source
+// file of the binary, or in TEND_DOCTEST_HEADER when that names the same file.
+#if !defined(DOCTEST_LIBRARY_IMPLEMENTATION) && defined(TEND_DOCTEST_HEADER)
+#define DOCTEST_CONFIG_IMPLEMENT
+#include TEND_DOCTEST_HEADER
+#endif
+#else
+#define DOCTEST_CONFIG_IMPLEMENT
+#ifdef TEND_DOCTEST_HEADER
+#include TEND_DOCTEST_HEADER
+#else
 #include <doctest/doctest.h>
+#endif
+#endif
+
+#if defined(DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN)
+#error \
+    "tend/doctest.hpp brings main(): define DOCTEST_CONFIG_IMPLEMENT, not DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN, before including doctest"
+#endif
+
+#if DOCTEST_VERSION_MAJOR == 2 && DOCTEST_VERSION_MINOR == 4 && DOCTEST_VERSION_PATCH >= 9
+#define TEND_DOCTEST_SUPPORTED 1
+#else
+#define TEND_DOCTEST_SUPPORTED 0
+#endif
+static_assert(TEND_DOCTEST_SUPPORTED,
+              "tend/doctest.hpp supports doctest 2.4.9 to 2.4.x; this translation unit includes "
+              "doctest " DOCTEST_VERSION_STR " (the doctest.h it included first)");
+#if TEND_DOCTEST_SUPPORTED
 
 #include <set>
 #include <sstream>
@@ -35,21 +76,24 @@
 
 // doctest defines this in its implementation part (included above) without
 // declaring it in the interface.
-namespace doctest::detail {
+namespace doctest {
+namespace detail {
 std::set<TestCase>& getRegisteredTests();
-}  // namespace doctest::detail
+}  // namespace detail
+}  // namespace doctest
 
-namespace tend::doctest_adapter {
+namespace tend {
+namespace doctest_adapter {
 
 /// The run in progress in worker mode, read by the reporter.
 struct ActiveRun {
-    tend::worker::TestSession* session = nullptr;
-    const std::uint32_t* ids = nullptr;
-    std::size_t count = 0;
-    std::size_t next = 0;
+    tend::worker::TestSession* session;
+    const std::uint32_t* ids;
+    std::size_t count;
+    std::size_t next;
 };
 inline ActiveRun& active_run() {
-    static ActiveRun run;
+    static ActiveRun run = {nullptr, nullptr, 0, 0};
     return run;
 }
 
@@ -280,20 +324,29 @@ class Adapter final : public tend::worker::Adapter {
         std::vector<tend::worker::TestDescription> out;
         out.reserve(by_id_.size());
         for (const auto* tc : by_id_) {
-            out.push_back({tc->m_name ? tc->m_name : "", tc->m_test_suite ? tc->m_test_suite : "",
-                           tc->m_file.c_str(), tc->m_line, tc->m_skip, tc->m_timeout,
-                           tags_of(*tc)});
+            tend::worker::TestDescription d;
+            d.name = tc->m_name ? tc->m_name : "";
+            d.suite = tc->m_test_suite ? tc->m_test_suite : "";
+            d.file = tc->m_file.c_str();
+            d.line = static_cast<std::uint32_t>(tc->m_line);
+            d.skip = tc->m_skip;
+            d.timeout_s = tc->m_timeout;
+            d.tags = tags_of(*tc);
+            out.push_back(std::move(d));
         }
         return out;
     }
 
-    void run(std::span<const std::uint32_t> ids, tend::worker::TestSession& session) override {
+    void run(const std::uint32_t* ids, std::size_t count,
+             tend::worker::TestSession& session) override {
         auto& registry = doctest::detail::getRegisteredTests();
         registry.clear();
-        for (const auto id : ids) registry.insert(registry.end(), *by_id_[id]);
-        active_run() = ActiveRun{&session, ids.data(), ids.size(), 0};
+        for (std::size_t i = 0; i < count; ++i) registry.insert(registry.end(), *by_id_[ids[i]]);
+        const ActiveRun started = {&session, ids, count, 0};
+        active_run() = started;
         context_.run();
-        active_run() = ActiveRun{};
+        const ActiveRun done = {nullptr, nullptr, 0, 0};
+        active_run() = done;
         registry.clear();
     }
 
@@ -327,7 +380,8 @@ class Adapter final : public tend::worker::Adapter {
 REGISTER_REPORTER("tend", 0, Reporter);
 REGISTER_LISTENER("tend-scope", 0, ScopeListener);
 
-}  // namespace tend::doctest_adapter
+}  // namespace doctest_adapter
+}  // namespace tend
 
 namespace tend {
 /// main() of a doctest binary that can also serve as a tend worker.
@@ -341,8 +395,10 @@ inline int doctest_main(int argc, char** argv) {
 }
 }  // namespace tend
 
-#ifndef TEND_DOCTEST_NO_MAIN
+#if !defined(TEND_DOCTEST_NO_MAIN) && !defined(DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN)
 int main(int argc, char** argv) {
     return tend::doctest_main(argc, argv);
 }
 #endif
+
+#endif  // TEND_DOCTEST_SUPPORTED

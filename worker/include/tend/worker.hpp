@@ -6,15 +6,21 @@
 // for in-process, captures each test's output and reports its own health
 // after every test. Framework adapters (doctest: <tend/doctest.hpp>) sit on
 // the small Adapter interface below.
+//
+// C++11: this header and the adapters are compiled in the user's translation
+// unit, at the user's standard (C++11 to C++20); the library is C++20. Only
+// types with the same layout in every standard cross between them
+// (std::string, std::vector, std::function; no std::span, no std::optional).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <span>
 #include <string>
 #include <vector>
 
-namespace tend::worker {
+namespace tend {
+namespace worker {
 
 /// Registers `teardown` to run when the current unit (for doctest: the
 /// TEST_SUITE, or the source file for tests outside any suite) is finalized.
@@ -35,6 +41,8 @@ void report_unit_error(std::string message);
 bool launched_by_tend();
 
 /// A test as an adapter describes it. Its id is its index in list().
+/// (Fill it field by field: with default member initialisers it is no
+/// aggregate in C++11.)
 struct TestDescription {
     std::string name;
     std::string suite;
@@ -79,13 +87,14 @@ class Adapter {
     virtual std::string framework() const = 0;
     /// Every registered test; a test's id is its index here.
     virtual std::vector<TestDescription> list() = 0;
-    /// Runs the tests `ids` (valid indexes into list(), ascending) in that
-    /// order, reporting each through `session`.
-    virtual void run(std::span<const std::uint32_t> ids, TestSession& session) = 0;
+    /// Runs the `count` tests `ids` (valid indexes into list(), ascending)
+    /// in that order, reporting each through `session`.
+    virtual void run(const std::uint32_t* ids, std::size_t count, TestSession& session) = 0;
 };
 
 /// Serves the protocol until shutdown or until the supervisor goes away.
 /// Returns the process exit status. Call only when launched_by_tend().
 int serve(Adapter& adapter);
 
-}  // namespace tend::worker
+}  // namespace worker
+}  // namespace tend
