@@ -24,13 +24,25 @@ namespace {
 /// Where a key may appear, for the messages about it.
 enum class Scope { top, limits, binary, binary_limits };
 
-constexpr std::string_view kTopKeys[] = {
-    "binaries",        "jobs",    "timeout",  "slow",
-    "grace",           "retries", "max-fail", "max-worker-deaths",
-    "fail-fast",       "limits",  "binary",   "startup-timeout",
-    "teardown-timeout"};
+constexpr std::string_view kTopKeys[] = {"binaries",
+                                         "jobs",
+                                         "timeout",
+                                         "slow",
+                                         "grace",
+                                         "retries",
+                                         "max-fail",
+                                         "max-worker-deaths",
+                                         "fail-fast",
+                                         "limits",
+                                         "binary",
+                                         "startup-timeout",
+                                         "teardown-timeout",
+                                         "args",
+                                         "cwd",
+                                         "env"};
 constexpr std::string_view kBinaryKeys[] = {
-    "match", "timeout", "slow", "retries", "startup-timeout", "teardown-timeout", "limits"};
+    "match",  "timeout", "slow", "retries", "startup-timeout", "teardown-timeout",
+    "limits", "args",    "cwd",  "env"};
 constexpr std::string_view kLimitKeys[] = {"max-rss", "max-fds", "max-age"};
 
 std::string_view scope_name(Scope scope) {
@@ -203,6 +215,41 @@ class Parser {
             const auto* t = v.as_table();
             if (!t) return wrong_type(key, v, "a table");
             return limits(*t, limits_scope, s.limits);
+        }
+        if (key == "args") {
+            const auto* a = v.as_array();
+            if (!a) return wrong_type(key, v, "an array of strings");
+            std::vector<std::string> args;
+            for (const auto& e : *a) {
+                const auto text = e.value<std::string>();
+                if (!text) return wrong_type("args", e, "a string");
+                args.push_back(*text);
+            }
+            s.args = std::move(args);
+            return true;
+        }
+        if (key == "cwd") {
+            const auto text = v.value<std::string>();
+            if (!text) return wrong_type(key, v, "a string (a directory)");
+            if (text->empty()) return fail(line(v), "'cwd': empty; leave it out for the run's own");
+            s.cwd = *text;
+            return true;
+        }
+        if (key == "env") {
+            const auto* t = v.as_table();
+            if (!t) return wrong_type(key, v, "a table of NAME = \"value\"");
+            std::vector<std::string> env;
+            for (const auto& [name_node, value] : in_file_order(*t)) {
+                const std::string name(name_node->str());
+                const auto text = value->value<std::string>();
+                if (!text) return wrong_type("env." + name, *value, "a string");
+                if (name.empty() || name.find('=') != std::string::npos)
+                    return fail(line(*value),
+                                fmt::format("'env': '{}' is not a variable name", name));
+                env.push_back(name + "=" + *text);
+            }
+            s.env = std::move(env);
+            return true;
         }
         return std::nullopt;
     }
@@ -382,6 +429,9 @@ BinarySettings apply(BinarySettings base, const Settings& s) {
     if (s.retries) base.retries = *s.retries;
     if (s.startup_timeout) base.startup_timeout = *s.startup_timeout;
     if (s.teardown_timeout) base.teardown_timeout = *s.teardown_timeout;
+    if (s.args) base.args = *s.args;
+    if (s.env) base.env = *s.env;
+    if (s.cwd) base.cwd = *s.cwd;
     return base;
 }
 
@@ -507,6 +557,9 @@ void overlay(Settings& under, const Settings& over) {
     take(under.limits.max_rss_bytes, over.limits.max_rss_bytes);
     take(under.limits.max_open_fds, over.limits.max_open_fds);
     take(under.limits.max_age, over.limits.max_age);
+    take(under.args, over.args);
+    take(under.cwd, over.cwd);
+    take(under.env, over.env);
 }
 
 PoolOptions resolve_options(const std::vector<std::string>& binaries, const Settings& flags,
@@ -525,9 +578,7 @@ PoolOptions resolve_options(const std::vector<std::string>& binaries, const Sett
         if (run.fail_fast.value_or(false)) opts.max_fail = 1;
         if (run.max_fail) opts.max_fail = *run.max_fail;
     }
-    const BinarySettings base{
-        defaults.limits,  defaults.timeout,         defaults.slow,
-        defaults.retries, defaults.startup_timeout, defaults.teardown_timeout};
+    const BinarySettings base = defaults.run_wide();
     const BinarySettings everywhere = apply(base, run);
     opts.limits = everywhere.limits;
     opts.timeout = everywhere.timeout;
@@ -542,6 +593,10 @@ PoolOptions resolve_options(const std::vector<std::string>& binaries, const Sett
             if (binary_matches(o.match, binary, config_dir)) overlay(s, o.settings);
         }
         overlay(s, flags);
+        // A working directory is the config's, made absolute: runs from
+        // anywhere in the project start the worker in the same place.
+        if (s.cwd)
+            s.cwd = std::filesystem::absolute(config_dir / *s.cwd).lexically_normal().string();
         opts.per_binary.push_back(apply(base, s));
     }
     return opts;

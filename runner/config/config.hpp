@@ -40,7 +40,7 @@ struct LimitSettings {
 
 /// What one layer sets; unset = this layer says nothing. A [[binary]] table
 /// may set only timeout, slow, retries, startup-timeout,
-/// teardown-timeout and limits (the parser enforces it).
+/// teardown-timeout, limits, args, cwd and env (the parser enforces it).
 struct Settings {
     std::optional<std::size_t> jobs;
     NoneOr<Seconds> timeout;
@@ -57,6 +57,12 @@ struct Settings {
     std::optional<std::size_t> max_fail;
     std::optional<std::size_t> max_worker_deaths;
     LimitSettings limits;
+    /// The worker process: extra arguments, a working directory (relative
+    /// to the config's directory) and environment variables added to the
+    /// run's ("NAME=value").
+    std::optional<std::vector<std::string>> args;
+    std::optional<std::string> cwd;
+    std::optional<std::vector<std::string>> env;
 };
 
 /// One [[binary]] table: settings for the binaries its glob matches.

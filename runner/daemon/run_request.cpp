@@ -140,6 +140,21 @@ struct Reader {
                 if (!maybe_count(value, at, b.limits.max_open_fds)) return false;
             } else if (key == "max_age") {
                 if (!seconds(value, at, b.limits.max_age)) return false;
+            } else if (key == "args" || key == "env") {
+                if (!value.is_array()) return fail(at, "expected an array of strings");
+                auto& out = key == "args" ? b.args : b.env;
+                out.clear();
+                for (const auto& e : value) {
+                    if (!e.is_string()) return fail(at, "expected an array of strings");
+                    const auto text = e.get<std::string>();
+                    if (key == "env" && (text.find('=') == std::string::npos || text[0] == '='))
+                        return fail(at, "'" + text + "' is not NAME=value");
+                    out.push_back(text);
+                }
+            } else if (key == "cwd") {
+                if (!value.is_string()) return fail(at, "expected an absolute path, or \"\"");
+                b.cwd = value.get<std::string>();
+                if (!b.cwd.empty() && b.cwd[0] != '/') return fail(at, "expected an absolute path");
             } else {
                 return fail(at, "unknown key");
             }
@@ -160,6 +175,10 @@ nlohmann::ordered_json run_params(const PoolOptions& o, const RunFeed& feed) {
                               {"max_rss_bytes", maybe(b.limits.max_rss_bytes)},
                               {"max_open_fds", maybe(b.limits.max_open_fds)},
                               {"max_age", maybe_seconds(b.limits.max_age)}});
+        // The worker process's own, only when set (editors rarely do).
+        if (!b.args.empty()) per_binary.back()["args"] = b.args;
+        if (!b.env.empty()) per_binary.back()["env"] = b.env;
+        if (!b.cwd.empty()) per_binary.back()["cwd"] = b.cwd;
     }
     ojson selection = ojson::array();
     for (const auto& s : o.selection) selection.push_back(selection_json(s));

@@ -74,7 +74,8 @@ Pool::Pool(PoolOptions options, Reporter* reporter)
     signals_.emplace(io_, SIGINT, SIGTERM);
     signals_->add(SIGHUP);  // the terminal closed: the same drain as SIGTERM
     if (options_.jobs == 0) options_.jobs = 1;
-    context_ = {options_.env, options_.cwd};
+    context_.env = options_.env;
+    context_.cwd = options_.cwd;
     for (const auto& b : options_.binaries) {
         binaries_.emplace_back();
         binaries_.back().path = b;
@@ -96,7 +97,8 @@ Pool::Pool(PoolOptions options, Reporter* reporter, WarmPool& warm)
       monitor_timer_(io_),
       watchdog_timer_(io_) {
     if (options_.jobs == 0 || options_.jobs > warm.jobs()) options_.jobs = warm.jobs();
-    context_ = {options_.env, options_.cwd};
+    context_.env = options_.env;
+    context_.cwd = options_.cwd;
     context_key_ = options_.cwd;
     if (options_.env) {
         for (const auto& e : *options_.env) context_key_ += '\0' + e;
@@ -153,7 +155,7 @@ void Pool::start(std::function<void(const Summary&)> done) {
             continue;
         }
         b.identity = *identity;
-        if (auto tests = warm_->tests(b.path, b.identity, context_key_)) {
+        if (auto tests = warm_->tests(b.path, b.identity, context_key(i))) {
             b.tests = std::move(tests);
             listed(i);
         }
@@ -360,7 +362,7 @@ std::vector<Pool::WorkerInfo> Pool::worker_info() const {
 
 bool Pool::adopt(std::size_t binary) {
     auto& b = binaries_[binary];
-    auto proc = warm_->take(b.path, b.identity, context_key_, *this, *this);
+    auto proc = warm_->take(b.path, b.identity, context_key(binary), *this, *this);
     if (!proc) return false;
     Slot slot;
     slot.proc = proc;
@@ -386,14 +388,34 @@ void Pool::give_back(Slot& slot) {
     if (slot.deadline) slot.deadline->cancel();
     const auto identity = binaries_[slot.binary].identity;
     const auto health = slot.health;
+    const auto key = context_key(slot.binary);
     slots_.erase(proc.get());
-    warm_->give_back(std::move(proc), identity, context_key_, health, *this);
+    warm_->give_back(std::move(proc), identity, key, health, *this);
+}
+
+WorkerProcess::Context Pool::context(std::size_t binary) const {
+    auto c = context_;
+    const auto& s = settings(binary);
+    c.args = s.args;
+    c.extra_env = s.env;
+    if (!s.cwd.empty()) c.cwd = s.cwd;
+    return c;
+}
+
+std::string Pool::context_key(std::size_t binary) const {
+    const auto& s = settings(binary);
+    if (s.args.empty() && s.env.empty() && s.cwd.empty()) return context_key_;
+    std::string key = context_key_;
+    key += std::string("\0\0cwd\0", 6) + s.cwd;
+    for (const auto& a : s.args) key += std::string("\0arg\0", 5) + a;
+    for (const auto& e : s.env) key += std::string("\0env\0", 5) + e;
+    return key;
 }
 
 bool Pool::spawn(std::size_t binary, bool discoverer) {
     auto& b = binaries_[binary];
     std::string error;
-    auto proc = WorkerProcess::spawn(io_, b.path, *this, error, context_);
+    auto proc = WorkerProcess::spawn(io_, b.path, *this, error, context(binary));
     if (!proc) {
         if (discoverer || !b.listed) {
             startup_failed_ = true;
@@ -825,7 +847,7 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
         warn_bad_timeouts(slot.binary, listed_so_far);
         b.tests = std::move(slot.listing);
         b.discovering = false;
-        if (warm_) warm_->remember_tests(b.path, b.identity, context_key_, b.tests);
+        if (warm_) warm_->remember_tests(b.path, b.identity, context_key(slot.binary), b.tests);
         if (slot.deadline) slot.deadline->cancel();
         slot.state = State::idle;
         listed(slot.binary);

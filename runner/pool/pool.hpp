@@ -71,6 +71,12 @@ struct BinarySettings {
     /// How long a unit's scope teardown may take (--teardown-timeout);
     /// unset: the test timeout, else kDefaultTeardownTimeout.
     std::optional<Seconds> teardown_timeout;
+    /// The worker process: arguments after the binary, environment
+    /// variables ("NAME=value") over the run's, and a working directory
+    /// (absolute; empty: the run's).
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::string cwd;
     /// The teardown's limit as it applies.
     Seconds teardown_limit() const {
         return teardown_timeout ? *teardown_timeout : timeout ? *timeout : kDefaultTeardownTimeout;
@@ -119,7 +125,14 @@ struct PoolOptions {
     std::vector<BinarySettings> per_binary;
     /// The run-wide settings above, as one binary's.
     BinarySettings run_wide() const {
-        return {limits, timeout, slow, retries, startup_timeout, teardown_timeout};
+        BinarySettings b;
+        b.limits = limits;
+        b.timeout = timeout;
+        b.slow = slow;
+        b.retries = retries;
+        b.startup_timeout = startup_timeout;
+        b.teardown_timeout = teardown_timeout;
+        return b;
     }
 };
 
@@ -128,7 +141,7 @@ struct BinaryTests {
     /// Never null: empty when discovery failed, and in a run once the binary
     /// was done (its list let go).
     std::shared_ptr<const TestTable> tests;
-    std::string error;                       ///< why discovery failed, if it did
+    std::string error;  ///< why discovery failed, if it did
 };
 
 /// A positive count from the environment variable `name`, else no bound.
@@ -323,6 +336,11 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     std::function<void(const Summary&)> done_;
     WorkerProcess::Context context_;  ///< env and cwd of this run's workers
     std::string context_key_;         ///< the same as one string: warm workers must match it
+    /// A binary's workers' context: the run's, with the binary's arguments,
+    /// environment and working directory (BinarySettings).
+    WorkerProcess::Context context(std::size_t binary) const;
+    /// The same as one string (warm workers and test lists must match it).
+    std::string context_key(std::size_t binary) const;
     boost::asio::steady_timer retry_timer_;
     std::optional<boost::asio::signal_set> signals_;
     boost::asio::steady_timer grace_timer_;

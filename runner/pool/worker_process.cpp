@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
 #include <boost/process/env.hpp>
 #include <boost/process/environment.hpp>
@@ -141,6 +142,11 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
             env[entry.substr(0, eq)] = entry.substr(eq + 1);
         }
     }
+    for (const auto& entry : context.extra_env) {
+        const auto eq = entry.find('=');
+        if (eq == std::string::npos || eq == 0) continue;
+        env[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
     env["TEND_WORKER_FDS"] = "3,4";
     if (status_src >= 0) env[protocol::kStatusFdEnv] = "5";
 
@@ -170,10 +176,11 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
         ::signal(SIGPIPE, SIG_DFL);  // the supervisor ignores it; tests get the default
     };
     std::error_code ec;
-    bp::child child = context.cwd.empty()
-                          ? bp::child(bp::exe = binary, env, bp::extend::on_exec_setup = setup, ec)
-                          : bp::child(bp::exe = binary, env, bp::start_dir = context.cwd,
-                                      bp::extend::on_exec_setup = setup, ec);
+    bp::child child = context.cwd.empty() ? bp::child(bp::exe = binary, bp::args = context.args,
+                                                      env, bp::extend::on_exec_setup = setup, ec)
+                                          : bp::child(bp::exe = binary, bp::args = context.args,
+                                                      env, bp::start_dir = context.cwd,
+                                                      bp::extend::on_exec_setup = setup, ec);
     if (null_fd >= 0) ::close(null_fd);
     ::close(cmd.read);
     ::close(res.write);

@@ -64,6 +64,8 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
     struct Context {
         std::optional<std::vector<std::string>> env;  ///< "NAME=value" entries
         std::string cwd;
+        std::vector<std::string> args;       ///< after the binary's path
+        std::vector<std::string> extra_env;  ///< "NAME=value" over `env`
     };
     /// Starts `binary` as a worker. On failure returns null and sets `error`.
     static std::shared_ptr<WorkerProcess> spawn(asio::io_context& io, const std::string& binary,

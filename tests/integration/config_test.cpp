@@ -57,6 +57,45 @@ TEST_SUITE("tend.toml") {
         CHECK(listed.out.find("scope_a/a1\n") != std::string::npos);
     }
 
+    TEST_CASE("[[binary]] args, cwd and env start its workers so, alone and through a daemon") {
+        Project p;
+        p.link("context_probe");
+        p.link("basic");
+        std::filesystem::create_directories(p.root / "data");
+        p.config(
+            "binaries = [\"build/tests/context_probe\"]\n"
+            "env = { TEND_PROBE = \"from the top\" }\n"
+            "[[binary]]\n"
+            "match = \"context_probe\"\n"
+            "args = [\"--probe\", \"two words\"]\n"
+            "cwd = \"data\"\n"
+            "env = { TEND_PROBE = \"from [[binary]]\" }\n");
+        const std::string expected =
+            "args: [--probe] [two words] cwd: " + (p.root / "data").string() +
+            " probe: from [[binary]]";
+        auto alone = run_tend_in(p.root / "src", {"run", "--json", "--no-daemon"});
+        CHECK(alone.exit_code == 0);
+        REQUIRE(alone.of("test").size() == 1);
+        CHECK(alone.of("test")[0]["stdout"].get<std::string>().find(expected) != std::string::npos);
+        // Through a daemon: the client sends the binary's settings along.
+        const auto sock = p.root / "sock";
+        std::filesystem::create_directories(sock);
+        std::filesystem::permissions(sock, std::filesystem::perms::owner_all);
+        const auto socket = (sock / "tend.sock").string();
+        const pid_t daemon = start_tend({"serve", "--socket", socket}, (sock / "serve").string());
+        for (int i = 0; i < 500 && !std::filesystem::exists(socket); ++i) ::usleep(10000);
+        for (int round = 0; round < 2; ++round) {  // cold, then warm
+            auto through =
+                run_tend_in(p.root / "src", {"run", "--json", "--daemon", "--socket", socket});
+            CHECK(through.exit_code == 0);
+            REQUIRE(through.of("test").size() == 1);
+            CHECK(through.of("test")[0]["stdout"].get<std::string>().find(expected) !=
+                  std::string::npos);
+        }
+        ::kill(daemon, SIGTERM);
+        wait_for(daemon, 20);
+    }
+
     TEST_CASE("settings of the file apply; a flag wins over the file") {
         Project p;
         p.link("flaky");

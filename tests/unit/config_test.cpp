@@ -173,6 +173,32 @@ startup-timeout = 120
         CHECK(parse_error("zzz = 1\naaa = 2\n").find("tend.toml:1: unknown key 'zzz'") == 0);
     }
 
+    TEST_CASE("args, cwd and env, at the top and per binary") {
+        const auto c = parse_ok(
+            "args = [\"--top\"]\n"
+            "env = { A = \"1\", B = \"two = 2\" }\n"
+            "[[binary]]\n"
+            "match = \"x\"\n"
+            "args = [\"--x\", \"a b\"]\n"
+            "cwd = \"data/x\"\n");
+        CHECK(c.top.args == std::vector<std::string>{"--top"});
+        CHECK(c.top.env == std::vector<std::string>{"A=1", "B=two = 2"});
+        CHECK(!c.top.cwd);
+        REQUIRE(c.overrides.size() == 1);
+        CHECK(c.overrides[0].settings.args == std::vector<std::string>{"--x", "a b"});
+        CHECK(c.overrides[0].settings.cwd == std::string("data/x"));
+        CHECK(!c.overrides[0].settings.env);
+        CHECK(parse_error("args = \"--x\"") ==
+              "tend.toml:1: 'args' must be an array of strings, not a string");
+        CHECK(parse_error("args = [1]") == "tend.toml:1: 'args' must be a string, not an integer");
+        CHECK(parse_error("cwd = \"\"") ==
+              "tend.toml:1: 'cwd': empty; leave it out for the run's own");
+        CHECK(parse_error("env = { A = 1 }") ==
+              "tend.toml:1: 'env.A' must be a string, not an integer");
+        CHECK(parse_error("env = [\"A=1\"]") ==
+              "tend.toml:1: 'env' must be a table of NAME = \"value\", not an array");
+    }
+
     TEST_CASE("wrong types name the key, what it must be and what it is") {
         CHECK(parse_error("\n\njobs = \"four\"\n") ==
               "tend.toml:3: 'jobs' must be an integer, not a string");
