@@ -211,7 +211,12 @@ class Adapter final : public tend::worker::Adapter, public testing::EmptyTestEve
             if (unit_[i].kind == "skip") skipped = true;
             else failed = true;
         }
-        for (std::size_t i = 0; i < failures_.size(); ++i) failures.push_back(failures_[i]);
+        for (std::size_t i = 0; i < failures_.size(); ++i) {
+            // gtest's Skip() of each test after a failed SetUpTestSuite adds
+            // an empty skip: the attached failure says it all.
+            if (failed && failures_[i].kind == "skip" && failures_[i].message.empty()) continue;
+            failures.push_back(failures_[i]);
+        }
         failures_.clear();
         session_->end(failed    ? tend::worker::Outcome::failed
                       : skipped ? tend::worker::Outcome::skipped

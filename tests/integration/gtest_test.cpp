@@ -1,0 +1,150 @@
+// The GoogleTest adapter end to end: tests/fixtures/gtest_basic.cpp, linked
+// with tend's gtest main, under tend and run by hand.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <string>
+
+#include "run_tend.hpp"
+
+using namespace tend_test;
+using nlohmann::json;
+
+namespace {
+std::string run_by_hand(const std::string& args) {
+    std::string out;
+    FILE* p = ::popen((shell_quote(fixture("gtest_basic")) + " " + args + " 2>&1").c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    ::pclose(p);
+    return out;
+}
+
+const json& only(const std::map<std::string, std::vector<json>>& tests, const std::string& name) {
+    INFO(name);
+    static const json none;
+    auto it = tests.find(name);
+    REQUIRE(it != tests.end());
+    REQUIRE(it->second.size() == 1);
+    return it->second.front();
+}
+}  // namespace
+
+TEST_CASE("gtest: every kind of test, its status, failures and names") {
+    for (const char* jobs : {"1", "2"}) {
+        INFO("-j " << jobs);
+        auto o = run_tend({"run", fixture("gtest_basic"), "-j", jobs, "--json"});
+        CHECK(o.exit_code == 1);
+        const auto tests = o.tests();
+        CHECK(tests.size() == 18);
+        // The Environment is set up once per worker (the tests check it).
+        CHECK(only(tests, "Plain/Passes")["status"] == "passed");
+        CHECK(only(tests, "Scoped/Second")["status"] == "passed");
+
+        const json& failing = only(tests, "Plain/FailsWithMessage");
+        CHECK(failing["status"] == "failed");
+        REQUIRE(failing["failures"].size() == 2);
+        CHECK(failing["failures"][0]["kind"] == "non-fatal");
+        CHECK(failing["failures"][0]["line"] == 34);
+        CHECK(failing["failures"][0]["file"].get<std::string>().find("gtest_basic.cpp") !=
+              std::string::npos);
+        const std::string first = failing["failures"][0]["message"];
+        CHECK(first.find("streamed text 42") != std::string::npos);
+        CHECK(first.find("in the scoped trace") != std::string::npos);
+        CHECK(failing["failures"][1]["kind"] == "fatal");
+        CHECK(failing["failures"][1]["line"] == 35);
+        CHECK(failing["failures"][1]["message"].get<std::string>().find("fatal here") !=
+              std::string::npos);
+
+        const json& skipped = only(tests, "Plain/Skips");
+        CHECK(skipped["status"] == "skipped");
+        REQUIRE(skipped["failures"].size() == 1);
+        CHECK(skipped["failures"][0]["message"] == "not today");
+
+        const json& thrown = only(tests, "Plain/Throws");
+        CHECK(thrown["status"] == "failed");
+        CHECK(thrown["failures"][0]["message"].get<std::string>().find("escaped exception") !=
+              std::string::npos);
+
+        const json& disabled = only(tests, "Plain/DISABLED_Ignored");
+        CHECK(disabled["status"] == "skipped");
+        CHECK(disabled["stdout"] == "");
+
+        // TEST_P: "Instantiation/Suite" and "Test/N"; typed: "Suite/N".
+        CHECK(only(tests, "Small/Param/Positive/0")["status"] == "passed");
+        CHECK(only(tests, "Small/Param/Positive/1")["status"] == "passed");
+        CHECK(only(tests, "Large/Param/Positive/0")["status"] == "passed");
+        CHECK(only(tests, "Large/Param/Positive/1")["status"] == "failed");
+        CHECK(only(tests, "Typed/0/ZeroIsFalse")["status"] == "passed");
+        CHECK(only(tests, "Typed/1/ZeroIsFalse")["status"] == "passed");
+        // testing::RegisterTest.
+        CHECK(only(tests, "Registered/Value7")["status"] == "passed");
+        CHECK(only(tests, "Registered/Value8")["status"] == "failed");
+
+        // SetUpTestSuite once per unit, its output before the first test's.
+        CHECK(only(tests, "Scoped/First")["stdout"] == "SetUpTestSuite 1\n");
+        CHECK(only(tests, "Scoped/Second")["stdout"] == "");
+        // A failing SetUpTestSuite fails each test of the unit, attached.
+        for (const char* name : {"SetUpFails/One", "SetUpFails/Two"}) {
+            const json& t = only(tests, name);
+            CHECK(t["status"] == "failed");
+            REQUIRE(t["failures"].size() == 1);
+            CHECK(t["failures"][0]["kind"] == "fatal");
+            CHECK(t["failures"][0]["message"].get<std::string>().find("suite set-up broke") !=
+                  std::string::npos);
+        }
+        // TearDownTestSuite at finalize: a failure fails the run, with its output.
+        CHECK(only(tests, "TearDownFails/Runs")["status"] == "passed");
+        const auto errors = o.of("error");
+        REQUIRE(errors.size() == 1);
+        const std::string message = errors[0]["message"];
+        CHECK(message.find("unit 'TearDownFails'") != std::string::npos);
+        CHECK(message.find("suite tear-down broke") != std::string::npos);
+        CHECK(message.find("tearing down TearDownFails") != std::string::npos);
+        CHECK(o.of("summary")[0]["passed"] == 10);
+        CHECK(o.of("summary")[0]["failed"] == 6);
+        CHECK(o.of("summary")[0]["skipped"] == 2);
+    }
+}
+
+TEST_CASE("gtest: --exact and -f take gtest's Suite.Name") {
+    auto o = run_tend({"run", fixture("gtest_basic"), "--json", "--exact", "Scoped.Second",
+                       "--exact", "Large/Param.Positive/1", "-f", "Typed/*.Zero*"});
+    const auto tests = o.tests();
+    CHECK(tests.size() == 4);
+    CHECK(tests.count("Scoped/Second") == 1);
+    CHECK(tests.count("Large/Param/Positive/1") == 1);
+    CHECK(tests.count("Typed/0/ZeroIsFalse") == 1);
+    CHECK(tests.count("Typed/1/ZeroIsFalse") == 1);
+    // Run alone, Scoped/Second sees its unit's SetUpTestSuite once.
+    CHECK(only(tests, "Scoped/Second")["status"] == "passed");
+}
+
+TEST_CASE("gtest: GTEST_SHARD_* do not make a worker drop tests") {
+    auto o = run_tend({"run", fixture("gtest_basic"), "--json"},
+                      "GTEST_SHARD_INDEX=1 GTEST_TOTAL_SHARDS=3");
+    CHECK(o.tests().size() == 18);
+}
+
+TEST_CASE("gtest: run by hand it is a normal gtest binary") {
+    const std::string list = run_by_hand("--gtest_list_tests");
+    CHECK(list.find("Plain.\n  Passes\n") != std::string::npos);
+    CHECK(list.find("Small/Param.\n  Positive/0") != std::string::npos);
+    CHECK(list.find("Typed/0.  # TypeParam = int") != std::string::npos);
+
+    const std::string scoped = run_by_hand("--gtest_filter=Scoped.*");
+    CHECK(scoped.find("environment set up 1") != std::string::npos);
+    CHECK(scoped.find("SetUpTestSuite 1") != std::string::npos);
+    CHECK(scoped.find("TearDownTestSuite 1") != std::string::npos);
+    CHECK(scoped.find("[  PASSED  ] 2 tests.") != std::string::npos);
+
+    const std::string disabled =
+        run_by_hand("--gtest_filter=Plain.DISABLED_* --gtest_also_run_disabled_tests");
+    CHECK(disabled.find("disabled test ran") != std::string::npos);
+
+    const int status = std::system((shell_quote(fixture("gtest_basic")) +
+                                    " --gtest_filter=Plain.Fails* >/dev/null 2>&1")
+                                       .c_str());
+    CHECK(WEXITSTATUS(status) == 1);
+}
