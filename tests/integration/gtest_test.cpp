@@ -37,7 +37,7 @@ TEST_CASE("gtest: every kind of test, its status, failures and names") {
         auto o = run_tend({"run", fixture("gtest_basic"), "-j", jobs, "--json"});
         CHECK(o.exit_code == 1);
         const auto tests = o.tests();
-        CHECK(tests.size() == 18);
+        CHECK(tests.size() == 20);
         // The Environment is set up once per worker (the tests check it).
         CHECK(only(tests, "Plain/Passes")["status"] == "passed");
         CHECK(only(tests, "Scoped/Second")["status"] == "passed");
@@ -78,6 +78,10 @@ TEST_CASE("gtest: every kind of test, its status, failures and names") {
         CHECK(only(tests, "Large/Param/Positive/1")["status"] == "failed");
         CHECK(only(tests, "Typed/0/ZeroIsFalse")["status"] == "passed");
         CHECK(only(tests, "Typed/1/ZeroIsFalse")["status"] == "passed");
+        // Death tests: "fast" forks, "threadsafe" runs the binary again,
+        // which must then be gtest's child, not a second worker.
+        CHECK(only(tests, "DeathTest/Fast")["status"] == "passed");
+        CHECK(only(tests, "DeathTest/Threadsafe")["status"] == "passed");
         // testing::RegisterTest.
         CHECK(only(tests, "Registered/Value7")["status"] == "passed");
         CHECK(only(tests, "Registered/Value8")["status"] == "failed");
@@ -102,7 +106,7 @@ TEST_CASE("gtest: every kind of test, its status, failures and names") {
         CHECK(message.find("unit 'TearDownFails'") != std::string::npos);
         CHECK(message.find("suite tear-down broke") != std::string::npos);
         CHECK(message.find("tearing down TearDownFails") != std::string::npos);
-        CHECK(o.of("summary")[0]["passed"] == 10);
+        CHECK(o.of("summary")[0]["passed"] == 12);
         CHECK(o.of("summary")[0]["failed"] == 6);
         CHECK(o.of("summary")[0]["skipped"] == 2);
     }
@@ -124,7 +128,7 @@ TEST_CASE("gtest: --exact and -f take gtest's Suite.Name") {
 TEST_CASE("gtest: GTEST_SHARD_* do not make a worker drop tests") {
     auto o = run_tend({"run", fixture("gtest_basic"), "--json"},
                       "GTEST_SHARD_INDEX=1 GTEST_TOTAL_SHARDS=3");
-    CHECK(o.tests().size() == 18);
+    CHECK(o.tests().size() == 20);
 }
 
 TEST_CASE("gtest: run by hand it is a normal gtest binary") {

@@ -339,6 +339,11 @@ class Adapter final : public tend::worker::Adapter, public testing::EmptyTestEve
 /// hand it is RUN_ALL_TESTS(); under tend it serves the worker protocol.
 inline int gtest_run_all_tests() {
     if (!tend::worker::launched_by_tend()) return RUN_ALL_TESTS();
+#if GTEST_HAS_DEATH_TEST
+    // The child of a "threadsafe" death test runs this binary again for one
+    // statement: it is gtest's, never a worker.
+    if (!std::string(GTEST_FLAG_GET(internal_run_death_test)).empty()) return RUN_ALL_TESTS();
+#endif
     // The supervisor picks the tests: gtest must select all of them, run
     // once, in order, and must not print its own report into the tests'
     // captured output. A CI's shard variables are tend's to honour, not
