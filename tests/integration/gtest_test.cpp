@@ -37,7 +37,7 @@ TEST_CASE("gtest: every kind of test, its status, failures and names") {
         auto o = run_tend({"run", fixture("gtest_basic"), "-j", jobs, "--json"});
         CHECK(o.exit_code == 1);
         const auto tests = o.tests();
-        CHECK(tests.size() == 20);
+        CHECK(tests.size() == 22);
         // The Environment is set up once per worker (the tests check it).
         CHECK(only(tests, "Plain/Passes")["status"] == "passed");
         CHECK(only(tests, "Scoped/Second")["status"] == "passed");
@@ -46,14 +46,16 @@ TEST_CASE("gtest: every kind of test, its status, failures and names") {
         CHECK(failing["status"] == "failed");
         REQUIRE(failing["failures"].size() == 2);
         CHECK(failing["failures"][0]["kind"] == "non-fatal");
-        CHECK(failing["failures"][0]["line"] == 34);
+        // TEST at line L, SCOPED_TRACE at L + 1, EXPECT_EQ at L + 2, ASSERT at L + 3.
+        const int line = failing["line"];
+        CHECK(failing["failures"][0]["line"] == line + 2);
         CHECK(failing["failures"][0]["file"].get<std::string>().find("gtest_basic.cpp") !=
               std::string::npos);
         const std::string first = failing["failures"][0]["message"];
         CHECK(first.find("streamed text 42") != std::string::npos);
         CHECK(first.find("in the scoped trace") != std::string::npos);
         CHECK(failing["failures"][1]["kind"] == "fatal");
-        CHECK(failing["failures"][1]["line"] == 35);
+        CHECK(failing["failures"][1]["line"] == line + 3);
         CHECK(failing["failures"][1]["message"].get<std::string>().find("fatal here") !=
               std::string::npos);
 
@@ -82,6 +84,9 @@ TEST_CASE("gtest: every kind of test, its status, failures and names") {
         // which must then be gtest's child, not a second worker.
         CHECK(only(tests, "DeathTest/Fast")["status"] == "passed");
         CHECK(only(tests, "DeathTest/Threadsafe")["status"] == "passed");
+        // TYPED_TEST_P: "Instantiation/Suite/N".
+        CHECK(only(tests, "Numbers/TypedP/0/DefaultIsZero")["status"] == "passed");
+        CHECK(only(tests, "Numbers/TypedP/1/DefaultIsZero")["status"] == "passed");
         // testing::RegisterTest.
         CHECK(only(tests, "Registered/Value7")["status"] == "passed");
         CHECK(only(tests, "Registered/Value8")["status"] == "failed");
@@ -106,9 +111,50 @@ TEST_CASE("gtest: every kind of test, its status, failures and names") {
         CHECK(message.find("unit 'TearDownFails'") != std::string::npos);
         CHECK(message.find("suite tear-down broke") != std::string::npos);
         CHECK(message.find("tearing down TearDownFails") != std::string::npos);
-        CHECK(o.of("summary")[0]["passed"] == 12);
+        CHECK(o.of("summary")[0]["passed"] == 14);
         CHECK(o.of("summary")[0]["failed"] == 6);
         CHECK(o.of("summary")[0]["skipped"] == 2);
+    }
+}
+
+TEST_CASE("gtest: Environments are set up once per worker, torn down at its shutdown") {
+    const std::string marker = "/tmp/tend-it-gtest-env-" + std::to_string(::getpid());
+    for (int jobs : {1, 2}) {
+        std::remove(marker.c_str());
+        // (Without the threadsafe death test, whose child sets the
+        // Environments up again, as it does run by hand.)
+        auto o = run_tend({"run", fixture("gtest_basic"), "-j", std::to_string(jobs), "--json",
+                           "-e", "DeathTest/*"},
+                          "GTEST_BASIC_MARKER=" + shell_quote(marker));
+        const int workers = o.of("summary")[0]["workers"]["started"];
+        CHECK(workers >= 1);
+        CHECK(workers <= jobs);
+        const std::string text = slurp(marker);
+        int set_ups = 0, tear_downs = 0;
+        for (std::size_t at = 0; (at = text.find("set up", at)) != std::string::npos; ++at)
+            ++set_ups;
+        for (std::size_t at = 0; (at = text.find("torn down", at)) != std::string::npos; ++at)
+            ++tear_downs;
+        CHECK(set_ups == workers);
+        CHECK(tear_downs == workers);
+    }
+    std::remove(marker.c_str());
+}
+
+TEST_CASE("gtest: a failing Environment fails every test, the failure attached") {
+    auto o = run_tend({"run", fixture("gtest_basic"), "-j", "1", "--json",
+                       "--exact", "Scoped.First", "--exact", "Plain.Skips"},
+                      "GTEST_BASIC_FAIL_ENVIRONMENT=1");
+    CHECK(o.exit_code == 1);
+    const auto tests = o.tests();
+    REQUIRE(tests.size() == 2);
+    for (const auto& t : tests) {
+        INFO(t.first);
+        const json& e = t.second.front();
+        CHECK(e["status"] == "failed");
+        REQUIRE(e["failures"].size() >= 1);
+        CHECK(e["failures"][0]["message"].get<std::string>().find("environment broke") !=
+              std::string::npos);
     }
 }
 
@@ -128,7 +174,7 @@ TEST_CASE("gtest: --exact and -f take gtest's Suite.Name") {
 TEST_CASE("gtest: GTEST_SHARD_* do not make a worker drop tests") {
     auto o = run_tend({"run", fixture("gtest_basic"), "--json"},
                       "GTEST_SHARD_INDEX=1 GTEST_TOTAL_SHARDS=3");
-    CHECK(o.tests().size() == 20);
+    CHECK(o.tests().size() == 22);
 }
 
 TEST_CASE("gtest: run by hand it is a normal gtest binary") {
