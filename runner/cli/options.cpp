@@ -59,9 +59,10 @@ void add_selection_options(CLI::App& cmd, tend::Selection& selection) {
                    "Only tests of a suite matching PATTERN (repeatable)")
         ->type_name("PATTERN")
         ->allow_extra_args(false);
-    cmd.add_option("--exact", selection.exact,
-                   "Only the test named NAME, SUITE/NAME or SUITE.NAME exactly, no pattern characters "
-                   "(repeatable): --exact 'math/divides by zero'")
+    cmd.add_option(
+           "--exact", selection.exact,
+           "Only the test named NAME, SUITE/NAME or SUITE.NAME exactly, no pattern characters "
+           "(repeatable): --exact 'math/divides by zero'")
         ->type_name("NAME")
         ->allow_extra_args(false);
     cmd.add_option("--only-tagged", selection.only_tags,

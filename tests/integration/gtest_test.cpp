@@ -142,8 +142,8 @@ TEST_CASE("gtest: Environments are set up once per worker, torn down at its shut
 }
 
 TEST_CASE("gtest: a failing Environment fails every test, the failure attached") {
-    auto o = run_tend({"run", fixture("gtest_basic"), "-j", "1", "--json",
-                       "--exact", "Scoped.First", "--exact", "Plain.Skips"},
+    auto o = run_tend({"run", fixture("gtest_basic"), "-j", "1", "--json", "--exact",
+                       "Scoped.First", "--exact", "Plain.Skips"},
                       "GTEST_BASIC_FAIL_ENVIRONMENT=1");
     CHECK(o.exit_code == 1);
     const auto tests = o.tests();
@@ -156,6 +156,17 @@ TEST_CASE("gtest: a failing Environment fails every test, the failure attached")
         CHECK(e["failures"][0]["message"].get<std::string>().find("environment broke") !=
               std::string::npos);
     }
+}
+
+TEST_CASE("gtest: GTEST_ALSO_RUN_DISABLED_TESTS runs DISABLED_ tests under tend") {
+    auto o =
+        run_tend({"run", fixture("gtest_basic"), "--json", "--exact", "Plain.DISABLED_Ignored"},
+                 "GTEST_ALSO_RUN_DISABLED_TESTS=1");
+    const auto tests = o.tests();
+    REQUIRE(tests.size() == 1);
+    const json& t = tests.begin()->second.front();
+    CHECK(t["status"] == "passed");
+    CHECK(t["stdout"] == "disabled test ran\n");
 }
 
 TEST_CASE("gtest: --exact and -f take gtest's Suite.Name") {
@@ -193,8 +204,8 @@ TEST_CASE("gtest: run by hand it is a normal gtest binary") {
         run_by_hand("--gtest_filter=Plain.DISABLED_* --gtest_also_run_disabled_tests");
     CHECK(disabled.find("disabled test ran") != std::string::npos);
 
-    const int status = std::system((shell_quote(fixture("gtest_basic")) +
-                                    " --gtest_filter=Plain.Fails* >/dev/null 2>&1")
-                                       .c_str());
+    const int status = std::system(
+        (shell_quote(fixture("gtest_basic")) + " --gtest_filter=Plain.Fails* >/dev/null 2>&1")
+            .c_str());
     CHECK(WEXITSTATUS(status) == 1);
 }

@@ -133,8 +133,9 @@ class Adapter final : public tend::worker::Adapter, public testing::EmptyTestEve
             d.suite = t.test_suite_name();
             d.file = t.file() ? t.file() : "";
             d.line = t.line() > 0 ? static_cast<std::uint32_t>(t.line()) : 0;
-            d.skip = t.*get(detail::InfoDisabled());
-            if (d.skip) d.tags.push_back("disabled");
+            const bool disabled = t.*get(detail::InfoDisabled());
+            d.skip = disabled && !run_disabled_;
+            if (disabled) d.tags.push_back("disabled");
             out.push_back(std::move(d));
         }
         return out;
@@ -188,9 +189,9 @@ class Adapter final : public tend::worker::Adapter, public testing::EmptyTestEve
         } else if (phase_ == Phase::environment) {
             environment_.push_back(detail::to_failure(r));
         } else if (phase_ == Phase::teardown) {
-            tend::worker::report_unit_error(
-                std::string(r.skipped() ? "skipped" : "failed") + " in TearDownTestSuite() at " +
-                detail::where(r) + ": " + (r.message() ? r.message() : ""));
+            tend::worker::report_unit_error(std::string(r.skipped() ? "skipped" : "failed") +
+                                            " in TearDownTestSuite() at " + detail::where(r) +
+                                            ": " + (r.message() ? r.message() : ""));
         } else if (phase_ == Phase::unit) {
             unit_.push_back(detail::to_failure(r));
         }
@@ -208,8 +209,10 @@ class Adapter final : public tend::worker::Adapter, public testing::EmptyTestEve
         }
         for (std::size_t i = 0; i < unit_.size(); ++i) {
             failures.push_back(unit_[i]);
-            if (unit_[i].kind == "skip") skipped = true;
-            else failed = true;
+            if (unit_[i].kind == "skip")
+                skipped = true;
+            else
+                failed = true;
         }
         for (std::size_t i = 0; i < failures_.size(); ++i) {
             // gtest's Skip() of each test after a failed SetUpTestSuite adds
@@ -348,6 +351,9 @@ inline int gtest_run_all_tests() {
     // once, in order, and must not print its own report into the tests'
     // captured output. A CI's shard variables are tend's to honour, not
     // gtest's (they would silently drop tests from the worker's list).
+    // --gtest_also_run_disabled_tests (or GTEST_ALSO_RUN_DISABLED_TESTS=1)
+    // in the worker's arguments or environment runs DISABLED_ tests.
+    const bool run_disabled = GTEST_FLAG_GET(also_run_disabled_tests);
     GTEST_FLAG_SET(filter, "*");
     GTEST_FLAG_SET(also_run_disabled_tests, true);
     GTEST_FLAG_SET(shuffle, false);
@@ -360,6 +366,7 @@ inline int gtest_run_all_tests() {
     delete listeners.Release(listeners.default_result_printer());
     // Owned by gtest once appended; it outlives RUN_ALL_TESTS().
     gtest_adapter::Adapter* adapter = new gtest_adapter::Adapter();
+    adapter->run_disabled(run_disabled);
     listeners.Append(adapter);
     const int gtest_status = RUN_ALL_TESTS();
     (void)gtest_status;
