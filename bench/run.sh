@@ -5,7 +5,8 @@
 #
 #  1. Per-test overhead: 10,000 no-op doctest tests, `tend run -j 1` against
 #     the same binary run natively; (tend - native) / tests.
-#  2. `tend run -j 2` on those 10,000 against the native binary.
+#  2. `tend run -j 2` on those 10,000 against the native binary; 1 and 2
+#     again for 10,000 no-op GoogleTest tests (bench/gtest_noop_suite).
 #  3. 2,000 trivial tests: `tend run -j 2` against `ctest -j2` running one
 #     process per test (needs ctest; skipped without it).
 #  4. The worker alone over the protocol (bench/single_test_latency): one
@@ -50,6 +51,20 @@ echo "10,000 no-op tests (100 suites of 100):"
 echo "  native binary            $((native / 1000)) ms"
 echo "  tend run -j 1            $((j1 / 1000)) ms   overhead per test: ${overhead} us (target <= 5)"
 echo "  tend run -j 2            $((j2 / 1000)) ms   = $(ratio "$j2" "$native") x native"
+
+gsuite="$build/bench/gtest_noop_suite"
+if [ -x "$gsuite" ]; then
+    gnative=$(best_of "$gsuite")
+    gj1=$(best_of "$tend" run "$gsuite" -j 1 -q)
+    gj2=$(best_of "$tend" run "$gsuite" -j 2 -q)
+    goverhead=$(awk -v t="$gj1" -v n="$gnative" 'BEGIN { printf "%.2f", (t - n) / 10000 }')
+    echo "10,000 no-op GoogleTest tests (RegisterTest, 100 suites of 100):"
+    echo "  native binary            $((gnative / 1000)) ms"
+    echo "  tend run -j 1            $((gj1 / 1000)) ms   overhead per test: ${goverhead} us (target <= 5)"
+    echo "  tend run -j 2            $((gj2 / 1000)) ms   = $(ratio "$gj2" "$gnative") x native"
+else
+    echo "10,000 no-op GoogleTest tests: not built (libgtest-dev missing)"
+fi
 
 export TEND_BENCH_TESTS=2000 TEND_BENCH_PER_SUITE=100
 j2_small=$(best_of "$tend" run "$suite" -j 2 -q)
