@@ -37,7 +37,7 @@ TEST_CASE("gtest: every kind of test, its status, failures and names") {
         auto o = run_tend({"run", fixture("gtest_basic"), "-j", jobs, "--json"});
         CHECK(o.exit_code == 1);
         const auto tests = o.tests();
-        CHECK(tests.size() == 22);
+        CHECK(tests.size() == 25);
         // The Environment is set up once per worker (the tests check it).
         CHECK(only(tests, "Plain/Passes")["status"] == "passed");
         CHECK(only(tests, "Scoped/Second")["status"] == "passed");
@@ -111,7 +111,7 @@ TEST_CASE("gtest: every kind of test, its status, failures and names") {
         CHECK(message.find("unit 'TearDownFails'") != std::string::npos);
         CHECK(message.find("suite tear-down broke") != std::string::npos);
         CHECK(message.find("tearing down TearDownFails") != std::string::npos);
-        CHECK(o.of("summary")[0]["passed"] == 14);
+        CHECK(o.of("summary")[0]["passed"] == 17);
         CHECK(o.of("summary")[0]["failed"] == 6);
         CHECK(o.of("summary")[0]["skipped"] == 2);
     }
@@ -169,6 +169,24 @@ TEST_CASE("gtest: GTEST_ALSO_RUN_DISABLED_TESTS runs DISABLED_ tests under tend"
     CHECK(t["stdout"] == "disabled test ran\n");
 }
 
+TEST_CASE("gtest: a crash costs one test; the unit's rest runs on a fresh worker") {
+    auto o = run_tend({"run", fixture("gtest_basic"), "-j", "1", "--json", "--suite", "Crash"},
+                      "GTEST_BASIC_CRASH=1");
+    CHECK(o.exit_code == 1);
+    const auto tests = o.tests();
+    REQUIRE(tests.size() == 3);
+    const json& before = only(tests, "Crash/Before");
+    const json& crashed = only(tests, "Crash/MaybeAborts");
+    const json& after = only(tests, "Crash/After");
+    CHECK(before["status"] == "passed");
+    CHECK(crashed["status"] == "crashed");
+    CHECK(after["status"] == "passed");
+    CHECK(after["worker_pid"] != before["worker_pid"]);
+    // Each worker set the unit up once, before its first test.
+    CHECK(before["stdout"] == "Crash set up\n");
+    CHECK(after["stdout"] == "Crash set up\n");
+}
+
 TEST_CASE("gtest: --exact and -f take gtest's Suite.Name") {
     auto o = run_tend({"run", fixture("gtest_basic"), "--json", "--exact", "Scoped.Second",
                        "--exact", "Large/Param.Positive/1", "-f", "Typed/*.Zero*"});
@@ -185,7 +203,7 @@ TEST_CASE("gtest: --exact and -f take gtest's Suite.Name") {
 TEST_CASE("gtest: GTEST_SHARD_* do not make a worker drop tests") {
     auto o = run_tend({"run", fixture("gtest_basic"), "--json"},
                       "GTEST_SHARD_INDEX=1 GTEST_TOTAL_SHARDS=3");
-    CHECK(o.tests().size() == 22);
+    CHECK(o.tests().size() == 25);
 }
 
 TEST_CASE("gtest: run by hand it is a normal gtest binary") {
