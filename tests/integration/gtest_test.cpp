@@ -216,6 +216,11 @@ TEST_CASE("gtest: run by hand it is a normal gtest binary") {
     CHECK(scoped.find("environment set up 1") != std::string::npos);
     CHECK(scoped.find("SetUpTestSuite 1") != std::string::npos);
     CHECK(scoped.find("TearDownTestSuite 1") != std::string::npos);
+    // on_unit_teardown() by hand: after the suite's last test, before
+    // TearDownTestSuite, as under tend.
+    const auto unit_teardown = scoped.find("unit teardown of Scoped");
+    CHECK(unit_teardown != std::string::npos);
+    CHECK(unit_teardown < scoped.find("TearDownTestSuite 1"));
     CHECK(scoped.find("[  PASSED  ] 2 tests.") != std::string::npos);
 
     const std::string disabled =

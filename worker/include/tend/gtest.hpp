@@ -336,12 +336,37 @@ class Adapter final : public tend::worker::Adapter, public testing::EmptyTestEve
     std::vector<int> picked_indices_;
 };
 
+/// Run by hand: runs the teardowns registered with
+/// tend::worker::on_unit_teardown() after the suite's last test, before its
+/// TearDownTestSuite, in the order tend runs them at the unit's finalize.
+class ScopeListener final : public testing::EmptyTestEventListener {
+  public:
+    void OnTestSuiteStart(const testing::TestSuite& suite) override {
+        left_ = suite.test_to_run_count();
+        name_ = suite.name();
+    }
+    void OnTestEnd(const testing::TestInfo&) override {
+        if (left_ > 0 && --left_ == 0) {
+            const std::vector<std::string> errors = tend::worker::run_unit_teardowns();
+            for (std::size_t i = 0; i < errors.size(); ++i)
+                std::fprintf(stderr, "tend: %s (unit %s)\n", errors[i].c_str(), name_.c_str());
+        }
+    }
+
+  private:
+    int left_ = 0;
+    std::string name_;
+};
+
 }  // namespace gtest_adapter
 
 /// Call instead of RUN_ALL_TESTS(), after testing::InitGoogleTest: run by
 /// hand it is RUN_ALL_TESTS(); under tend it serves the worker protocol.
 inline int gtest_run_all_tests() {
-    if (!tend::worker::launched_by_tend()) return RUN_ALL_TESTS();
+    if (!tend::worker::launched_by_tend()) {
+        testing::UnitTest::GetInstance()->listeners().Append(new gtest_adapter::ScopeListener());
+        return RUN_ALL_TESTS();
+    }
 #if GTEST_HAS_DEATH_TEST
     // The child of a "threadsafe" death test runs this binary again for one
     // statement: it is gtest's, never a worker.
