@@ -201,6 +201,26 @@ TEST_CASE("gtest: a crash costs one test; the unit's rest runs on a fresh worker
     CHECK(after["stdout"] == "Crash set up\n");
 }
 
+TEST_CASE("gtest: a fatal failure or a skip in an Environment runs no test") {
+    for (const char* how : {"FATAL", "SKIP"}) {
+        INFO(how);
+        const bool fatal = std::string(how) == "FATAL";
+        auto o = run_tend({"run", fixture("gtest_basic"), "-j", "1", "--json", "--suite", "Scoped"},
+                          std::string("GTEST_BASIC_") + how + "_ENVIRONMENT=1");
+        CHECK(o.exit_code == (fatal ? 1 : 0));
+        const auto tests = o.tests();
+        REQUIRE(tests.size() == 2);
+        for (const auto& t : tests) {
+            const json& e = t.second.front();
+            CHECK(e["status"] == (fatal ? "failed" : "skipped"));
+            CHECK(e["stdout"] == "");  // not even SetUpTestSuite ran
+            REQUIRE(e["failures"].size() == 1);
+            CHECK(e["failures"][0]["message"].get<std::string>().find(
+                      fatal ? "environment died" : "no environment here") != std::string::npos);
+        }
+    }
+}
+
 TEST_CASE("gtest: --exact and -f take gtest's Suite.Name") {
     auto o = run_tend({"run", fixture("gtest_basic"), "--json", "--exact", "Scoped.Second",
                        "--exact", "Large/Param.Positive/1", "-f", "Typed/*.Zero*"});

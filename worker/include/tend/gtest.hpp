@@ -144,6 +144,17 @@ class Adapter final : public tend::worker::Adapter, public testing::EmptyTestEve
     void run(const std::uint32_t* ids, std::size_t count,
              tend::worker::TestSession& session) override {
         index();
+        // A fatal failure or a skip in an Environment's SetUp: gtest runs no
+        // test; each is reported with what the Environment said.
+        if (environment_fatal_ || environment_skipped_) {
+            for (std::size_t i = 0; i < count; ++i) {
+                session.begin(ids[i]);
+                session.end(environment_fatal_ ? tend::worker::Outcome::failed
+                                               : tend::worker::Outcome::skipped,
+                            environment_);
+            }
+            return;
+        }
         // Ids ascend, so each suite's tests are contiguous.
         std::size_t from = 0;
         while (from < count) {
@@ -160,6 +171,8 @@ class Adapter final : public tend::worker::Adapter, public testing::EmptyTestEve
         if (status_ != -1) return;
         phase_ = Phase::idle;
         environment_failed_ = testing::Test::HasFailure();
+        environment_fatal_ = testing::Test::HasFatalFailure();
+        environment_skipped_ = !environment_failed_ && testing::Test::IsSkipped();
         status_ = tend::worker::serve(*this);
         // Nothing left for RUN_ALL_TESTS() to run: it tears down the
         // Environments and returns.
@@ -331,6 +344,8 @@ class Adapter final : public tend::worker::Adapter, public testing::EmptyTestEve
     bool in_test_ = false;
     bool failed_ = false;
     bool environment_failed_ = false;
+    bool environment_fatal_ = false;
+    bool environment_skipped_ = false;
     std::vector<tend::worker::FailureDetail> failures_;
     std::vector<tend::worker::FailureDetail> environment_;  ///< from the Environments' SetUp
     std::vector<tend::worker::FailureDetail> unit_;         ///< from SetUpTestSuite
