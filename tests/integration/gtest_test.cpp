@@ -266,3 +266,16 @@ TEST_CASE("gtest: run by hand it is a normal gtest binary") {
             .c_str());
     CHECK(WEXITSTATUS(status) == 1);
 }
+
+TEST_CASE("gtest: a custom main adopts tend with one call after InitGoogleTest") {
+    auto o = run_tend({"run", fixture("gtest_custom_main"), "--json"}, "GTEST_CUSTOM_MAIN_FLAG=1");
+    CHECK(o.exit_code == 0);
+    const auto tests = o.tests();
+    REQUIRE(tests.size() == 1);
+    CHECK(only(tests, "Custom/SeesItsFlag")["status"] == "passed");
+    // By hand, its own flag and gtest's.
+    const int status = std::system(
+        (shell_quote(fixture("gtest_custom_main")) + " --custom --gtest_brief=1 >/dev/null 2>&1")
+            .c_str());
+    CHECK(WEXITSTATUS(status) == 0);
+}
