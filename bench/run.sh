@@ -5,7 +5,9 @@
 #
 #  1. Per-test overhead: 10,000 no-op doctest tests, `tend run -j 1` against
 #     the same binary run natively; (tend - native) / tests.
-#  2. `tend run -j 2` on those 10,000 against the native binary.
+#  2. `tend run -j 2` on those 10,000 against the native binary; 1 and 2
+#     again for 10,000 no-op GoogleTest tests (bench/gtest_noop_suite), and
+#     2,000 of them against ctest -j2 with a process per test.
 #  3. 2,000 trivial tests: `tend run -j 2` against `ctest -j2` running one
 #     process per test (needs ctest; skipped without it).
 #  4. The worker alone over the protocol (bench/single_test_latency): one
@@ -50,6 +52,36 @@ echo "10,000 no-op tests (100 suites of 100):"
 echo "  native binary            $((native / 1000)) ms"
 echo "  tend run -j 1            $((j1 / 1000)) ms   overhead per test: ${overhead} us (target <= 5)"
 echo "  tend run -j 2            $((j2 / 1000)) ms   = $(ratio "$j2" "$native") x native"
+
+gsuite="$build/bench/gtest_noop_suite"
+if [ -x "$gsuite" ]; then
+    gnative=$(best_of "$gsuite")
+    gj1=$(best_of "$tend" run "$gsuite" -j 1 -q)
+    gj2=$(best_of "$tend" run "$gsuite" -j 2 -q)
+    goverhead=$(awk -v t="$gj1" -v n="$gnative" 'BEGIN { printf "%.2f", (t - n) / 10000 }')
+    echo "10,000 no-op GoogleTest tests (RegisterTest, 100 suites of 100):"
+    echo "  native binary            $((gnative / 1000)) ms"
+    echo "  tend run -j 1            $((gj1 / 1000)) ms   overhead per test: ${goverhead} us (target <= 5)"
+    echo "  tend run -j 2            $((gj2 / 1000)) ms   = $(ratio "$gj2" "$gnative") x native"
+    if command -v ctest >/dev/null; then
+        # What gtest_discover_tests gives ctest: a process per test, selected
+        # with --gtest_filter.
+        gctest_dir=$(mktemp -d)
+        abs_gsuite=$(readlink -f "$gsuite")
+        for i in $(seq 0 1999); do
+            t="Suite$((i / 100)).Noop$i"
+            echo "add_test($t \"$abs_gsuite\" \"--gtest_filter=$t\")"
+        done >"$gctest_dir/CTestTestfile.cmake"
+        gctest_us=$(TEND_BENCH_TESTS=2000 best_of ctest --test-dir "$gctest_dir" -j2 -Q)
+        gj2_small=$(TEND_BENCH_TESTS=2000 best_of "$tend" run "$gsuite" -j 2 -q)
+        rm -rf "$gctest_dir"
+        echo "2,000 trivial GoogleTest tests:"
+        echo "  ctest -j2 (a process per test, --gtest_filter)  $((gctest_us / 1000)) ms"
+        echo "  tend run -j 2                   $((gj2_small / 1000)) ms   ctest / tend = $(ratio "$gctest_us" "$gj2_small") x (target >= 100)"
+    fi
+else
+    echo "10,000 no-op GoogleTest tests: not built (libgtest-dev missing)"
+fi
 
 export TEND_BENCH_TESTS=2000 TEND_BENCH_PER_SUITE=100
 j2_small=$(best_of "$tend" run "$suite" -j 2 -q)

@@ -19,4 +19,15 @@ flags=$(PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$root pkg-config
 c++ -std=c++11 -o "$root/outside_tests" "$source/examples/example_tests.cpp" $flags
 "$tend" run "$root/outside_tests" -q
 "$root/outside_tests" >/dev/null  # and still a plain doctest binary
-echo "install test: outside project built with pkg-config and run under the installed tend"
+# GoogleTest: tend's gtest main, compiled in the outside target against the
+# gtest headers (docs/user-guide.md, "Making a GoogleTest binary a worker").
+if pkg-config --exists gtest; then
+    main=$(PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$root pkg-config --variable=gtest_main tend-worker)
+    case $main in "$root"/*) ;; *) main=$root$main ;; esac
+    [ -r "$main" ] || { echo "gtest_main.cpp was not installed ($main)" >&2; exit 1; }
+    gflags=$(PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$root pkg-config --cflags --libs tend-worker gtest)
+    c++ -std=c++14 -o "$root/outside_gtests" "$source/bench/gtest_noop_suite.cpp" "$main" $gflags
+    TEND_BENCH_TESTS=20 "$tend" run "$root/outside_gtests" -q
+    TEND_BENCH_TESTS=20 "$root/outside_gtests" --gtest_brief=1 >/dev/null  # and a plain gtest binary
+fi
+echo "install test: outside projects (doctest, gtest) built with pkg-config and run under the installed tend"

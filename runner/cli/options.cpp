@@ -46,8 +46,9 @@ void add_config_options(CLI::App& cmd, ConfigFlags& flags) {
 
 void add_selection_options(CLI::App& cmd, tend::Selection& selection) {
     cmd.add_option("-f,--filter", selection.filters,
-                   "Only tests whose name or suite/name matches PATTERN (* any characters, ? "
-                   "one, \\ escapes; repeatable, any one will do): -f 'parser/*'")
+                   "Only tests whose name, suite/name or Suite.Name (gtest's form) matches "
+                   "PATTERN (* any characters, ? one, \\ escapes; repeatable, any one will "
+                   "do): -f 'parser/*'")
         ->type_name("PATTERN")
         ->allow_extra_args(false);
     cmd.add_option("-e,--exclude", selection.excludes,
@@ -58,9 +59,10 @@ void add_selection_options(CLI::App& cmd, tend::Selection& selection) {
                    "Only tests of a suite matching PATTERN (repeatable)")
         ->type_name("PATTERN")
         ->allow_extra_args(false);
-    cmd.add_option("--exact", selection.exact,
-                   "Only the test named NAME or SUITE/NAME exactly, no pattern characters "
-                   "(repeatable): --exact 'math/divides by zero'")
+    cmd.add_option(
+           "--exact", selection.exact,
+           "Only the test named NAME, SUITE/NAME or SUITE.NAME exactly, no pattern characters "
+           "(repeatable): --exact 'math/divides by zero'")
         ->type_name("NAME")
         ->allow_extra_args(false);
     cmd.add_option("--only-tagged", selection.only_tags,

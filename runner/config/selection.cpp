@@ -16,18 +16,20 @@ std::size_t sequence_length(unsigned char c) {
 
 bool matches_test(std::string_view pattern, const TestView& test, bool as_glob) {
     if (!as_glob) {
-        // "suite/name" compared in place: selecting one test of 10,000
-        // allocates nothing per test.
+        // "suite/name" (or gtest's "Suite.Name") compared in place:
+        // selecting one test of 10,000 allocates nothing per test.
         if (pattern == test.name) return true;
         return pattern.size() == test.suite.size() + 1 + test.name.size() &&
                pattern.substr(0, test.suite.size()) == test.suite &&
-               pattern[test.suite.size()] == '/' &&
+               (pattern[test.suite.size()] == '/' || pattern[test.suite.size()] == '.') &&
                pattern.substr(test.suite.size() + 1) == test.name;
     }
     if (glob_match(pattern, test.name)) return true;
     std::string qualified;
     qualified.reserve(test.suite.size() + 1 + test.name.size());
     ((qualified += test.suite) += '/') += test.name;
+    if (glob_match(pattern, qualified)) return true;
+    qualified[test.suite.size()] = '.';  // gtest's form: Suite.Name
     return glob_match(pattern, qualified);
 }
 

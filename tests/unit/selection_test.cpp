@@ -79,6 +79,14 @@ TEST_CASE("selects: --exact takes names as they are") {
     s.exact = {"star * name"};
     CHECK(tend::selects(s, test("x", "star * name")));
     CHECK_FALSE(tend::selects(s, test("x", "star and name")));
+    // gtest's Suite.Name form, for TEST_P and typed suites too.
+    s.exact = {"Small/Param.Positive/0"};
+    CHECK(tend::selects(s, test("Small/Param", "Positive/0")));
+    CHECK_FALSE(tend::selects(s, test("Small/Param", "Positive/1")));
+    s.exact = {};
+    s.filters = {"Typed/*.Zero*"};
+    CHECK(tend::selects(s, test("Typed/0", "ZeroIsFalse")));
+    s.filters = {};
     // --exact and --filter together: either one selects.
     s.filters = {"other*"};
     CHECK(tend::selects(s, test("x", "other one")));
