@@ -47,25 +47,19 @@ best_ms() {
     done
     echo "$best"
 }
-# hwm_kib PID: the process's VmHWM now, in KiB (empty once it is gone).
-hwm_kib() {
+# status_kib PID KEY: a "KEY: N kB" line of /proc/PID/status, in KiB (empty
+# once the process is gone). VmHWM is the peak RSS, VmRSS the RSS now.
+status_kib() {
     local key value rest
     while read -r key value rest; do
-        if [ "$key" = VmHWM: ]; then
+        if [ "$key" = "$2:" ]; then
             echo "$value"
             return
         fi
     done <"/proc/$1/status" 2>/dev/null || true
 }
-rss_kib() {
-    local key value rest
-    while read -r key value rest; do
-        if [ "$key" = VmRSS: ]; then
-            echo "$value"
-            return
-        fi
-    done <"/proc/$1/status" 2>/dev/null || true
-}
+hwm_kib() { status_kib "$1" VmHWM; }
+rss_kib() { status_kib "$1" VmRSS; }
 # peak_mib COMMAND...: the command's own peak RSS, in MiB.
 peak_mib() {
     "$@" >/dev/null 2>&1 &

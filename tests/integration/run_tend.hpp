@@ -112,6 +112,17 @@ inline std::vector<nlohmann::json> json_lines(const std::string& text) {
     return out;
 }
 
+/// In a forked child: becomes `tend ARGS...` (exit 127 if it cannot).
+[[noreturn]] inline void exec_tend(const std::vector<std::string>& args) {
+    std::vector<std::string> copy = args;
+    std::string exe = tend_exe();
+    std::vector<char*> argv{exe.data()};
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(exe.c_str(), argv.data());
+    ::_exit(127);
+}
+
 /// Starts tend with `args` in the background, stdout to `out` and stderr to
 /// `out`.err, with `env` ("NAME=value") added; returns its pid.
 inline pid_t start_tend(const std::vector<std::string>& args, const std::string& out,
@@ -125,13 +136,7 @@ inline pid_t start_tend(const std::vector<std::string>& args, const std::string&
         ::dup2(in, 0);
         ::dup2(o, 1);
         ::dup2(e, 2);
-        std::vector<std::string> copy = args;
-        std::string exe = tend_exe();
-        std::vector<char*> argv{exe.data()};
-        for (auto& a : copy) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(exe.c_str(), argv.data());
-        ::_exit(127);
+        exec_tend(args);
     }
     return pid;
 }

@@ -80,13 +80,7 @@ Sweep sweep(const std::vector<std::string>& args, const std::string& ready = "")
             ::dup2(devnull, 0);
             ::dup2(devnull, 1);
             ::dup2(devnull, 2);
-            std::vector<std::string> copy = args;
-            std::string exe = tend_exe();
-            std::vector<char*> argv{exe.data()};
-            for (auto& a : copy) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(exe.c_str(), argv.data());
-            ::_exit(127);
+            exec_tend(args);
         }
         if (!ready.empty()) {
             for (int i = 0; i < 1000 && slurp(marker).find(ready) == std::string::npos; ++i)
