@@ -179,6 +179,10 @@ Server::~Server() {
 int Server::run(std::string& error) {
     started_ = std::chrono::steady_clock::now();
     become_subreaper();
+    // Before anything else is allocated: records for as many connections as
+    // may be served at once, and the workers of their runs.
+    reserve_descriptor_records(
+        io_, std::min(kMaxReservedRecords, options_.max_clients + 4 * options_.defaults.jobs));
     if (options_.stdio) {
         // Copies close-on-exec: no worker may hold the editor's pipes.
         add_client(::fcntl(0, F_DUPFD_CLOEXEC, 3), ::fcntl(1, F_DUPFD_CLOEXEC, 3));

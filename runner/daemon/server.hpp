@@ -36,6 +36,7 @@
 
 #include "daemon/line_connection.hpp"
 #include "daemon/run_request.hpp"
+#include "daemon/descriptor_records.hpp"
 #include "daemon/warm_pool.hpp"
 #include "pool/pool.hpp"
 
