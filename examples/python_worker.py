@@ -75,6 +75,12 @@ def send(f, msg):
         sys.exit(0)  # the supervisor is gone
 
 
+# ---- output capture and health -----------------------------------------------
+
+
+CAPTURE_FILES = []  # kept open for the worker's life
+
+
 def redirect(fd):
     """Points `fd` at a fresh temporary file; returns that file's descriptor."""
     tmp = tempfile.TemporaryFile()
