@@ -193,7 +193,7 @@ int run_command(const RunFlags& flags, FdLimit fd_limit) {
     auto opts = resolve_pool_options(binaries, settings, project, fd_limit);
     if (flags.failed_only) {
         opts.selection = std::move(per_binary);
-    } else if (!flags.selection.all()) {
+    } else if (!flags.selection.all() || flags.selection.runs_ignored()) {
         opts.selection = {flags.selection};
     }
 
