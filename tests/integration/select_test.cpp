@@ -173,6 +173,8 @@ TEST_SUITE("--run-ignored") {
         std::filesystem::remove_all(dir);
         const std::string env = "TEND_STATE_DIR=" + shell_quote(dir);
         run_tend({"run", fixture("basic"), "-j", "1", "--run-ignored", "only"}, env);
+        // A run that reports it skipped without running it leaves its record.
+        run_tend({"run", fixture("basic"), "-j", "1", "--exact", "skipped"}, env);
         auto again = run_tend(
             {"run", "--failed", fixture("basic"), "-j", "1", "--json", "--run-ignored", "only"},
             env);
