@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A minimal tend worker (docs/protocol.md): two tests in one unit.
+"""A minimal tend worker (docs/protocol.md): three tests in one unit.
 
 Standard library plus the msgpack package. Run it as `tend run ./python_worker.py`.
 """
@@ -29,7 +29,19 @@ def test_fails():
     assert 2 * 2 == 5, "arithmetic is broken"
 
 
-TESTS = [test_adds, test_fails]
+def skip(fn):
+    """Marks a test skipped by default: listed with "skip", run only when a
+    `run` asks for it with "run_skipped" (tend run --run-ignored)."""
+    fn.skip = True
+    return fn
+
+
+@skip
+def test_not_ready():
+    assert False, "not written yet"
+
+
+TESTS = [test_adds, test_fails, test_not_ready]
 
 # ---- transport ---------------------------------------------------------------
 
@@ -73,6 +85,12 @@ def send(f, msg):
         f.flush()
     except BrokenPipeError:
         sys.exit(0)  # the supervisor is gone
+
+
+# ---- output capture and health -----------------------------------------------
+
+
+CAPTURE_FILES = []  # kept open for the worker's life
 
 
 def redirect(fd):
@@ -149,7 +167,8 @@ def serve(commands, results):
         if kind == "list":
             listing = [
                 {"id": i, "name": fn.__name__, "suite": "", "file": os.path.abspath(__file__),
-                 "line": fn.__code__.co_firstlineno, "skip": False, "timeout": 0.0}
+                 "line": fn.__code__.co_firstlineno, "skip": getattr(fn, "skip", False),
+                 "timeout": 0.0}
                 for i, fn in enumerate(TESTS)]
             # A long list goes in chunks, each far under the frame limit.
             for at in range(0, max(len(listing), 1), LIST_CHUNK):
@@ -162,14 +181,19 @@ def serve(commands, results):
             if msg.get("more"):
                 continue
             refs, pending = pending, []
+            run_skipped = msg.get("run_skipped", False)
             bad = [r for r in refs if not (0 <= r["id"] < len(TESTS)
                                            and TESTS[r["id"]].__name__ == r["name"])]
             if bad:
                 send(results, {"type": "error", "message": f"no test named {bad[0]['name']!r}"})
                 continue
             for ref in refs:  # results go back in the order asked
+                fn = TESTS[ref["id"]]
                 take_output()  # output between tests belongs to no test
-                status, duration, failures = run_test(TESTS[ref["id"]])
+                if getattr(fn, "skip", False) and not run_skipped:
+                    status, duration, failures = "skipped", 0, []
+                else:
+                    status, duration, failures = run_test(fn)
                 out, err = take_output()
                 send(results, {"type": "result", "unit": msg["unit"], "id": ref["id"],
                                "status": status, "duration_ns": duration, "health": health(),

@@ -131,10 +131,14 @@ struct Encoder {
         }
     }
     void operator()(const RunUnit& m) {
-        head(2 + (m.flush ? 1 : 0) + (m.more ? 1 : 0), "run");
+        head(2 + (m.flush ? 1 : 0) + (m.more ? 1 : 0) + (m.run_skipped ? 1 : 0), "run");
         uint("unit", m.unit);
         if (m.flush) {
             str(pk, "flush");
+            pk.pack_true();
+        }
+        if (m.run_skipped) {
+            str(pk, "run_skipped");
             pk.pack_true();
         }
         if (m.more) {
@@ -369,6 +373,7 @@ Message decode_fields(const Fields& f, std::string_view type, std::size_t payloa
         }
         m.flush = f.find("flush") && f.boolean("flush");
         m.more = f.find("more") && f.boolean("more");
+        m.run_skipped = f.find("run_skipped") && f.boolean("run_skipped");
         return m;
     }
     if (type == "result") {

@@ -6,11 +6,13 @@
 //   supervisor -> worker       list
 //   worker     -> supervisor   tests      {tests: [{id, name, suite, file, line, skip, timeout,
 //                                                    tags?}]}
-//   supervisor -> worker       run        {unit, tests: [{id, name}]}
-//   worker     -> supervisor   result     {unit, id, status, duration_ns, health, ...}  x one per
-//   test supervisor -> worker       finalize   {unit}          (scope teardown of the unit) worker
-//   -> supervisor   finalized  {unit, health, stdout, stderr, errors} supervisor -> worker shutdown
-//   (worker exits 0)
+//   supervisor -> worker       run        {unit, tests: [{id, name}], flush?, more?,
+//                                          run_skipped?}
+//   worker     -> supervisor   result     {unit, id, status, duration_ns, health, ...}
+//                                          (one per test)
+//   supervisor -> worker       finalize   {unit}  (scope teardown of the unit)
+//   worker     -> supervisor   finalized  {unit, health, stdout, stderr, errors}
+//   supervisor -> worker       shutdown   (the worker exits 0)
 //
 // Every payload is one msgpack map with a string "type". Unknown keys are
 // ignored so either side can grow; a missing or mistyped key is an error
@@ -94,6 +96,10 @@ struct RunUnit {
     /// More `run` frames of the same unit follow with the rest of its tests:
     /// a long unit's request comes in chunks too. Absent when false.
     bool more = false;
+    /// Run the tests the framework skips by default (doctest's skip(),
+    /// gtest's DISABLED_) instead of reporting them skipped: tend run
+    /// --run-ignored only|all. Absent on the wire when false.
+    bool run_skipped = false;
     bool operator==(const RunUnit&) const = default;
 };
 

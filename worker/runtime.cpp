@@ -357,6 +357,8 @@ class Server final : public TestSession {
         end(Outcome::skipped, {});
     }
 
+    bool run_skipped() const override { return run_skipped_; }
+
   private:
     /// Returns an exit status to stop serving, or -1 to go on.
     int handle(const protocol::Message& m) {
@@ -407,6 +409,7 @@ class Server final : public TestSession {
             run_ids_.clear();
             unit_ = run->unit;
             flush_each_ = run->flush;
+            run_skipped_ = run->run_skipped;
             started_in_unit_ = 0;
             finished_in_unit_ = 0;
             if (status_) {
@@ -502,7 +505,8 @@ class Server final : public TestSession {
     char* batch_area_ = nullptr;  ///< after the status page, when the mapping has one
     std::uint32_t started_in_unit_ = 0;
     std::uint32_t finished_in_unit_ = 0;
-    bool flush_each_ = false;  ///< the unit asked for each result at once
+    bool flush_each_ = false;   ///< the unit asked for each result at once
+    bool run_skipped_ = false;  ///< the unit asked to run what the framework skips
     /// The tests of a unit whose request comes in chunks, gathered so far.
     std::vector<std::uint32_t> run_ids_;
     std::uint64_t run_unit_ = 0;

@@ -36,7 +36,7 @@ int run_list(tend::PoolOptions opts, const tend::Selection& selection, bool as_j
                                  {"suite", t.suite},
                                  {"file", t.file},
                                  {"line", t.line},
-                                 {"skip", t.skip},
+                                 {"skip", tend::skipped_unrun(selection, t)},
                                  {"timeout", t.timeout_s},
                                  {"tags", std::vector<std::string>(t.tags.begin(), t.tags.end())}};
                 std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
@@ -44,7 +44,8 @@ int run_list(tend::PoolOptions opts, const tend::Selection& selection, bool as_j
                 // One line per test, whatever its name holds (printable()).
                 std::string line = binaries.size() > 1 ? b.binary + ": " : std::string();
                 line += tend::full_name(t);
-                std::printf("%s%s\n", tend::printable(line).c_str(), t.skip ? "  (skipped)" : "");
+                std::printf("%s%s\n", tend::printable(line).c_str(),
+                            tend::skipped_unrun(selection, t) ? "  (skipped)" : "");
             }
         }
     }

@@ -75,6 +75,17 @@ void add_selection_options(CLI::App& cmd, tend::Selection& selection) {
                    "Leave out tests carrying TAG (repeatable)")
         ->type_name("TAG")
         ->allow_extra_args(false);
+    // nextest's flag and words; what is "ignored" is the framework's call.
+    cmd.add_option_function<std::string>(
+           "--run-ignored",
+           [&selection](const std::string& word) {
+               selection.run_ignored = *tend::run_ignored_from_string(word);
+           },
+           "Tests the framework skips by default (doctest's skip(), gtest's DISABLED_): "
+           "'default' reports them skipped without running them, 'only' runs them and "
+           "nothing else, 'all' runs them with the rest")
+        ->type_name("WHICH")
+        ->check(CLI::IsMember({"default", "only", "all"}));
 }
 
 // Paths in messages and the binaries found by its globs are relative to the

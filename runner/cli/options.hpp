@@ -49,7 +49,8 @@ struct ConfigFlags {
 /// The binaries positional, --config and --no-config.
 void add_config_options(CLI::App& cmd, ConfigFlags& flags);
 
-/// --filter, --exclude, --suite, --exact, --only-tagged, --skip-tagged.
+/// --filter, --exclude, --suite, --exact, --only-tagged, --skip-tagged,
+/// --run-ignored.
 void add_selection_options(CLI::App& cmd, tend::Selection& selection);
 
 /// tend.toml as a command reads it, and the binaries it runs.

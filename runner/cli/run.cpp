@@ -44,6 +44,11 @@ std::unique_ptr<tend::Reporter> stdout_reporter(const RunFlags& flags,
         flags.no_progress ? tend::When::never : tend::parse_when(flags.progress_when), tty,
         std::getenv("TERM"));
     human.show_output = flags.show_output;
+    // A failed test that the framework skips by default runs again only
+    // with the flag that ran it.
+    if (flags.selection.runs_ignored())
+        human.rerun_flags = {"--run-ignored",
+                             std::string(tend::to_string(flags.selection.run_ignored))};
     return std::make_unique<tend::HumanReporter>(stdout, human);
 }
 
@@ -193,7 +198,7 @@ int run_command(const RunFlags& flags, FdLimit fd_limit) {
     auto opts = resolve_pool_options(binaries, settings, project, fd_limit);
     if (flags.failed_only) {
         opts.selection = std::move(per_binary);
-    } else if (!flags.selection.all()) {
+    } else if (!flags.selection.all() || flags.selection.runs_ignored()) {
         opts.selection = {flags.selection};
     }
 

@@ -98,7 +98,10 @@ std::string binary_key(const std::string& binary) {
 }
 
 void RunRecorder::test(const TestEvent& e) {
-    if (!e.final || e.status == TestStatus::not_run) return;
+    // Skipped is no verdict either: a test the framework skips by default
+    // is reported skipped without running (--run-ignored default), and if
+    // it failed when --run-ignored ran it, --failed must still know it.
+    if (!e.final || e.status == TestStatus::not_run || e.status == TestStatus::skipped) return;
     auto known = keys_.find(e.binary);
     if (known == keys_.end()) known = keys_.emplace(e.binary, binary_key(e.binary)).first;
     const bool failed = is_failure(e.status);

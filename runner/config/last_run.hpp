@@ -4,7 +4,7 @@
 // working directory; TEND_STATE_DIR names another directory) maps each
 // binary, by absolute path, to the tests that failed in it. A run updates
 // only what it saw: a test it ran leaves the list or joins it by its new
-// result, a test it did not run keeps its old entry. So `tend run --failed`
+// result, a test it did not run (or reported skipped) keeps its old entry. So `tend run --failed`
 // after a filtered run still knows the failures the filter left out.
 #pragma once
 

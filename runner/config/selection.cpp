@@ -79,7 +79,27 @@ bool glob_match(std::string_view pattern, std::string_view text) {
     return p == pattern.size();
 }
 
+std::string_view to_string(RunIgnored r) {
+    switch (r) {
+        case RunIgnored::by_default:
+            return "default";
+        case RunIgnored::only:
+            return "only";
+        case RunIgnored::all:
+            return "all";
+    }
+    return "default";
+}
+
+std::optional<RunIgnored> run_ignored_from_string(std::string_view s) {
+    if (s == "default") return RunIgnored::by_default;
+    if (s == "only") return RunIgnored::only;
+    if (s == "all") return RunIgnored::all;
+    return std::nullopt;
+}
+
 bool selects(const Selection& s, const TestView& test) {
+    if (s.run_ignored == RunIgnored::only && !test.skip) return false;
     if ((!s.filters.empty() || !s.exact.empty()) && !any_matches(s.filters, test, true) &&
         !any_matches(s.exact, test, false)) {
         return false;
@@ -95,6 +115,10 @@ bool selects(const Selection& s, const TestView& test) {
     if (!s.ids.empty() && !s.ids.count({std::string(test.suite), std::string(test.name)}))
         return false;
     return true;
+}
+
+bool skipped_unrun(const Selection& s, const TestView& test) {
+    return test.skip && !s.runs_ignored();
 }
 
 std::string full_name(const TestView& test) {

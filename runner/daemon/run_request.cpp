@@ -24,13 +24,17 @@ ojson maybe_seconds(const std::optional<Seconds>& v) {
 ojson selection_json(const Selection& s) {
     ojson ids = ojson::array();
     for (const auto& [suite, name] : s.ids) ids.push_back({suite, name});
-    return {{"filter", s.filters},
+    ojson j{{"filter", s.filters},
             {"exact", s.exact},
             {"suite", s.suites},
             {"exclude", s.excludes},
             {"only_tagged", s.only_tags},
             {"skip_tagged", s.skip_tags},
             {"ids", ids}};
+    // Only when set: a daemon from before it refuses the key, and a run
+    // that does not need it goes through that daemon as it always did.
+    if (s.run_ignored != RunIgnored::by_default) j["run_ignored"] = to_string(s.run_ignored);
+    return j;
 }
 
 /// Reads params from JSON, remembering where it is for errors.
@@ -97,6 +101,12 @@ struct Reader {
                 if (!strings(value, at, s.only_tags)) return false;
             } else if (key == "skip_tagged") {
                 if (!strings(value, at, s.skip_tags)) return false;
+            } else if (key == "run_ignored") {
+                const auto word = value.is_string()
+                                      ? run_ignored_from_string(value.get<std::string>())
+                                      : std::nullopt;
+                if (!word) return fail(at, "expected \"default\", \"only\" or \"all\"");
+                s.run_ignored = *word;
             } else if (key == "ids") {
                 if (!value.is_array()) return fail(at, "expected an array of [suite, name]");
                 for (const auto& id : value) {
@@ -287,7 +297,7 @@ bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults,
                 o.selection.push_back(std::move(s));
             }
         } else if (key == "filter" || key == "exact" || key == "suite" || key == "exclude" ||
-                   key == "only_tagged" || key == "skip_tagged") {
+                   key == "only_tagged" || key == "skip_tagged" || key == "run_ignored") {
             if (!r.selection(json{{key, value}}, "params", top)) return false;
             have_top = true;
         } else {

@@ -467,11 +467,14 @@ void Pool::dispatch(Slot& slot) {
     // One request, in chunks far under the frame limit when the unit is
     // long (a suite of a hundred thousand tests).
     const auto& ids = slot.unit.tests;
+    const Selection* selection = selection_of(slot.binary);
+    const bool run_skipped = selection && selection->runs_ignored();
     std::size_t from = 0;
     do {
         protocol::RunUnit req;
         req.unit = slot.unit_id;
         req.flush = slot.unit.careful;
+        req.run_skipped = run_skipped;
         std::size_t bytes = 0;
         std::size_t to = from;
         while (to < ids.size() &&
@@ -903,13 +906,17 @@ void Pool::warn_bad_timeouts(std::size_t binary, const TestTable& tests) {
            false);
 }
 
+const Selection* Pool::selection_of(std::size_t binary) const {
+    if (options_.selection.size() > binary) return &options_.selection[binary];
+    if (options_.selection.size() == 1) return &options_.selection[0];
+    return nullptr;
+}
+
 void Pool::listed(std::size_t binary) {
     auto& b = binaries_[binary];
     b.listed = true;
     if (options_.list_only || !stop_reason_.empty()) return;
-    const Selection* selection = nullptr;
-    if (options_.selection.size() == 1) selection = &options_.selection[0];
-    if (options_.selection.size() > binary) selection = &options_.selection[binary];
+    const Selection* selection = selection_of(binary);
     std::vector<std::uint32_t> chosen;
     const bool all = !selection || selection->all();
     if (!all) {

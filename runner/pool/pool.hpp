@@ -268,6 +268,8 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     void give_back(Slot& slot);
     /// A warning for tests whose declared timeout is negative or NaN.
     void warn_bad_timeouts(std::size_t binary, const TestTable& tests);
+    /// The selection that applies to binary `binary`, or none (every test).
+    const Selection* selection_of(std::size_t binary) const;
     /// A binary's tests are known: plan its units.
     void listed(std::size_t binary);
     /// Lets go of the tests of binaries with nothing left to run (pump).

@@ -347,8 +347,10 @@ std::string HumanReporter::recap() const {
     }
     if (!rerun_.empty()) {
         const std::string tests = rerun_.size() == 1 ? "the failed test" : "the failed tests";
-        out += fmt::format("To run {} again: {}\n", tests, paint(kBold, "tend run --failed"));
-        const auto commands = rerun_commands(rerun_);
+        std::string failed_again = "tend run --failed";
+        for (const auto& word : options_.rerun_flags) failed_again += " " + shell_quote(word);
+        out += fmt::format("To run {} again: {}\n", tests, paint(kBold, printable(failed_again)));
+        const auto commands = rerun_commands(rerun_, kRerunMaxTests, options_.rerun_flags);
         const std::string pad(fmt::format("To run {} again", tests).size() - 2, ' ');
         // Quoted so that they print as they run; printable() is the safety net.
         for (const auto& command : commands) {

@@ -29,6 +29,9 @@ struct HumanOptions {
     bool color = false;         ///< ANSI colours on status labels and counts
     bool progress = false;      ///< a live progress line (\r and erase-line sequences)
     bool show_output = false;   ///< captured output in full, and passing tests' too
+    /// Words of the run's command line that the re-run commands of the
+    /// recap need too: `--run-ignored only`.
+    std::vector<std::string> rerun_flags;
     std::size_t width = 0;  ///< columns for the progress line; 0: ask the terminal (80 if unknown)
 };
 

@@ -61,7 +61,8 @@ std::string shell_quote(std::string_view text) {
 }
 
 std::vector<std::string> rerun_commands(const std::vector<FailedTest>& failed,
-                                        std::size_t max_tests) {
+                                        std::size_t max_tests,
+                                        const std::vector<std::string>& flags) {
     std::vector<std::string> commands;
     if (failed.empty() || failed.size() > max_tests) return commands;
     std::vector<std::string> binaries;
@@ -74,6 +75,7 @@ std::vector<std::string> rerun_commands(const std::vector<FailedTest>& failed,
         // A word starting with '-' would read as an option.
         std::string command =
             "tend run " + shell_quote(binary.starts_with('-') ? "./" + binary : binary);
+        for (const auto& word : flags) command += " " + shell_quote(word);
         for (const auto& f : failed) {
             if (f.binary != binary) continue;
             command += f.name.starts_with('-') ? " --exact=" : " --exact ";

@@ -26,10 +26,16 @@ struct FailedTest {
     std::string name;
 };
 
-/// One `tend run BINARY --exact NAME...` per binary, in the order the
-/// binaries first failed; none when more than `max_tests` tests failed
-/// (such a command is no longer something to copy).
+/// Failed tests past which no re-run command is printed.
+inline constexpr std::size_t kRerunMaxTests = 10;
+
+/// One `tend run BINARY [FLAGS] --exact NAME...` per binary, in the order
+/// the binaries first failed; none when more than `max_tests` tests failed
+/// (such a command is no longer something to copy). `flags` are words of
+/// the run that a re-run needs too (`--run-ignored only`: without it a test
+/// the framework skips would be reported skipped, not run again).
 std::vector<std::string> rerun_commands(const std::vector<FailedTest>& failed,
-                                        std::size_t max_tests = 10);
+                                        std::size_t max_tests = kRerunMaxTests,
+                                        const std::vector<std::string>& flags = {});
 
 }  // namespace tend

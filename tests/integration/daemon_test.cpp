@@ -460,6 +460,40 @@ TEST_SUITE("daemon") {
         CHECK(d.stop() == 0);
     }
 
+    TEST_CASE("--run-ignored through the daemon: each run as alone, on warm workers") {
+        Daemon d({"-j", "1"});
+        // doctest's skip() (basic) and gtest's DISABLED_ (gtest_disabled,
+        // when gtest was found): default, only, all and default again, each
+        // as it runs alone, and none needs a worker of its own.
+        for (const char* name : {"basic", "gtest_disabled"}) {
+            INFO(name);
+            if (!std::filesystem::exists(fixture(name))) {
+                MESSAGE("skipped: no " << name << " (built only with GoogleTest)");
+                continue;
+            }
+            bool first = true;
+            for (const char* word : {"default", "only", "all", "default"}) {
+                INFO("--run-ignored " << word);
+                const auto alone = run_tend({"run", fixture(name), "-j", "1", "--no-daemon",
+                                             "--json", "--run-ignored", word});
+                const auto via = run_tend({"run", fixture(name), "-j", "1", "--daemon", "--socket",
+                                           d.socket, "--json", "--run-ignored", word});
+                CHECK(via.exit_code == alone.exit_code);
+                CHECK(statuses(via.events) == statuses(alone.events));
+                REQUIRE(via.of("summary").size() == 1);
+                CHECK(via.of("summary")[0]["filtered"] == alone.of("summary")[0]["filtered"]);
+                CHECK(via.of("summary")[0]["skipped"] == alone.of("summary")[0]["skipped"]);
+                // The flag travels with each unit: no worker is started for it.
+                if (!first) CHECK(via.of("summary")[0]["workers"]["started"] == 0);
+                first = false;
+            }
+        }
+        const auto only = run_tend({"run", fixture("basic"), "--daemon", "--socket", d.socket,
+                                    "--json", "--run-ignored", "only"});
+        CHECK(statuses(only.events) == std::map<std::string, std::string>{{"/skipped", "failed"}});
+        CHECK(d.stop() == 0);
+    }
+
     TEST_CASE("two clients at once each get their own results, complete and exact") {
         Daemon d({"-j", "2"});
         const std::string dir = temp_dir("two-clients");

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <set>
 #include <string>
 
 #include "run_tend.hpp"
@@ -181,6 +182,77 @@ TEST_CASE("gtest: GTEST_ALSO_RUN_DISABLED_TESTS runs DISABLED_ tests under tend"
     const json& t = tests.begin()->second.front();
     CHECK(t["status"] == "passed");
     CHECK(t["stdout"] == "disabled test ran\n");
+}
+
+TEST_CASE("gtest: --run-ignored runs DISABLED_ tests as --gtest_also_run_disabled_tests does") {
+    const std::string binary = fixture("gtest_disabled");
+    const std::set<std::string> disabled{"Mixed/DISABLED_Waits", "Fixture/DISABLED_Slow",
+                                         "DISABLED_Whole/One", "DISABLED_Whole/Two"};
+    const std::set<std::string> enabled{"Mixed/Runs", "Fixture/Enabled"};
+    const auto names = [](const std::map<std::string, std::vector<json>>& tests) {
+        std::set<std::string> out;
+        for (const auto& [name, _] : tests) out.insert(name);
+        return out;
+    };
+    for (const char* jobs : {"1", "2"}) {
+        INFO("-j " << jobs);
+        // default: listed, reported skipped, not run.
+        auto by_default = run_tend({"run", binary, "-j", jobs, "--json"});
+        CHECK(by_default.exit_code == 0);
+        auto tests = by_default.tests();
+        CHECK(tests.size() == 6);
+        for (const auto& name : disabled) {
+            INFO(name);
+            CHECK(only(tests, name)["status"] == "skipped");
+            CHECK(only(tests, name)["stdout"] == "");
+        }
+        CHECK(only(tests, "Mixed/Runs")["status"] == "passed");
+
+        // only: the DISABLED_ tests run, and nothing else.
+        auto ignored = run_tend({"run", binary, "-j", jobs, "--json", "--run-ignored", "only"});
+        CHECK(ignored.exit_code == 1);  // Fixture.DISABLED_Slow fails when it runs
+        tests = ignored.tests();
+        CHECK(names(tests) == disabled);
+        CHECK(only(tests, "Mixed/DISABLED_Waits")["status"] == "passed");
+        CHECK(only(tests, "Mixed/DISABLED_Waits")["stdout"] == "Mixed.DISABLED_Waits ran\n");
+        CHECK(only(tests, "DISABLED_Whole/One")["stdout"] == "DISABLED_Whole.One ran\n");
+        CHECK(only(tests, "DISABLED_Whole/Two")["status"] == "passed");
+        // Alone in its unit, the disabled test of a fixture gets its
+        // SetUpTestSuite, and its failures are gtest's.
+        const json& slow = only(tests, "Fixture/DISABLED_Slow");
+        CHECK(slow["status"] == "failed");
+        CHECK(slow["stdout"] == "Fixture set up\nFixture.DISABLED_Slow ran\n");
+        REQUIRE(slow["failures"].size() == 1);
+        CHECK(slow["failures"][0]["message"].get<std::string>().find(
+                  "a disabled test that fails when it runs") != std::string::npos);
+        REQUIRE(ignored.of("summary").size() == 1);
+        CHECK(ignored.of("summary")[0]["filtered"] == 2);
+        CHECK(ignored.of("summary")[0]["skipped"] == 0);
+
+        // all: everything runs, in one unit per suite.
+        auto all = run_tend({"run", binary, "-j", jobs, "--json", "--run-ignored", "all"});
+        CHECK(all.exit_code == 1);
+        tests = all.tests();
+        CHECK(tests.size() == 6);
+        CHECK(only(tests, "Mixed/Runs")["stdout"] == "Mixed.Runs ran\n");
+        CHECK(only(tests, "Mixed/DISABLED_Waits")["stdout"] == "Mixed.DISABLED_Waits ran\n");
+        CHECK(only(tests, "Fixture/Enabled")["stdout"] == "Fixture set up\nFixture.Enabled ran\n");
+        CHECK(only(tests, "Fixture/DISABLED_Slow")["stdout"] == "Fixture.DISABLED_Slow ran\n");
+        CHECK(all.of("summary")[0]["passed"] == 5);
+        CHECK(all.of("summary")[0]["failed"] == 1);
+        CHECK(all.of("summary")[0]["skipped"] == 0);
+    }
+    // tend list shows what a run would do; gtest's mark stays in the tags.
+    auto list = run_tend({"list", binary, "--run-ignored", "only"});
+    CHECK(list.out ==
+          "Mixed/DISABLED_Waits\nFixture/DISABLED_Slow\nDISABLED_Whole/One\nDISABLED_Whole/Two\n");
+    auto by_default = run_tend({"list", binary, "--suite", "Mixed"});
+    CHECK(by_default.out == "Mixed/Runs\nMixed/DISABLED_Waits  (skipped)\n");
+    auto as_json = run_tend(
+        {"list", binary, "--json", "--run-ignored", "all", "--exact", "Mixed.DISABLED_Waits"});
+    REQUIRE(as_json.events.size() == 1);
+    CHECK(as_json.events[0]["skip"] == false);
+    CHECK(as_json.events[0]["tags"] == json::array({"disabled"}));
 }
 
 TEST_CASE("gtest: a crash costs one test; the unit's rest runs on a fresh worker") {

@@ -109,6 +109,114 @@ TEST_SUITE("selecting tests") {
     }
 }
 
+TEST_SUITE("--run-ignored") {
+    TEST_CASE("doctest's skip(): default reports it skipped, only runs it alone, all runs all") {
+        // basic's "skipped" test is `* doctest::skip()` and fails a CHECK when it runs.
+        for (const char* word : {"", "default"}) {
+            INFO("--run-ignored " << word);
+            std::vector<std::string> args{"run", fixture("basic"), "-j", "1", "--json"};
+            if (*word) args.insert(args.end(), {"--run-ignored", word});
+            auto o = run_tend(args);
+            auto tests = o.tests();
+            CHECK(tests.size() == 11);
+            CHECK(tests["/skipped"][0]["status"] == "skipped");
+            CHECK(tests["/skipped"][0]["failures"].empty());
+            REQUIRE(o.of("summary").size() == 1);
+            CHECK(o.of("summary")[0]["skipped"] == 1);
+            CHECK(o.of("summary")[0]["filtered"] == 0);
+        }
+
+        // only: the ignored tests and nothing else; the rest is filtered
+        // out, as a selection leaves tests out.
+        CHECK(selected("basic", {"--run-ignored", "only"}) == std::set<std::string>{"/skipped"});
+        auto only =
+            run_tend({"run", fixture("basic"), "-j", "1", "--json", "--run-ignored", "only"});
+        CHECK(only.exit_code == 1);
+        auto ran_only = only.tests();
+        REQUIRE(ran_only.size() == 1);
+        const auto& t = ran_only["/skipped"][0];
+        CHECK(t["status"] == "failed");
+        REQUIRE(t["failures"].size() == 1);
+        CHECK(t["failures"][0]["expression"] == "false");
+        REQUIRE(only.of("summary").size() == 1);
+        CHECK(only.of("summary")[0]["total"] == 1);
+        CHECK(only.of("summary")[0]["failed"] == 1);
+        CHECK(only.of("summary")[0]["skipped"] == 0);
+        CHECK(only.of("summary")[0]["filtered"] == 10);
+
+        // all: every test, the ignored one run with the rest (-j 2: units
+        // on two workers, each asked to run it if it is theirs).
+        auto all = run_tend({"run", fixture("basic"), "-j", "2", "--json", "--run-ignored", "all"});
+        CHECK(all.exit_code == 1);
+        auto ran_all = all.tests();
+        CHECK(ran_all.size() == 11);
+        CHECK(ran_all["/skipped"][0]["status"] == "failed");
+        CHECK(ran_all["/loose test"][0]["status"] == "passed");
+        CHECK(ran_all["math/adds"][0]["status"] == "passed");
+        REQUIRE(all.of("summary").size() == 1);
+        CHECK(all.of("summary")[0]["passed"] == 6);
+        CHECK(all.of("summary")[0]["failed"] == 5);
+        CHECK(all.of("summary")[0]["skipped"] == 0);
+        CHECK(all.of("summary")[0]["filtered"] == 0);
+    }
+
+    TEST_CASE("it narrows with the other selection flags, and --failed keeps it") {
+        CHECK(selected("basic", {"--run-ignored", "only", "-f", "loose*"}).empty());
+        CHECK(selected("basic", {"--run-ignored", "all", "-f", "skip*"}) ==
+              std::set<std::string>{"/skipped"});
+        auto o = run_tend(
+            {"run", fixture("basic"), "-j", "1", "--json", "--run-ignored", "all", "-f", "skip*"});
+        CHECK(o.tests()["/skipped"][0]["status"] == "failed");
+
+        // The ignored test failed: --failed with --run-ignored runs it again.
+        const std::string dir = "/tmp/tend-it-ignored-state-" + std::to_string(::getpid());
+        std::filesystem::remove_all(dir);
+        const std::string env = "TEND_STATE_DIR=" + shell_quote(dir);
+        run_tend({"run", fixture("basic"), "-j", "1", "--run-ignored", "only"}, env);
+        // A run that reports it skipped without running it leaves its record.
+        run_tend({"run", fixture("basic"), "-j", "1", "--exact", "skipped"}, env);
+        auto again = run_tend(
+            {"run", "--failed", fixture("basic"), "-j", "1", "--json", "--run-ignored", "only"},
+            env);
+        auto tests = again.tests();
+        REQUIRE(tests.size() == 1);
+        CHECK(tests["/skipped"][0]["status"] == "failed");
+        std::filesystem::remove_all(dir);
+    }
+
+    TEST_CASE("tend list shows what would run: the (skipped) mark and --json's skip") {
+        const auto by_default = run_tend({"list", fixture("basic"), "--exact", "skipped"});
+        CHECK(by_default.exit_code == 0);
+        CHECK(by_default.out == "skipped  (skipped)\n");
+        for (const char* word : {"only", "all"}) {
+            INFO(word);
+            const auto l = run_tend({"list", fixture("basic"), "--run-ignored", word});
+            CHECK(l.exit_code == 0);
+            CHECK(l.out.find("(skipped)") == std::string::npos);
+            CHECK(listed(l).count("skipped") == 1);
+            const auto j = run_tend(
+                {"list", fixture("basic"), "--json", "--run-ignored", word, "--exact", "skipped"});
+            REQUIRE(j.events.size() == 1);
+            CHECK(j.events[0]["skip"] == false);
+            // The framework's mark is still there: the test's tags.
+            CHECK(j.events[0]["tags"] == nlohmann::json::array({"skip"}));
+        }
+        const auto j = run_tend({"list", fixture("basic"), "--json", "--exact", "skipped"});
+        REQUIRE(j.events.size() == 1);
+        CHECK(j.events[0]["skip"] == true);
+    }
+
+    TEST_CASE("a word that is not default, only or all is a usage error") {
+        for (const char* sub : {"run", "list"}) {
+            INFO(sub);
+            const auto o = run_tend({sub, fixture("basic"), "--run-ignored", "yes"});
+            CHECK(o.exit_code == 2);
+            CHECK(o.err.find("--run-ignored") != std::string::npos);
+            CHECK(o.out.empty());
+        }
+    }
+}
+
 TEST_SUITE("--failed") {
     TEST_CASE("runs exactly what failed last time, per binary, and keeps the rest's record") {
         const std::string dir = "/tmp/tend-it-state-" + std::to_string(::getpid());

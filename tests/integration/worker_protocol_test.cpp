@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <set>
 
 #include "direct_worker.hpp"
@@ -89,6 +90,44 @@ TEST_SUITE("worker protocol") {
         w.send(RunUnit{3, {{first, list.tests[first].name}, {second, list.tests[second].name}}});
         CHECK(w.receive_as<TestResult>().id == first);
         CHECK(w.receive_as<TestResult>().id == second);
+    }
+
+    TEST_CASE("run_skipped runs a unit's skipped tests; the next unit without it skips them") {
+        // doctest's skip() (basic), gtest's DISABLED_ (gtest_disabled, when
+        // gtest was found): each unit of one worker decides for itself.
+        struct Case {
+            const char* binary;
+            const char* plain;
+            const char* ignored;
+            Status when_run;
+        };
+        for (const Case& c : {Case{"basic", "loose test", "skipped", Status::failed},
+                              Case{"gtest_disabled", "Runs", "DISABLED_Waits", Status::passed}}) {
+            INFO(c.binary);
+            if (!std::filesystem::exists(tend_test::fixture(c.binary))) {
+                MESSAGE("skipped: no " << c.binary << " (built only with GoogleTest)");
+                continue;
+            }
+            DirectWorker w(tend_test::fixture(c.binary));
+            const auto list = listed(w);
+            const auto plain = id_of(list, c.plain), ignored = id_of(list, c.ignored);
+            CHECK_FALSE(list.tests[plain].skip);
+            CHECK(list.tests[ignored].skip);
+            std::uint64_t unit = 0;
+            for (const bool run_skipped : {true, false, true}) {
+                INFO("run_skipped " << run_skipped);
+                RunUnit req{++unit, {{plain, c.plain}, {ignored, c.ignored}}};
+                req.run_skipped = run_skipped;
+                w.send(req);
+                CHECK(w.receive_as<TestResult>().status == Status::passed);
+                const auto r = w.receive_as<TestResult>();
+                CHECK(r.id == ignored);
+                CHECK(r.status == (run_skipped ? c.when_run : Status::skipped));
+                w.send(Finalize{unit});
+                CHECK(w.receive_as<Finalized>().errors.empty());
+            }
+            w.send(Shutdown{});
+        }
     }
 
     TEST_CASE("an unknown test name is an error message, not a crash") {

@@ -76,6 +76,39 @@ TEST_SUITE("protocol") {
         CHECK(decode_all(stream, 7) == messages);
     }
 
+    TEST_CASE("run_skipped travels only when set: a default request is the bytes it always was") {
+        RunUnit plain{4, {{2, "x"}}};
+        const auto bytes = frame_of(plain);
+        const std::string_view text(bytes.data(), bytes.size());
+        CHECK(text.find("run_skipped") == std::string_view::npos);
+        auto d = decode_payload(std::span<const char>(bytes).subspan(kFrameHeaderBytes));
+        REQUIRE_MESSAGE(d.message, d.error);
+        CHECK_FALSE(std::get<RunUnit>(*d.message).run_skipped);
+
+        RunUnit ignored = plain;
+        ignored.run_skipped = true;
+        const auto set = frame_of(ignored);
+        CHECK(std::string_view(set.data(), set.size()).find("run_skipped") !=
+              std::string_view::npos);
+        CHECK(decode_all(set, 3) == std::vector<Message>{ignored});
+
+        // Any value but a bool is an error naming the key.
+        auto p = payload_of([](auto& pk) {
+            pk.pack_map(4);
+            pk.pack(std::string("type"));
+            pk.pack(std::string("run"));
+            pk.pack(std::string("unit"));
+            pk.pack(1);
+            pk.pack(std::string("tests"));
+            pk.pack_array(0);
+            pk.pack(std::string("run_skipped"));
+            pk.pack(1);
+        });
+        auto bad = decode_payload(p);
+        CHECK_FALSE(bad.message);
+        CHECK(bad.error.find("run.run_skipped") != std::string::npos);
+    }
+
     TEST_CASE("teardown errors may travel as bin, like every other string") {
         auto p = payload_of([](auto& pk) {
             pk.pack_map(7);

@@ -249,6 +249,19 @@ TEST_CASE("recap: a line per failure, the re-run commands, not_run counted apart
           "Workers: 1 started, 0 recycled, 0 crashed\n");
 }
 
+TEST_CASE("recap: the re-run commands carry --run-ignored when the run did") {
+    Capture c;
+    HumanOptions o;
+    o.rerun_flags = {"--run-ignored", "only"};
+    HumanReporter r(c.file(), o);
+    report(r, info("", "skipped"), TestStatus::failed);
+    r.summary(summary_of(0, 1));
+    const auto text = c.text();
+    CHECK(text.find("To run the failed test again: tend run --failed --run-ignored only\n"
+                    "                          or: tend run build/tests/t --run-ignored only "
+                    "--exact skipped\n") != std::string::npos);
+}
+
 TEST_CASE("recap: more than ten failures, only tend run --failed") {
     Capture c;
     HumanReporter r(c.file(), HumanOptions{});

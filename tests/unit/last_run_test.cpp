@@ -28,6 +28,23 @@ TEST_CASE("update_last_run: ran tests leave or join by their new result, others 
     CHECK(last.failed.count("/b/two") == 0);
 }
 
+TEST_CASE("RunRecorder: a skipped test keeps its old entry, a passing one leaves") {
+    // "ignored" failed under --run-ignored only; this run (default) reports
+    // it skipped without running it.
+    LastRun last;
+    last.failed[tend::binary_key("/b/one")] = {{"", "ignored"}, {"", "fixed"}};
+    tend::RunRecorder recorder(last);
+    const std::string binary = "/b/one";
+    const std::vector<tend::protocol::Failure> none;
+    const auto event = [&](const char* name, tend::TestStatus status) {
+        return tend::TestEvent{binary, tend::TestView(0, name, ""), status, 0, 0, {}, none};
+    };
+    recorder.test(event("ignored", tend::TestStatus::skipped));
+    recorder.test(event("fixed", tend::TestStatus::passed));
+    tend::update_last_run(last, recorder.records());
+    CHECK(last.failed[tend::binary_key("/b/one")] == std::set<tend::TestKey>{{"", "ignored"}});
+}
+
 TEST_CASE("last run files: written whole, read back, and a bad one is an error naming it") {
     const std::string dir = "/tmp/tend-unit-state-" + std::to_string(::getpid());
     const std::filesystem::path path = dir + "/sub/last-run.json";

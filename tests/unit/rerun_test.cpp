@@ -82,3 +82,11 @@ TEST_CASE("rerun_commands: none past the limit, none for nothing") {
     CHECK(rerun_commands(failed, 11).size() == 1);
     CHECK(rerun_commands({}).empty());
 }
+
+TEST_CASE("rerun_commands: the run's flags a re-run needs come after the binary") {
+    const auto commands = rerun_commands({{"build/a", "skipped"}, {"build/b", "x"}},
+                                         tend::kRerunMaxTests, {"--run-ignored", "only"});
+    REQUIRE(commands.size() == 2);
+    CHECK(commands[0] == "tend run build/a --run-ignored only --exact skipped");
+    CHECK(commands[1] == "tend run build/b --run-ignored only --exact x");
+}

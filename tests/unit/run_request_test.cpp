@@ -66,6 +66,38 @@ TEST_SUITE("run request") {
         CHECK(feed.test_started);
     }
 
+    TEST_CASE("run_ignored: sent only when not default, per binary or for all, checked") {
+        PoolOptions sent;
+        sent.binaries = {"/a", "/b"};
+        sent.per_binary.resize(2);
+        sent.selection.resize(2);
+        sent.selection[1].run_ignored = RunIgnored::only;
+        const auto params = nlohmann::json::parse(run_params(sent, {}).dump());
+        // A run that does not ask for it reaches an older daemon unchanged.
+        CHECK_FALSE(params["selection"][0].contains("run_ignored"));
+        CHECK(params["selection"][1]["run_ignored"] == "only");
+        PoolOptions got;
+        RunFeed feed;
+        std::string error;
+        REQUIRE_MESSAGE(parse_run_params(params, PoolOptions{}, got, feed, error), error);
+        REQUIRE(got.selection.size() == 2);
+        CHECK(got.selection[0].run_ignored == RunIgnored::by_default);
+        CHECK(got.selection[1].run_ignored == RunIgnored::only);
+
+        // An editor's run: a key of params, for every binary.
+        const nlohmann::json editor{{"binaries", {"/a"}}, {"run_ignored", "all"}};
+        REQUIRE_MESSAGE(parse_run_params(editor, PoolOptions{}, got, feed, error), error);
+        REQUIRE(got.selection.size() == 1);
+        CHECK(got.selection[0].run_ignored == RunIgnored::all);
+
+        auto bad = editor;
+        bad["run_ignored"] = "some";
+        CHECK_FALSE(parse_run_params(bad, PoolOptions{}, got, feed, error));
+        CHECK(error == "params.run_ignored: expected \"default\", \"only\" or \"all\"");
+        bad["run_ignored"] = true;
+        CHECK_FALSE(parse_run_params(bad, PoolOptions{}, got, feed, error));
+    }
+
     TEST_CASE("held_bytes: what a queued run holds grows with its environment and selection") {
         PoolOptions small;
         small.binaries = {"/a"};

@@ -122,3 +122,50 @@ TEST_CASE("selects: --suite, --exclude, tags and ids narrow down") {
     CHECK(tend::selects(ids, test("", "loose")));
     CHECK_FALSE(tend::selects(ids, test("math", "loose")));
 }
+
+TEST_CASE("--run-ignored: which tests each word takes, and whether they run") {
+    auto ignored = test("", "slow one");
+    ignored.skip = true;  // doctest's skip(), gtest's DISABLED_
+    const auto plain = test("", "quick one");
+
+    Selection by_default;
+    CHECK(by_default.all());
+    CHECK_FALSE(by_default.runs_ignored());
+    CHECK(tend::selects(by_default, ignored));  // taken, and reported skipped
+    CHECK(tend::skipped_unrun(by_default, ignored));
+    CHECK(tend::selects(by_default, plain));
+    CHECK_FALSE(tend::skipped_unrun(by_default, plain));
+
+    Selection only;
+    only.run_ignored = tend::RunIgnored::only;
+    CHECK_FALSE(only.all());
+    CHECK(only.runs_ignored());
+    CHECK(tend::selects(only, ignored));
+    CHECK_FALSE(tend::skipped_unrun(only, ignored));
+    CHECK_FALSE(tend::selects(only, plain));  // left out, as a filter leaves out
+
+    Selection all;
+    all.run_ignored = tend::RunIgnored::all;
+    CHECK(all.all());
+    CHECK(all.runs_ignored());
+    CHECK(tend::selects(all, ignored));
+    CHECK_FALSE(tend::skipped_unrun(all, ignored));
+    CHECK(tend::selects(all, plain));
+
+    // It narrows down with the other flags, never widens.
+    only.filters = {"slow*"};
+    CHECK(tend::selects(only, ignored));
+    only.filters = {"quick*"};
+    CHECK_FALSE(tend::selects(only, ignored));
+    CHECK_FALSE(tend::selects(only, plain));
+}
+
+TEST_CASE("--run-ignored: the flag's words, and nothing else") {
+    using tend::RunIgnored;
+    for (auto r : {RunIgnored::by_default, RunIgnored::only, RunIgnored::all})
+        CHECK(tend::run_ignored_from_string(tend::to_string(r)) == r);
+    CHECK(tend::to_string(RunIgnored::by_default) == "default");
+    CHECK_FALSE(tend::run_ignored_from_string("Only"));
+    CHECK_FALSE(tend::run_ignored_from_string(""));
+    CHECK_FALSE(tend::run_ignored_from_string("ignored"));
+}

@@ -342,6 +342,12 @@ class Adapter final : public tend::worker::Adapter {
         auto& registry = doctest::detail::getRegisteredTests();
         registry.clear();
         for (std::size_t i = 0; i < count; ++i) registry.insert(registry.end(), *by_id_[ids[i]]);
+        // skip()-decorated tests run when the unit asks (doctest's --no-skip).
+        const bool no_skip = session.run_skipped();
+        if (no_skip != no_skip_) {
+            context_.setOption("no-skip", no_skip);
+            no_skip_ = no_skip;
+        }
         const ActiveRun started = {&session, ids, count, 0};
         active_run() = started;
         context_.run();
@@ -375,6 +381,7 @@ class Adapter final : public tend::worker::Adapter {
     std::set<doctest::detail::TestCase> all_;
     std::vector<const doctest::detail::TestCase*> by_id_;
     doctest::Context context_;
+    bool no_skip_ = false;  ///< the context's no-skip option, as last set
 };
 
 REGISTER_REPORTER("tend", 0, Reporter);

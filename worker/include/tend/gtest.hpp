@@ -115,7 +115,9 @@ class Adapter final : public tend::worker::Adapter, public testing::EmptyTestEve
   public:
     Adapter() : status_(-1) {}
 
-    /// Run DISABLED_ tests instead of reporting them skipped.
+    /// Run DISABLED_ tests instead of reporting them skipped, in every unit
+    /// (--gtest_also_run_disabled_tests given to the worker); otherwise a
+    /// unit that asks for it runs them (tend run --run-ignored).
     void run_disabled(bool yes) { run_disabled_ = yes; }
     /// The exit status serve() returned, or -1 when it did not run.
     int status() const { return status_; }
@@ -279,11 +281,15 @@ class Adapter final : public tend::worker::Adapter, public testing::EmptyTestEve
         if (!first) set_up = nullptr;
         tear_down = nullptr;
 
+        // gtest decided should_run_ once, at RUN_ALL_TESTS() (every test
+        // selected, DISABLED_ ones too): it is decided again here, per unit.
+        // A test left out is reported skipped through OnTestDisabled.
+        const bool run_disabled = run_disabled_ || session.run_skipped();
         picked_.clear();
         for (std::size_t i = 0; i < count; ++i) {
             testing::TestInfo* info = all_[ids[i]].info;
             info->*get(detail::InfoShouldRun()) =
-                run_disabled_ || !(info->*get(detail::InfoDisabled()));
+                run_disabled || !(info->*get(detail::InfoDisabled()));
             picked_.push_back(info);
         }
         picked_indices_.resize(count);

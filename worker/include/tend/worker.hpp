@@ -76,6 +76,11 @@ class TestSession {
     virtual void end(Outcome outcome, std::vector<FailureDetail> failures) = 0;
     /// Call for a test that is not run at all (a skip decorator).
     virtual void skipped(std::uint32_t id) = 0;
+    /// True when the unit asks to run the tests the framework skips by
+    /// default (doctest's skip(), gtest's DISABLED_) as doctest's --no-skip
+    /// and --gtest_also_run_disabled_tests do: `tend run --run-ignored`.
+    /// (Last in the class: an adapter compiled before it never calls it.)
+    virtual bool run_skipped() const = 0;
     // A test that dies of a signal needs no call: the runtime's crash
     // reporter leaves its name and output where the supervisor finds them.
 };
