@@ -3,6 +3,8 @@
 # `tend --help` and `tend SUBCOMMAND --help` for each subcommand listed there,
 # takes every long (--name) and short (-x) flag from the options, and checks
 # that the guide mentions each one and has a section for each subcommand.
+# It also checks that the guide quotes every file of examples/project whole,
+# the recipes that example_project_test.sh builds and runs.
 # Usage: docs_test.sh TEND_EXE USER_GUIDE
 set -eu
 tend=$1
@@ -60,8 +62,46 @@ for sub in $subcommands; do
         fail "no section (a heading with 'tend $sub') for 'tend $sub' in $guide"
 done
 
+# Recipes. A file is quoted as the fenced block right after a line
+# `<!-- file: examples/project/NAME -->`, and must be the file to the byte;
+# a ```diff block's added lines must each be a line of one of those files.
+source_root=$(cd "$(dirname "$guide")/.." && pwd)
+project=examples/project
+quoted() {  # PATH: the block quoting PATH in the guide, on stdout
+    awk -v want="<!-- file: $1 -->" '
+        $0 == want { marker = 1; next }
+        marker == 1 && !inside { if ($0 ~ /^```/) { inside = 1; next } exit }
+        inside && $0 == "```" { found = 1; exit }
+        inside { print }
+        END { exit !found }' "$guide"
+}
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+recipes=0
+for file in "$source_root/$project"/*; do
+    path=$project/${file##*/}
+    if ! quoted "$path" >"$scratch/quoted"; then
+        fail "$path is not quoted in $guide (a fenced block after '<!-- file: $path -->')"
+    elif ! diff -u "$file" "$scratch/quoted" >"$scratch/diff"; then
+        fail "$guide quotes $path otherwise than it is:"
+        cat "$scratch/diff" >&2
+    else
+        recipes=$((recipes + 1))
+    fi
+done
+for path in $(sed -n 's/^<!-- file: \(.*\) -->$/\1/p' "$guide"); do
+    [ -f "$source_root/$path" ] || fail "$guide quotes $path, which is not a file"
+done
+cat "$source_root/$project"/* >"$scratch/all"
+awk '/^```diff$/ { inside = 1; next } /^```$/ { inside = 0 } inside && /^\+/ { print substr($0, 2) }' \
+    "$guide" >"$scratch/added"
+while IFS= read -r line; do
+    grep -qxF -- "$line" "$scratch/all" ||
+        fail "a diff in $guide adds '$line', which no file of $project has"
+done <"$scratch/added"
+
 if [ $failures -gt 0 ]; then
     echo "docs test: $failures problem(s)" >&2
     exit 1
 fi
-echo "docs test: $checked flags of tend and its subcommands ($(echo $subcommands)) documented in $guide"
+echo "docs test: $checked flags of tend and its subcommands ($(echo $subcommands)) documented in $guide, $recipes files of $project quoted"

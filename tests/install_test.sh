@@ -8,7 +8,9 @@ source=$2
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 
-meson install -C "$build" --destdir "$root" --no-rebuild --quiet >/dev/null
+# One `meson install` at a time: the install tests share the build dir's log.
+flock "$build/meson-private/tend-install-test.lock" \
+    meson install -C "$build" --destdir "$root" --no-rebuild --quiet >/dev/null
 pc=$(find "$root" -name tend-worker.pc | head -n 1)
 [ -n "$pc" ] || { echo "tend-worker.pc was not installed" >&2; exit 1; }
 tend=$(find "$root" -type f -name tend -perm -u+x | head -n 1)

@@ -300,9 +300,9 @@ int run_command(const RunFlags& flags, FdLimit fd_limit) {
         interrupted = pool.interrupted();
         startup_failed = pool.startup_failed();
     }
-    // What this run saw updates what `--failed` will take next time.
-    tend::update_last_run(last, recorder.records());
-    if (!tend::save_last_run(state_path, last, error)) {
+    // What this run saw updates what `--failed` will take next time, over
+    // what other runs that ended meanwhile wrote.
+    if (!tend::record_last_run(state_path, recorder.records(), error)) {
         std::fprintf(stderr, "tend: warning: cannot record this run's failures: %s\n",
                      error.c_str());
     }

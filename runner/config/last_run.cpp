@@ -1,14 +1,19 @@
 // The last run's failures: see last_run.hpp.
 #include "config/last_run.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 namespace tend {
 
@@ -70,7 +75,8 @@ bool save_last_run(const std::filesystem::path& path, const LastRun& last, std::
         for (const auto& [suite, name] : keys) list.push_back({{"suite", suite}, {"name", name}});
     }
     const nlohmann::json doc{{"version", 1}, {"failed", failed}};
-    const auto tmp = path.string() + ".tmp";
+    // Its own temporary file: two runs saving at once never write into one.
+    const auto tmp = fmt::format("{}.{}.tmp", path.string(), ::getpid());
     {
         std::FILE* out = std::fopen(tmp.c_str(), "wbe");
         const std::string text =
@@ -89,6 +95,37 @@ bool save_last_run(const std::filesystem::path& path, const LastRun& last, std::
         return false;
     }
     return true;
+}
+
+bool record_last_run(const std::filesystem::path& path, const std::map<std::string, RunRecord>& run,
+                     std::string& error) {
+    std::error_code ec;
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+    const std::string lock_path = path.string() + ".lock";
+    const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // flock has no timeout and a lock's release no event to wait on: a few
+    // tries, for a holder that only reads and writes a small file.
+    bool locked = false;
+    for (int tries = 0; fd >= 0 && tries < 200; ++tries) {
+        if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            locked = true;
+            break;
+        }
+        if (errno != EWOULDBLOCK && errno != EINTR) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!locked && fd >= 0) {
+        std::fprintf(stderr, "tend: warning: %s: still locked after 2 s, writing without it\n",
+                     lock_path.c_str());
+    }
+    // No file yet, or one that does not parse: this run starts it anew.
+    LastRun last;
+    std::string ignored;
+    load_last_run(path, last, ignored);
+    update_last_run(last, run);
+    const bool saved = save_last_run(path, last, error);
+    if (fd >= 0) ::close(fd);  // and the lock with it
+    return saved;
 }
 
 std::string binary_key(const std::string& binary) {

@@ -41,6 +41,13 @@ std::filesystem::path last_run_path(const std::filesystem::path& config_dir);
 bool load_last_run(const std::filesystem::path& path, LastRun& out, std::string& error);
 /// Writes the whole file anew (a temporary file renamed over it).
 bool save_last_run(const std::filesystem::path& path, const LastRun& last, std::string& error);
+/// Lays a run's records over the file as it is now and writes it back,
+/// holding a lock beside it (`last-run.json.lock`) meanwhile: runs that end
+/// together in one project (ctest -j, a tend per binary) each keep what they
+/// saw. The wait for the lock is bounded: past it, the file is written
+/// without it.
+bool record_last_run(const std::filesystem::path& path, const std::map<std::string, RunRecord>& run,
+                     std::string& error);
 
 /// Collects a RunRecord per binary from the final test events of a run.
 /// Of the tests that ran, it keeps only those `previous` has as failures

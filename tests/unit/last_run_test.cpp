@@ -63,3 +63,31 @@ TEST_CASE("last run files: written whole, read back, and a bad one is an error n
     CHECK(error.find("No such file") != std::string::npos);
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("record_last_run: lays a run over the file as it is when the run ends") {
+    const std::string dir = "/tmp/tend-unit-record-" + std::to_string(::getpid());
+    const std::filesystem::path path = dir + "/last-run.json";
+    std::string error;
+    // Two runs that started from no file, one per binary, ending one after
+    // the other (ctest -j running tend per binary): both failures are kept.
+    std::map<std::string, tend::RunRecord> first, second;
+    first["/b/one"].failed = {{"", "a"}};
+    first["/b/one"].ran = {{"", "a"}};
+    second["/b/two"].failed = {{"s", "b"}};
+    second["/b/two"].ran = {{"s", "b"}};
+    REQUIRE(tend::record_last_run(path, first, error));
+    REQUIRE(tend::record_last_run(path, second, error));
+    LastRun back;
+    REQUIRE(tend::load_last_run(path, back, error));
+    CHECK(back.failed.size() == 2);
+    CHECK(back.failed["/b/one"].count({"", "a"}) == 1);
+    CHECK(back.failed["/b/two"].count({"s", "b"}) == 1);
+    // A later run of one binary where its test passed takes only its entry.
+    std::map<std::string, tend::RunRecord> fixed;
+    fixed["/b/one"].ran = {{"", "a"}};
+    REQUIRE(tend::record_last_run(path, fixed, error));
+    REQUIRE(tend::load_last_run(path, back, error));
+    CHECK(back.failed.count("/b/one") == 0);
+    CHECK(back.failed.count("/b/two") == 1);
+    std::filesystem::remove_all(dir);
+}
