@@ -37,7 +37,7 @@ TEST_CASE("RunRecorder: a skipped test keeps its old entry, a passing one leaves
     const std::string binary = "/b/one";
     const std::vector<tend::protocol::Failure> none;
     const auto event = [&](const char* name, tend::TestStatus status) {
-        return tend::TestEvent{binary, tend::TestView(0, name, ""), status, 0, 0, {}, none};
+        return tend::TestEvent{binary, tend::TestView(0, name, ""), status, 0, 0, {}, none, {}, {}, {}};
     };
     recorder.test(event("ignored", tend::TestStatus::skipped));
     recorder.test(event("fixed", tend::TestStatus::passed));
