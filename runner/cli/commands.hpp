@@ -61,6 +61,8 @@ struct ServeFlags {
     std::string max_queue_memory;
     std::size_t cache_binaries = tend::CacheLimits{}.max_entries;
     std::string cache_size = "32MiB";
+    std::size_t spares = 0;  // read only when given
+    std::string spare_memory;
     std::string socket_path;
     /// The subcommand, to ask which flags were given.
     const CLI::App* command = nullptr;

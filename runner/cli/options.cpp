@@ -200,6 +200,13 @@ bool parse_settings(const LimitFlags& flags, tend::Settings& settings, std::stri
             settings.slow = std::optional<tend::Seconds>(*seconds);
         }
     }
+    if (!flags.reuse.empty()) {
+        settings.reuse = tend::parse_reuse(flags.reuse);
+        if (!settings.reuse) {
+            error = "--reuse: '" + flags.reuse + "' is neither run nor daemon";
+            return false;
+        }
+    }
     if (!flags.grace.empty()) {
         const auto seconds = tend::parse_seconds(flags.grace, error);
         if (!seconds) {

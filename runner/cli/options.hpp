@@ -77,6 +77,7 @@ struct LimitFlags {
     std::string slow;
     std::string startup_timeout;
     std::string teardown_timeout;
+    std::string reuse;
 };
 
 /// --startup-timeout (tend list, tend run).

@@ -91,6 +91,12 @@ CLI::App* add_run_command(CLI::App& app, RunFlags& flags) {
                     "then SIGKILL); the teardown is an error, the next unit runs on a fresh "
                     "worker. Default: --timeout when given, else 60")
         ->type_name("SECONDS");
+    run->add_option("--reuse", flags.limits.reuse,
+                    "Through a daemon: may a worker that ran tests for an earlier run run this "
+                    "run's? run: no, this run takes fresh spares (the default); daemon: yes, for "
+                    "suites known to leave no state behind")
+        ->type_name("run|daemon")
+        ->check(CLI::IsMember({"run", "daemon"}));
     run->add_option("--grace", flags.limits.grace,
                     "After SIGINT/SIGTERM, let running units go on for SECONDS before killing "
                     "their workers; a second signal kills at once. Default 5")

@@ -50,6 +50,19 @@ CLI::App* add_serve_command(CLI::App& app, ServeFlags& flags) {
                      "size). Default 32MiB")
         ->type_name("SIZE");
     serve
+        ->add_option("--spares", flags.spares,
+                     "Keep up to N spares per binary (started, listed, no test run yet) for the "
+                     "next run, started in the background after a run; 0 keeps none. Default: "
+                     "-j")
+        ->check(CLI::Range(0, 1 << 16))
+        ->type_name("N");
+    serve
+        ->add_option("--spare-memory", flags.spare_memory,
+                     "Spares and idle workers hold SIZE of memory at most (their RSS), the "
+                     "binaries run longest ago losing theirs first. Default: a sixteenth of "
+                     "the machine's memory, at least 256MiB")
+        ->type_name("SIZE");
+    serve
         ->add_option("--max-queue-memory", flags.max_queue_memory,
                      "Memory that waiting clients and queued runs may hold in the daemon; past "
                      "it a new client or run gets a 'busy' error. Default 256MiB")
@@ -72,6 +85,15 @@ int serve_command(const ServeFlags& flags, FdLimit fd_limit) {
     serve_options.defaults.jobs = flags.command->count("--jobs")
                                       ? flags.jobs
                                       : std::max(1u, std::thread::hardware_concurrency());
+    serve_options.spares.per_binary =
+        flags.command->count("--spares") ? flags.spares : serve_options.defaults.jobs;
+    serve_options.spares.memory_bytes = tend::SpareLimits::default_memory();
+    if (!flags.spare_memory.empty()) {
+        std::string why;
+        const auto bytes = tend::parse_size(flags.spare_memory, why);
+        if (!bytes) return usage_error("--spare-memory: " + why);
+        serve_options.spares.memory_bytes = *bytes;
+    }
     // A client holds a descriptor; the workers must always find theirs.
     const auto reserve = tend::descriptor_reserve(serve_options.defaults.jobs);
     const std::uint64_t fit =

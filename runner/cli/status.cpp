@@ -64,6 +64,16 @@ int daemon_command(const std::string& socket_path, const char* method, bool as_j
                         tend::printable(w.value("binary", "")).c_str());
         }
     }
+    // A daemon from before spares has none of this.
+    if (result.contains("spares") && result["spares"].is_object()) {
+        const auto& s = result["spares"];
+        std::printf(
+            "Spares: %llu ready, %llu starting, %llu used workers kept; %s of %s "
+            "(--spare-memory), at most %llu per binary\n",
+            s.value("ready", 0ULL), s.value("starting", 0ULL), s.value("used", 0ULL),
+            tend::format_bytes(s.value("rss_bytes", 0.0)).c_str(),
+            tend::format_bytes(s.value("max_bytes", 0.0)).c_str(), s.value("per_binary", 0ULL));
+    }
     for (const auto& r : result["runs"]) {
         std::printf("Run %llu (client %llu): %llu of %llu tests done\n", r.value("run", 0ULL),
                     r.value("client", 0ULL), r.value("done", 0ULL), r.value("total", 0ULL));

@@ -39,10 +39,11 @@ constexpr std::string_view kTopKeys[] = {"binaries",
                                          "teardown-timeout",
                                          "args",
                                          "cwd",
-                                         "env"};
+                                         "env",
+                                         "reuse"};
 constexpr std::string_view kBinaryKeys[] = {
-    "match",  "timeout", "slow", "retries", "startup-timeout", "teardown-timeout",
-    "limits", "args",    "cwd",  "env"};
+    "match", "timeout", "slow", "retries", "startup-timeout", "teardown-timeout", "limits",
+    "args",  "cwd",     "env",  "reuse"};
 constexpr std::string_view kLimitKeys[] = {"max-rss", "max-fds", "max-age"};
 
 std::string_view scope_name(Scope scope) {
@@ -226,6 +227,14 @@ class Parser {
                 args.push_back(*text);
             }
             s.args = std::move(args);
+            return true;
+        }
+        if (key == "reuse") {
+            const auto text = v.value<std::string>();
+            if (!text) return wrong_type(key, v, "\"run\" or \"daemon\"");
+            s.reuse = parse_reuse(*text);
+            if (!s.reuse)
+                return fail(line(v), "'reuse': '" + *text + "' is neither \"run\" nor \"daemon\"");
             return true;
         }
         if (key == "cwd") {
@@ -432,6 +441,7 @@ BinarySettings apply(BinarySettings base, const Settings& s) {
     if (s.args) base.args = *s.args;
     if (s.env) base.env = *s.env;
     if (s.cwd) base.cwd = *s.cwd;
+    if (s.reuse) base.reuse = *s.reuse;
     return base;
 }
 
@@ -560,6 +570,7 @@ void overlay(Settings& under, const Settings& over) {
     take(under.args, over.args);
     take(under.cwd, over.cwd);
     take(under.env, over.env);
+    take(under.reuse, over.reuse);
 }
 
 PoolOptions resolve_options(const std::vector<std::string>& binaries, const Settings& flags,

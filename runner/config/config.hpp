@@ -40,7 +40,8 @@ struct LimitSettings {
 
 /// What one layer sets; unset = this layer says nothing. A [[binary]] table
 /// may set only timeout, slow, retries, startup-timeout,
-/// teardown-timeout, limits, args, cwd and env (the parser enforces it).
+/// teardown-timeout, limits, args, cwd, env and reuse (the parser enforces
+/// it).
 struct Settings {
     std::optional<std::size_t> jobs;
     NoneOr<Seconds> timeout;
@@ -63,6 +64,8 @@ struct Settings {
     std::optional<std::vector<std::string>> args;
     std::optional<std::string> cwd;
     std::optional<std::vector<std::string>> env;
+    /// Whether the daemon's workers serve one run or any (Reuse).
+    std::optional<Reuse> reuse;
 };
 
 /// One [[binary]] table: settings for the binaries its glob matches.

@@ -161,6 +161,11 @@ struct Reader {
                         return fail(at, "'" + text + "' is not NAME=value");
                     out.push_back(text);
                 }
+            } else if (key == "reuse") {
+                const auto r =
+                    value.is_string() ? parse_reuse(value.get<std::string>()) : std::nullopt;
+                if (!r) return fail(at, "expected \"run\" or \"daemon\"");
+                b.reuse = *r;
             } else if (key == "cwd") {
                 if (!value.is_string()) return fail(at, "expected an absolute path, or \"\"");
                 b.cwd = value.get<std::string>();
@@ -189,6 +194,7 @@ nlohmann::ordered_json run_params(const PoolOptions& o, const RunFeed& feed) {
         if (!b.args.empty()) per_binary.back()["args"] = b.args;
         if (!b.env.empty()) per_binary.back()["env"] = b.env;
         if (!b.cwd.empty()) per_binary.back()["cwd"] = b.cwd;
+        if (b.reuse != Reuse::run) per_binary.back()["reuse"] = reuse_name(b.reuse);
     }
     ojson selection = ojson::array();
     for (const auto& s : o.selection) selection.push_back(selection_json(s));

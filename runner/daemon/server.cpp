@@ -158,7 +158,7 @@ struct Server::Run {
 
 Server::Server(ServeOptions options)
     : options_(std::move(options)),
-      warm_(io_, options_.defaults.jobs, options_.cache),
+      warm_(io_, options_.defaults.jobs, options_.cache, options_.spares),
       signals_(io_, SIGINT, SIGTERM, SIGHUP),
       idle_timer_(io_),
       alive_timer_(io_),
@@ -789,13 +789,16 @@ ojson Server::status() const {
                           {"queued", ++place}});
     }
     for (const auto& w : warm_.idle_workers()) {
+        auto h = w.health;
+        if (!h.rss_bytes && w.rss) h.rss_bytes = w.rss;
         workers.push_back({{"pid", w.pid},
                            {"binary", w.binary},
-                           {"state", "warm"},
+                           {"state", w.spare ? "spare" : "warm"},
                            {"run", nullptr},
                            {"age_s", age(w.started)},
-                           {"health", health(w.health)}});
+                           {"health", health(h)}});
     }
+    const auto spares = warm_.spare_info();
     ojson binaries = ojson::array();
     for (const auto& [path, s] : stats_) {
         binaries.push_back(
@@ -822,6 +825,13 @@ ojson Server::status() const {
             {"runs", runs},
             {"queued", queued},
             {"binaries", binaries},
+            {"spares",
+             {{"ready", spares.spares},
+              {"starting", spares.starting},
+              {"used", spares.used},
+              {"rss_bytes", spares.rss},
+              {"max_bytes", spares.limits.memory_bytes},
+              {"per_binary", spares.limits.per_binary}}},
             {"cache",
              {{"binaries", cache.binaries},
               {"lists", cache.lists},

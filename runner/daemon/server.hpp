@@ -34,9 +34,9 @@
 #include <optional>
 #include <string>
 
+#include "daemon/descriptor_records.hpp"
 #include "daemon/line_connection.hpp"
 #include "daemon/run_request.hpp"
-#include "daemon/descriptor_records.hpp"
 #include "daemon/warm_pool.hpp"
 #include "pool/pool.hpp"
 
@@ -61,6 +61,8 @@ struct ServeOptions {
     std::size_t max_queued = 64 << 20;  ///< output waiting for one client
     /// The test lists kept for later runs (--cache-binaries, --cache-size).
     CacheLimits cache;
+    /// Spares and idle workers kept for later runs (--spares, --spare-memory).
+    SpareLimits spares;
     /// How often cached binaries are looked at for deletion or rebuilds.
     std::chrono::milliseconds sweep_every{10000};
 };

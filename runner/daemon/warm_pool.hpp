@@ -4,10 +4,21 @@
 // - Binaries are known by path and identity (device, inode, size, mtime).
 //   A test list is cached per identity: an unchanged binary is discovered
 //   once, a rebuilt one again, and its old idle workers are stopped.
-// - Every worker process alive counts against the budget, whether a run
-//   uses it or it waits idle here. A run that needs a worker and finds the
-//   budget spent evicts an idle one of another binary, or queues; queued
-//   runs are woken in turn (first come, first served) as workers go.
+// - The worker budget (-j) counts the workers runs hold. A run that needs
+//   one and finds the budget spent queues; queued runs are woken in turn
+//   (first come, first served) as workers go.
+// - Spares: a spare is a worker that has said hello, whose test list is
+//   known, and that has run no test. A run takes spares (or, with
+//   Reuse::daemon, idle workers other runs used); a worker that ran tests
+//   for a run with Reuse::run is stopped when the run gives it back, and
+//   once the run is over the pool starts as many spares as the run used of
+//   each binary (at most SpareLimits::per_binary), in the background, so
+//   the next run starts none. A spare that dies is replaced; a rebuilt
+//   binary's spares are replaced by spares of the new build.
+// - Idle workers and spares are bounded apart from -j: by count per binary
+//   and by memory (their RSS, read from /proc), the binaries run longest
+//   ago losing theirs first; the binary run last keeps one whatever it
+//   costs.
 // - A run gives a worker back after a unit when another run waits and it
 //   holds more than its share (the budget over the runs), so no run starves
 //   another.
@@ -28,9 +39,11 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/cache_bound.hpp"
+#include "pool/recycle.hpp"
 #include "pool/test_table.hpp"
 #include "pool/worker_process.hpp"
 
@@ -47,6 +60,23 @@ struct BinaryIdentity {
 /// The identity of the file at `path` now; nothing when it cannot be read.
 std::optional<BinaryIdentity> identify(const std::string& path);
 
+/// Whether a daemon's worker that ran tests for one run may run tests for
+/// another: `run` (the default) keeps a worker to the run that used it, so
+/// state a test leaves in its process (a static, the working directory, the
+/// environment, the umask) never reaches another run; `daemon` lets idle
+/// workers serve any later run, for suites known to be clean.
+enum class Reuse { run, daemon };
+std::string_view reuse_name(Reuse r);
+std::optional<Reuse> parse_reuse(std::string_view text);
+
+/// Spares and idle workers kept between runs (--spares, --spare-memory).
+struct SpareLimits {
+    std::size_t per_binary = 2;
+    std::uint64_t memory_bytes = 1ull << 30;
+    /// A sixteenth of the machine's memory (at least 256 MiB).
+    static std::uint64_t default_memory();
+};
+
 class WarmPool final : public WorkerProcess::Listener {
   public:
     /// A run as the warm pool sees it.
@@ -57,7 +87,8 @@ class WarmPool final : public WorkerProcess::Listener {
         virtual void wake() = 0;
     };
 
-    WarmPool(asio::io_context& io, std::size_t jobs, CacheLimits cache = {});
+    WarmPool(asio::io_context& io, std::size_t jobs, CacheLimits cache = {},
+             SpareLimits spares = {});
     ~WarmPool() override;
 
     asio::io_context& io() { return io_; }
@@ -85,17 +116,40 @@ class WarmPool final : public WorkerProcess::Listener {
     bool acquire(Client& client);
     /// A worker `client` started is gone.
     void release(Client& client);
-    /// An idle warm worker of `path` as `identity`, now listening to `to`;
-    /// null when there is none. It stays counted in the budget.
+    /// A spare of `path` as `identity` (or, with `used_too`, an idle worker
+    /// an earlier run used), now listening to `to`; null when there is none.
     /// `context` is the environment and working directory the worker must
-    /// have been started with.
+    /// have been started with. Call it with room acquired: the worker takes
+    /// that room.
     std::shared_ptr<WorkerProcess> take(const std::string& path, const BinaryIdentity& identity,
                                         const std::string& context, WorkerProcess::Listener& to,
-                                        Client& client);
-    /// `client` is done with an idle worker (started as `identity`): it waits
-    /// here for the next run, or is stopped when its binary changed.
-    void give_back(std::shared_ptr<WorkerProcess> w, const BinaryIdentity& identity,
-                   const std::string& context, const protocol::Health& health, Client& client);
+                                        bool used_too);
+    /// How a worker comes back from a run.
+    struct Returned {
+        BinaryIdentity identity;  ///< the build it runs
+        std::string context;
+        protocol::Health health;
+        bool used = false;         ///< it ran tests
+        Reuse reuse = Reuse::run;  ///< whether another run may have it then
+        bool release = true;       ///< give up its room (else: the caller keeps it)
+    };
+    /// `client` is done with an idle worker: a spare, or one it used with
+    /// Reuse::daemon, waits here for the next run; one it used with
+    /// Reuse::run is stopped, as is one whose binary changed.
+    void give_back(std::shared_ptr<WorkerProcess> w, Returned how, Client& client);
+    /// What a run asks to be kept ready for the next run of a binary: spares
+    /// started in `context` as a worker of that run would be.
+    struct SpareWish {
+        std::string path;
+        BinaryIdentity identity;
+        std::string context_key;
+        WorkerProcess::Context context;
+        Seconds startup_timeout{60.0};
+        std::size_t count = 1;
+    };
+    /// Keeps `wish.count` spares of the binary (at most the per-binary
+    /// limit) and starts what is missing.
+    void keep_spares(SpareWish wish);
     /// Whether `client`, holding `holds` workers, should give one back: some
     /// other run waits and `client` has more than its share.
     bool should_yield(const Client& client, std::size_t holds) const;
@@ -129,11 +183,23 @@ class WarmPool final : public WorkerProcess::Listener {
         std::string binary;
         std::chrono::steady_clock::time_point started;
         protocol::Health health;
+        bool spare = false;     ///< has run no test
+        std::uint64_t rss = 0;  ///< bytes, read when it came here
     };
     std::vector<IdleWorker> idle_workers() const;
+    /// Spares as a whole, for `tend status`.
+    struct SpareInfo {
+        std::size_t spares = 0;    ///< ready
+        std::size_t starting = 0;  ///< started, not ready yet
+        std::size_t used = 0;      ///< idle workers runs used (Reuse::daemon)
+        std::uint64_t rss = 0;     ///< of the idle workers, spares or not
+        SpareLimits limits;
+    };
+    SpareInfo spare_info() const;
     std::size_t live() const { return live_; }
-    /// Worker processes here not yet exited (idle, or stopped and leaving).
-    std::size_t live_processes() const { return idle_.size() + leaving_.size(); }
+    /// Worker processes here not yet exited (idle, starting as spares, or
+    /// stopped and leaving).
+    std::size_t live_processes() const { return idle_.size() + starting_.size() + leaving_.size(); }
 
     void on_message(WorkerProcess& w, protocol::Message& m) override;
     void on_protocol_error(WorkerProcess& w, const std::string& what) override;
@@ -145,7 +211,35 @@ class WarmPool final : public WorkerProcess::Listener {
         BinaryIdentity identity;
         std::string context;
         protocol::Health health;
+        bool spare = true;
+        std::uint64_t rss = 0;
+        std::uint64_t last_used = 0;  ///< use_clock_ when it came here
     };
+    /// A spare on its way: started, not ready (hello, and its list when the
+    /// cache has none for its build).
+    struct Starting {
+        std::shared_ptr<WorkerProcess> proc;
+        BinaryIdentity identity;
+        std::string context;
+        bool listing = false;
+        std::shared_ptr<TestTable> listed;  ///< the chunks so far
+        std::unique_ptr<asio::steady_timer> deadline;
+    };
+    /// Spares wanted, by binary path (the last run's context).
+    struct Wish {
+        SpareWish wish;
+        std::uint64_t last_used = 0;
+        bool failed = false;  ///< a spare of this build would not start: no more tries
+    };
+    /// Starts the spares wished for that are missing, as the budget allows.
+    void replenish();
+    /// Past the spare limits: the idle workers of the binaries run longest
+    /// ago go first.
+    void bound_spares();
+    void spare_ready(Starting& s);
+    void spare_failed(const WorkerProcess& w);
+    /// Resident bytes of `pid` now, from /proc (0 if it cannot be read).
+    static std::uint64_t rss_of(pid_t pid);
     struct Cached {
         BinaryIdentity identity;
         std::map<std::string, TestList> tests;  ///< by context
@@ -179,6 +273,11 @@ class WarmPool final : public WorkerProcess::Listener {
     std::set<const Client*> known_;                 ///< runs not forgotten yet
     std::set<const Client*> granted_;               ///< woken for their turn, not yet taken it
     std::map<const Client*, std::set<std::string>> pins_;  ///< binaries of runs under way
+    SpareLimits spare_limits_;
+    std::map<std::string, Wish> wishes_;
+    std::map<const WorkerProcess*, Starting> starting_;
+    /// A binary's last spare's RSS: what the next one will cost, roughly.
+    std::map<std::string, std::uint64_t> spare_rss_;
 };
 
 }  // namespace tend

@@ -294,8 +294,8 @@ void Pool::pump() {
         const std::size_t pick = next->binary;
         const bool discover = next->discover;
         if (warm_) {
-            if (!discover && adopt(pick)) continue;
             if (!warm_->acquire(*this)) break;  // woken when a worker goes
+            if (!discover && adopt(pick)) continue;
         }
         if (!spawn(pick, discover)) {
             if (warm_) warm_->release(*this);
@@ -316,6 +316,17 @@ void Pool::pump() {
     // 4. Done: stop the idle workers (or give them back to the warm pool)
     //    and let the loop run out.
     if (all_done()) {
+        // The next run of each binary finds as many spares as this one used
+        // workers, started in the background once this one is over.
+        if (warm_ && !wished_spares_ && !interrupted() && stop_reason_.empty()) {
+            wished_spares_ = true;
+            for (std::size_t i = 0; i < binaries_.size(); ++i) {
+                const auto& b = binaries_[i];
+                if (b.given_up || b.peak_workers == 0 || settings(i).reuse != Reuse::run) continue;
+                warm_->keep_spares({b.path, b.identity, context_key(i), context(i),
+                                    settings(i).startup_timeout, b.peak_workers});
+            }
+        }
         std::vector<Slot*> idle;
         for (auto& [_, slot] : slots_) {
             if (slot.state == State::idle) idle.push_back(&slot);
@@ -362,35 +373,51 @@ std::vector<Pool::WorkerInfo> Pool::worker_info() const {
 
 bool Pool::adopt(std::size_t binary) {
     auto& b = binaries_[binary];
-    auto proc = warm_->take(b.path, b.identity, context_key(binary), *this, *this);
+    auto proc = warm_->take(b.path, b.identity, context_key(binary), *this,
+                            settings(binary).reuse == Reuse::daemon);
     if (!proc) return false;
     Slot slot;
     slot.proc = proc;
     slot.binary = binary;
     slot.serial = next_slot_serial_++;
     slot.state = State::idle;
+    // A worker another run used (Reuse::daemon) counts as used here too.
+    slot.used = settings(binary).reuse == Reuse::daemon;
     auto& s = slots_.emplace(proc.get(), std::move(slot)).first->second;
     if (!takeable(s)) {
-        // The worker a retry must avoid: back it goes, a fresh one starts.
-        give_back(s);
+        // The worker a retry must avoid: back it goes, a fresh one starts in
+        // the room it had.
+        give_back(s, false);
         return false;
     }
+    count_worker(binary);
     dispatch(s);
     return true;
 }
 
-void Pool::give_back(Slot& slot) {
+void Pool::count_worker(std::size_t binary) {
+    std::size_t n = 0;
+    for (const auto& [_, s] : slots_) n += s.binary == binary && s.state != State::stopping;
+    auto& b = binaries_[binary];
+    b.peak_workers = std::max(b.peak_workers, n);
+}
+
+void Pool::give_back(Slot& slot, bool release) {
     if (slot.killed_at_shutdown) {  // terminated: its exit is on the way
         slot.state = State::stopping;
         return;
     }
     auto proc = slot.proc;
     if (slot.deadline) slot.deadline->cancel();
-    const auto identity = binaries_[slot.binary].identity;
-    const auto health = slot.health;
-    const auto key = context_key(slot.binary);
+    WarmPool::Returned how;
+    how.identity = binaries_[slot.binary].identity;
+    how.context = context_key(slot.binary);
+    how.health = slot.health;
+    how.used = slot.used;
+    how.reuse = settings(slot.binary).reuse;
+    how.release = release;
     slots_.erase(proc.get());
-    warm_->give_back(std::move(proc), identity, key, health, *this);
+    warm_->give_back(std::move(proc), std::move(how), *this);
 }
 
 WorkerProcess::Context Pool::context(std::size_t binary) const {
@@ -436,6 +463,7 @@ bool Pool::spawn(std::size_t binary, bool discoverer) {
     if (discoverer) b.discovering = true;
     arm_phase(slots_.emplace(proc.get(), std::move(slot)).first->second,
               settings(binary).startup_timeout);
+    count_worker(binary);
     return true;
 }
 
@@ -448,6 +476,7 @@ void Pool::dispatch(Slot& slot) {
     slot.unit_id = next_unit_id_++;
     slot.next = 0;
     slot.state = State::running;
+    slot.used = true;
     slot.last_progress = std::chrono::steady_clock::now();
     slot.slow_index = 0;
     slot.slow_periods = 0;

@@ -77,6 +77,7 @@ struct BinarySettings {
     std::vector<std::string> args;
     std::vector<std::string> env;
     std::string cwd;
+    Reuse reuse = Reuse::run;
     /// The teardown's limit as it applies.
     Seconds teardown_limit() const {
         return teardown_timeout ? *teardown_timeout : timeout ? *timeout : kDefaultTeardownTimeout;
@@ -210,7 +211,8 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
         std::string error;
         std::deque<Unit> pending;
         std::size_t deaths = 0;
-        BinaryIdentity identity;  ///< with a warm pool: the build this run uses
+        BinaryIdentity identity;       ///< with a warm pool: the build this run uses
+        std::size_t peak_workers = 0;  ///< most workers at once: the spares to keep
     };
     using State = SlotState;
     struct Slot {
@@ -218,6 +220,7 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
         std::size_t binary = 0;
         State state = State::starting;
         bool discoverer = false;
+        bool used = false;  ///< it has run tests
         Unit unit;
         std::uint64_t unit_id = 0;
         std::size_t next = 0;  ///< index in unit.tests of the next result due
@@ -264,8 +267,11 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     bool spawn(std::size_t binary, bool discoverer);
     /// With a warm pool: an idle warm worker of `binary` joins this run.
     bool adopt(std::size_t binary);
-    /// With a warm pool: an idle worker leaves this run for the warm pool.
-    void give_back(Slot& slot);
+    /// With a warm pool: an idle worker leaves this run for the warm pool
+    /// (and the room it had in the budget with it, unless `release` is false).
+    void give_back(Slot& slot, bool release = true);
+    /// A slot of `binary` was added: counts it towards the binary's peak.
+    void count_worker(std::size_t binary);
     /// A warning for tests whose declared timeout is negative or NaN.
     void warn_bad_timeouts(std::size_t binary, const TestTable& tests);
     /// The selection that applies to binary `binary`, or none (every test).
@@ -368,6 +374,7 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     std::uint64_t next_slot_serial_ = 1;
     bool startup_failed_ = false;
     bool finished_ = false;
+    bool wished_spares_ = false;  ///< the spares for the next run were asked for
     std::chrono::steady_clock::time_point started_;
 };
 

@@ -93,6 +93,8 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
     pid_t pid() const { return pid_; }
     const std::string& binary() const { return binary_; }
     std::chrono::steady_clock::time_point started() const { return started_; }
+    /// Its age counts from now (a spare that waited idle has not aged).
+    void restart_age() { started_ = std::chrono::steady_clock::now(); }
     /// The last kStderrTailBytes the worker wrote to stdout/stderr outside tests.
     const std::string& stderr_tail() const { return stderr_tail_; }
     bool exited() const { return exit_reported_; }

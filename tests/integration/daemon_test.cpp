@@ -156,6 +156,27 @@ class Daemon {
         REQUIRE(o.exit_code == 0);
         return json::parse(o.out);
     }
+    /// The status once no spare is starting and at least `ready` are, within
+    /// 20 s (the spares a run leaves start in the background).
+    json settled(std::size_t ready) {
+        json s;
+        for (int i = 0; i < 2000; ++i) {
+            s = status();
+            if (s["spares"]["starting"] == 0 && s["spares"]["ready"].get<std::size_t>() >= ready)
+                return s;
+            ::usleep(10000);
+        }
+        FAIL("spares did not settle: " << s["spares"].dump());
+        return s;
+    }
+    /// The pids of its spares of `binary`.
+    std::set<long> spares_of(const json& status, const std::string& binary) {
+        std::set<long> out;
+        for (const auto& w : status["workers"]) {
+            if (w["state"] == "spare" && w["binary"] == binary) out.insert(w["pid"].get<long>());
+        }
+        return out;
+    }
     std::string log() const { return slurp(dir_ + "/serve.out.err"); }
     /// It exited and was reaped already.
     void forget() { pid_ = -1; }
@@ -446,15 +467,19 @@ TEST_SUITE("daemon") {
             {"run", fixture("basic"), "-j", "2", "--daemon", "--socket", d.socket, "--json"});
         REQUIRE(first.of("summary").size() == 1);
         CHECK(first.of("summary")[0]["workers"]["started"].get<int>() >= 1);
+        // The spares the first run left, started in the background.
+        const auto before = d.spares_of(d.settled(1), fixture("basic"));
         const auto second = run_tend(
             {"run", fixture("basic"), "-j", "2", "--daemon", "--socket", d.socket, "--json"});
         REQUIRE(second.of("summary").size() == 1);
         CHECK(second.of("summary")[0]["workers"]["started"] == 0);
         CHECK(statuses(second.events) == statuses(first.events));
-        const auto status = d.status();
-        std::size_t warm = 0;
-        for (const auto& w : status["workers"]) warm += w["state"] == "warm";
-        CHECK(warm >= 1);
+        // It ran on those spares, and left fresh ones: none that ran tests.
+        const auto status = d.settled(1);
+        const auto after = d.spares_of(status, fixture("basic"));
+        CHECK_FALSE(after.empty());
+        for (const auto pid : after) CHECK(before.count(pid) == 0);
+        for (const auto& w : status["workers"]) CHECK(w["state"] != "warm");
         CHECK(status["binaries"].size() == 1);
         CHECK(status["binaries"][0]["tests_run"] == 22);
         CHECK(d.stop() == 0);
@@ -1462,6 +1487,153 @@ TEST_SUITE("daemon trust") {
         CHECK(m["error"]["message"].get<std::string>().find("params.cwd: '" + missing +
                                                             "' is not a directory") == 0);
         CHECK(d.status()["runs"].empty());
+        CHECK(d.stop() == 0);
+    }
+}
+
+TEST_SUITE("daemon spares") {
+    TEST_CASE(
+        "a test that leaves state in its process passes on every run, unless reuse is asked") {
+        Daemon d({"-j", "1"});
+        const auto run = [&](std::vector<std::string> extra) {
+            std::vector<std::string> args{
+                "run", fixture("static_state"), "--daemon", "--socket", d.socket, "-q"};
+            args.insert(args.end(), extra.begin(), extra.end());
+            return run_tend(args);
+        };
+        for (int i = 0; i < 3; ++i) {
+            INFO("run " << i);
+            const auto r = run({});
+            CHECK(r.exit_code == 0);
+            d.settled(1);
+        }
+        // With reuse across runs the worker of the first run comes back to
+        // the second, and what its test left behind fails it.
+        CHECK(run({"--reuse", "daemon"}).exit_code == 0);
+        const auto reused = run({"--reuse", "daemon"});
+        CHECK(reused.exit_code == 1);
+        CHECK(reused.out.find("the first time in this process") != std::string::npos);
+        // And the default again: a spare, whatever the used worker holds.
+        d.settled(1);
+        CHECK(run({}).exit_code == 0);
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("reuse in tend.toml, per binary, and a word that is neither is an error") {
+        Daemon d({"-j", "1"});
+        const auto dir = temp_dir("reuse");
+        const auto write_file = [](const std::string& path, const std::string& text) {
+            std::ofstream(path) << text;
+        };
+        write_file(dir + "/tend.toml", "[[binary]]\nmatch = \"static*\"\nreuse = \"daemon\"\n");
+        const std::vector<std::string> args{
+            "run",      fixture("static_state"), "--daemon", "--socket", d.socket, "-q",
+            "--config", dir + "/tend.toml"};
+        CHECK(run_tend(args).exit_code == 0);
+        CHECK(run_tend(args).exit_code == 1);  // the used worker came back
+        write_file(dir + "/tend.toml", "reuse = \"always\"\n");
+        const auto bad = run_tend(args);
+        CHECK(bad.exit_code == 2);
+        CHECK(bad.err.find("'reuse': 'always' is neither \"run\" nor \"daemon\"") !=
+              std::string::npos);
+        std::filesystem::remove_all(dir);
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("each run's tests see its own working directory and environment") {
+        Daemon d({"-j", "1"});
+        const auto a = temp_dir("ctx-a"), b = temp_dir("ctx-b");
+        const auto probe = [&](const std::string& cwd, const char* value) {
+            const auto r = run_tend({"run", fixture("context_probe"), "--daemon", "--socket",
+                                     d.socket, "--show-output", "--no-config"},
+                                    "cd " + shell_quote(cwd) + " && TEND_PROBE=" + value);
+            CHECK(r.exit_code == 0);
+            return r.out;
+        };
+        for (int i = 0; i < 2; ++i) {
+            CHECK(probe(a, "one").find("cwd: " + a + " probe: one") != std::string::npos);
+            d.settled(1);
+            CHECK(probe(b, "two").find("cwd: " + b + " probe: two") != std::string::npos);
+            d.settled(1);
+        }
+        std::filesystem::remove_all(a);
+        std::filesystem::remove_all(b);
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("a killed spare is replaced") {
+        Daemon d({"-j", "1"});
+        CHECK(run_tend({"run", fixture("scoped"), "--daemon", "--socket", d.socket, "-q"})
+                  .exit_code == 0);
+        const auto spares = d.spares_of(d.settled(1), fixture("scoped"));
+        REQUIRE(spares.size() == 1);
+        ::kill(static_cast<pid_t>(*spares.begin()), SIGKILL);
+        std::set<long> now;
+        for (int i = 0; i < 2000; ++i) {
+            now = d.spares_of(d.status(), fixture("scoped"));
+            if (now.size() == 1 && now != spares) break;
+            ::usleep(10000);
+        }
+        CHECK(now.size() == 1);
+        CHECK(now != spares);
+        CHECK(d.stop() == 0);
+    }
+
+    TEST_CASE("past the memory budget the spares of the binary run longest ago go") {
+        // A budget of 1 byte: only the binary run last keeps its one spare.
+        Daemon d({"-j", "1", "--spare-memory", "1", "--spares", "1"});
+        CHECK(run_tend({"run", fixture("scoped"), "--daemon", "--socket", d.socket, "-q"})
+                  .exit_code == 0);
+        auto s = d.settled(1);
+        CHECK(d.spares_of(s, fixture("scoped")).size() == 1);
+        CHECK(s["spares"]["max_bytes"] == 1);
+        CHECK(s["spares"]["per_binary"] == 1);
+        CHECK(run_tend({"run", fixture("tagged"), "--daemon", "--socket", d.socket, "-q"})
+                  .exit_code == 0);
+        s = d.settled(1);
+        CHECK(d.spares_of(s, fixture("tagged")).size() == 1);
+        CHECK(d.spares_of(s, fixture("scoped")).empty());
+        // --spares 0 keeps none.
+        Daemon none({"-j", "1", "--spares", "0"});
+        CHECK(run_tend({"run", fixture("scoped"), "--daemon", "--socket", none.socket, "-q"})
+                  .exit_code == 0);
+        ::usleep(200000);
+        const auto n = none.status();
+        CHECK(n["spares"]["ready"] == 0);
+        CHECK(n["spares"]["starting"] == 0);
+        CHECK(d.stop() == 0);
+        CHECK(none.stop() == 0);
+    }
+
+    TEST_CASE("a rebuilt binary's spares are replaced by spares of the new build") {
+        Daemon d({"-j", "1"});
+        const auto dir = temp_dir("rebuilt");
+        const auto bin = dir + "/basic";
+        std::filesystem::copy_file(fixture("scoped"), bin);
+        CHECK(run_tend({"run", bin, "--daemon", "--socket", d.socket, "-q"}).exit_code == 0);
+        const auto old = d.spares_of(d.settled(1), bin);
+        REQUIRE(old.size() == 1);
+        // "Rebuilt": the same bytes, a new file (a new identity).
+        std::filesystem::remove(bin);
+        std::filesystem::copy_file(fixture("tagged"), bin);
+        // Any run looks for rebuilt binaries first.
+        CHECK(run_tend({"run", fixture("sleepy"), "--daemon", "--socket", d.socket, "-q"})
+                  .exit_code == 0);
+        std::set<long> now;
+        for (int i = 0; i < 2000; ++i) {
+            const auto s = d.status();
+            now = d.spares_of(s, bin);
+            if (now.size() == 1 && now != old && s["spares"]["starting"] == 0) break;
+            ::usleep(10000);
+        }
+        CHECK(now.size() == 1);
+        CHECK(now != old);
+        // The new build's tests, known already: its run starts no worker.
+        const auto r = run_tend({"run", bin, "--daemon", "--socket", d.socket, "--json"});
+        REQUIRE(r.of("summary").size() == 1);
+        CHECK(r.of("summary")[0]["workers"]["started"] == 0);
+        CHECK(r.of("summary")[0]["total"] == 5);  // tagged's, not scoped's
+        std::filesystem::remove_all(dir);
         CHECK(d.stop() == 0);
     }
 }
