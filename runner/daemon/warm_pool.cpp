@@ -265,6 +265,24 @@ std::shared_ptr<WorkerProcess> WarmPool::take(const std::string& path,
     return w;
 }
 
+std::shared_ptr<WorkerProcess> WarmPool::take_starting(const std::string& path,
+                                                       const BinaryIdentity& identity,
+                                                       const std::string& context,
+                                                       WorkerProcess::Listener& to) {
+    for (auto it = starting_.begin(); it != starting_.end(); ++it) {
+        auto& s = it->second;
+        if (s.listing || s.proc->binary() != path || !(s.identity == identity) ||
+            s.context != context) {
+            continue;
+        }
+        auto w = std::move(s.proc);
+        starting_.erase(it);  // and its deadline: the run bounds its start-up now
+        w->set_listener(to);
+        return w;
+    }
+    return nullptr;
+}
+
 void WarmPool::give_back(std::shared_ptr<WorkerProcess> w, Returned how, Client& client) {
     if (how.release) {
         auto h = holders_.find(&client);

@@ -124,6 +124,14 @@ class WarmPool final : public WorkerProcess::Listener {
     std::shared_ptr<WorkerProcess> take(const std::string& path, const BinaryIdentity& identity,
                                         const std::string& context, WorkerProcess::Listener& to,
                                         bool used_too);
+    /// A spare of `path` as `identity` in `context` that has been started and
+    /// has not said hello yet, now `to`'s: its hello goes to `to`, which
+    /// takes it as a worker it started. Null when none is on its way. Call
+    /// it with room acquired, as take().
+    std::shared_ptr<WorkerProcess> take_starting(const std::string& path,
+                                                 const BinaryIdentity& identity,
+                                                 const std::string& context,
+                                                 WorkerProcess::Listener& to);
     /// How a worker comes back from a run.
     struct Returned {
         BinaryIdentity identity;  ///< the build it runs

@@ -375,7 +375,20 @@ bool Pool::adopt(std::size_t binary) {
     auto& b = binaries_[binary];
     auto proc = warm_->take(b.path, b.identity, context_key(binary), *this,
                             settings(binary).reuse == Reuse::daemon);
-    if (!proc) return false;
+    if (!proc) {
+        // A spare on its way is nearer than a worker started now: this run
+        // waits for its hello as for one of its own.
+        proc = warm_->take_starting(b.path, b.identity, context_key(binary), *this);
+        if (!proc) return false;
+        Slot slot;
+        slot.proc = proc;
+        slot.binary = binary;
+        slot.serial = next_slot_serial_++;
+        arm_phase(slots_.emplace(proc.get(), std::move(slot)).first->second,
+                  settings(binary).startup_timeout);
+        count_worker(binary);
+        return true;
+    }
     Slot slot;
     slot.proc = proc;
     slot.binary = binary;

@@ -1561,6 +1561,35 @@ TEST_SUITE("daemon spares") {
         CHECK(d.stop() == 0);
     }
 
+    TEST_CASE("runs back to back: each takes the spare the last one left, ready or on its way") {
+        // Workers that take 300 ms to say hello: each run comes while the
+        // spare the last one left is still starting, and waits for it.
+        Daemon d({"-j", "1"});
+        const std::vector<std::string> args{
+            "run", fixture("static_state"), "--daemon", "--socket", d.socket, "--json"};
+        const std::string slow = "TEND_SLOW_START_MS=300";
+        const auto first = run_tend(args, slow);
+        REQUIRE(first.of("summary").size() == 1);
+        CHECK(first.of("summary")[0]["workers"]["started"] == 1);
+        const auto pids_of = [](const Outcome& r) {
+            std::set<long> pids;
+            for (const auto& t : r.of("test")) pids.insert(t["worker_pid"].get<long>());
+            return pids;
+        };
+        std::set<long> used = pids_of(first);
+        for (int i = 0; i < 3; ++i) {
+            INFO("run " << i);
+            CHECK(d.status()["spares"]["starting"] == 1);
+            const auto r = run_tend(args, slow);
+            REQUIRE(r.of("summary").size() == 1);
+            CHECK(r.exit_code == 0);
+            CHECK(r.of("summary")[0]["workers"]["started"] == 0);
+            // Never a worker an earlier run used.
+            for (const auto pid : pids_of(r)) CHECK(used.insert(pid).second);
+        }
+        CHECK(d.stop() == 0);
+    }
+
     TEST_CASE("a killed spare is replaced") {
         Daemon d({"-j", "1"});
         CHECK(run_tend({"run", fixture("scoped"), "--daemon", "--socket", d.socket, "-q"})
