@@ -44,6 +44,7 @@ struct RunFlags {
     // What people see: decided here (is stdout a terminal?), done by HumanReporter.
     std::string color_when = "auto", progress_when = "auto";
     bool no_progress = false, show_output = false;
+    bool no_spares = false;
     std::string socket_path;
     bool no_daemon = false, require_daemon = false;
     /// The subcommand, to ask which flags were given.

@@ -145,6 +145,9 @@ CLI::App* add_run_command(CLI::App& app, RunFlags& flags) {
             ->type_name("WHEN");
     run->add_flag("--no-progress", flags.no_progress, "Same as --progress never")
         ->excludes(progress_flag);
+    run->add_flag("--no-spares", flags.no_spares,
+                  "Alone: start no spare worker ahead of a recycle or after a crash; a "
+                  "replacement starts once the worker is gone");
     run->add_flag("--show-output", flags.show_output,
                   "Show the captured output of failed tests in full (not only its tail), and "
                   "that of passing tests too");
@@ -202,6 +205,7 @@ int run_command(const RunFlags& flags, FdLimit fd_limit) {
     if (given("--max-fail")) settings.max_fail = flags.max_fail;
 
     auto opts = resolve_pool_options(binaries, settings, project, fd_limit);
+    opts.spares = !flags.no_spares;
     if (flags.failed_only) {
         opts.selection = std::move(per_binary);
     } else if (!flags.selection.all() || flags.selection.runs_ignored()) {

@@ -8,6 +8,7 @@
 
 #include "pool/retry.hpp"
 #include "pool/shutdown.hpp"
+#include "pool/spare.hpp"
 #include "pool/worker_death.hpp"
 
 namespace tend {
@@ -211,14 +212,14 @@ std::vector<BinaryTests> Pool::listing() const {
 
 std::size_t Pool::live_slots() const {
     std::size_t n = 0;
-    for (const auto& [_, s] : slots_) n += s.state != State::stopping;
+    for (const auto& [_, s] : slots_) n += s.state != State::stopping && !s.spare;
     return n;
 }
 
 std::size_t Pool::ready_slots(std::size_t binary) const {
     std::size_t n = 0;
     for (const auto& [_, s] : slots_) {
-        if (s.binary != binary) continue;
+        if (s.binary != binary || s.spare) continue;
         // An idle worker counts only if some waiting unit may run on it.
         n += s.state == State::starting || (s.state == State::idle && takeable(s) != nullptr);
     }
@@ -255,7 +256,7 @@ void Pool::pump() {
     // 1. Work for idle workers of the right binary (a retry avoids the
     //    worker it failed on).
     for (auto& [_, slot] : slots_) {
-        if (slot.state == State::idle && takeable(slot)) dispatch(slot);
+        if (slot.state == State::idle && !slot.spare && takeable(slot)) dispatch(slot);
     }
     // 2. An idle worker with nothing it may take gives its slot to work that
     //    needs one.
@@ -268,7 +269,8 @@ void Pool::pump() {
         n > 0) {
         std::vector<Slot*> spare;
         for (auto& [_, slot] : slots_) {
-            if (slot.state == State::idle && !takeable(slot) && binaries_[slot.binary].listed) {
+            if (slot.state == State::idle && !slot.spare && !takeable(slot) &&
+                binaries_[slot.binary].listed) {
                 spare.push_back(&slot);
                 if (spare.size() == n) break;
             }
@@ -293,6 +295,7 @@ void Pool::pump() {
         if (!next) break;
         const std::size_t pick = next->binary;
         const bool discover = next->discover;
+        if (!discover && promote_spare(pick)) continue;
         if (warm_) {
             if (!warm_->acquire(*this)) break;  // woken when a worker goes
             if (!discover && adopt(pick)) continue;
@@ -311,6 +314,21 @@ void Pool::pump() {
             }
             break;
         }
+    }
+    // Spares of binaries with no unit waiting (or not starting any more)
+    // have nothing to replace a worker for; the others may want one.
+    for (auto& [_, slot] : slots_) {
+        auto& b = binaries_[slot.binary];
+        if (!slot.spare || slot.state == State::stopping) continue;
+        if (b.pending.empty() || b.given_up || !stop_reason_.empty()) {
+            slot.state = State::stopping;
+            slot.proc->stop();
+            b.has_spare = false;
+            b.lost_at.clear();
+        }
+    }
+    for (std::size_t i = 0; i < binaries_.size(); ++i) {
+        if (!binaries_[i].pending.empty()) consider_spare(i);
     }
     release_done_binaries();
     // 4. Done: stop the idle workers (or give them back to the warm pool)
@@ -406,6 +424,69 @@ bool Pool::adopt(std::size_t binary) {
     count_worker(binary);
     dispatch(s);
     return true;
+}
+
+void Pool::consider_spare(std::size_t binary) {
+    if (warm_ || !options_.spares || !stop_reason_.empty() || options_.list_only) return;
+    auto& b = binaries_[binary];
+    if (!b.listed || b.given_up || b.has_spare) return;
+    SpareSituation s;
+    s.units_waiting = !b.pending.empty();
+    s.crashed = b.crashed;
+    s.last_death_left = b.deaths + 1 >= options_.max_worker_deaths;
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& [_, slot] : slots_) {
+        if (slot.binary != binary || slot.spare) continue;
+        if ((slot.state == State::running || slot.state == State::finalizing) &&
+            recycle_likely(slot.health, now - slot.proc->started(), settings(binary).limits)) {
+            s.recycle_due = true;
+            break;
+        }
+    }
+    if (!wants_spare(s)) return;
+    std::string error;
+    auto proc = WorkerProcess::spawn(io_, b.path, *this, error, context(binary));
+    if (!proc) return;  // no spare: a replacement starts when one is needed
+    reaper_.watch(proc);
+    ++summary_.workers_started;
+    b.has_spare = true;
+    Slot slot;
+    slot.proc = proc;
+    slot.binary = binary;
+    slot.serial = next_slot_serial_++;
+    slot.spare = true;
+    arm_phase(slots_.emplace(proc.get(), std::move(slot)).first->second,
+              settings(binary).startup_timeout);
+}
+
+bool Pool::promote_spare(std::size_t binary) {
+    auto& b = binaries_[binary];
+    if (!b.has_spare) return false;
+    for (auto& [_, slot] : slots_) {
+        if (!slot.spare || slot.binary != binary || slot.state == State::stopping) continue;
+        slot.spare = false;
+        b.has_spare = false;
+        count_worker(binary);
+        if (slot.state == State::idle) {
+            // Ready: the place was empty no longer than this.
+            if (!b.lost_at.empty()) {
+                summary_.replacement_wait_s +=
+                    Seconds(std::chrono::steady_clock::now() - b.lost_at.front()).count();
+                b.lost_at.pop_front();
+            }
+            if (takeable(slot)) dispatch(slot);
+        }
+        return true;
+    }
+    b.has_spare = false;
+    return false;
+}
+
+void Pool::lost_worker(std::size_t binary, bool crashed) {
+    auto& b = binaries_[binary];
+    if (b.pending.empty() || b.given_up || !stop_reason_.empty()) return;
+    b.crashed += crashed;
+    b.lost_at.push_back(std::chrono::steady_clock::now());
 }
 
 void Pool::count_worker(std::size_t binary) {
@@ -865,6 +946,11 @@ void Pool::on_message(WorkerProcess& w, protocol::Message& m) {
         } else {
             if (slot.deadline) slot.deadline->cancel();
             slot.state = State::idle;
+            if (!slot.spare && !b.lost_at.empty()) {
+                summary_.replacement_wait_s +=
+                    Seconds(std::chrono::steady_clock::now() - b.lost_at.front()).count();
+                b.lost_at.pop_front();
+            }
             pump();
         }
         return;
@@ -1012,6 +1098,12 @@ void Pool::handle_result(Slot& slot, protocol::TestResult& r) {
     ++slot.next;
     slot.health = r.health;
     slot.last_progress = std::chrono::steady_clock::now();
+    if (const auto& b = binaries_[slot.binary];
+        !b.has_spare && !b.pending.empty() && options_.spares && !warm_ &&
+        recycle_likely(r.health, slot.last_progress - slot.proc->started(),
+                       settings(slot.binary).limits)) {
+        consider_spare(slot.binary);  // started while this unit runs, not after
+    }
     report(to_test_status(r.status), slot.binary, r.id, r.duration_ns, slot.proc->pid(), r.health,
            r.failures, r.out, r.err, {});
     if (slot.next < tests.size() && reporter_) {
@@ -1047,6 +1139,7 @@ void Pool::handle_finalized(Slot& slot, protocol::Finalized& f) {
         if (reporter_) reporter_->recycle(RecycleEvent{b.path, slot.proc->pid(), *reason});
         slot.state = State::stopping;
         slot.proc->stop();
+        lost_worker(slot.binary, false);
     } else {
         slot.state = State::idle;
         // Another run waits and this one holds more than its share.
@@ -1192,6 +1285,7 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
             } else if (!rest.tests.empty()) {
                 b.pending.push_front(std::move(rest));
             }
+            lost_worker(slot.binary, true);
             break;
         }
         case State::finalizing:

@@ -121,6 +121,9 @@ struct PoolOptions {
     /// default tend's own. A client of the daemon sends its own.
     std::optional<std::vector<std::string>> env;
     std::string cwd;
+    /// A run alone keeps a spare worker for a binary whose workers are
+    /// being recycled or lost while units wait (spare.hpp); false: never.
+    bool spares = true;
     /// Limits, timeout and retries of each binary, parallel to `binaries`;
     /// empty: `limits`, `timeout` and `retries` above, for every binary.
     std::vector<BinarySettings> per_binary;
@@ -213,6 +216,11 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
         std::size_t deaths = 0;
         BinaryIdentity identity;       ///< with a warm pool: the build this run uses
         std::size_t peak_workers = 0;  ///< most workers at once: the spares to keep
+        std::size_t crashed = 0;       ///< workers lost mid-unit while units waited
+        bool has_spare = false;        ///< a spare slot of it is starting or idle
+        /// When each worker still to be replaced was lost (recycled or dead
+        /// with units waiting): the replacement's wait counts from there.
+        std::deque<std::chrono::steady_clock::time_point> lost_at;
     };
     using State = SlotState;
     struct Slot {
@@ -220,7 +228,8 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
         std::size_t binary = 0;
         State state = State::starting;
         bool discoverer = false;
-        bool used = false;  ///< it has run tests
+        bool used = false;   ///< it has run tests
+        bool spare = false;  ///< started ahead, beyond -j: takes no unit until promoted
         Unit unit;
         std::uint64_t unit_id = 0;
         std::size_t next = 0;  ///< index in unit.tests of the next result due
@@ -272,6 +281,12 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     void give_back(Slot& slot, bool release = true);
     /// A slot of `binary` was added: counts it towards the binary's peak.
     void count_worker(std::size_t binary);
+    /// Alone: starts a spare for `binary` when spare.hpp says so.
+    void consider_spare(std::size_t binary);
+    /// A spare of `binary` takes a place in -j (and a unit, when idle).
+    bool promote_spare(std::size_t binary);
+    /// A worker of `binary` is gone: recycled, or dead mid-unit (`crashed`).
+    void lost_worker(std::size_t binary, bool crashed);
     /// A warning for tests whose declared timeout is negative or NaN.
     void warn_bad_timeouts(std::size_t binary, const TestTable& tests);
     /// The selection that applies to binary `binary`, or none (every test).

@@ -129,7 +129,8 @@ json to_json(const Summary& s) {
         {"started", s.workers_started},
         {"crashed", s.workers_crashed},
         {"timed_out", s.workers_timed_out},
-        {"recycled", {{"memory", s.recycled[0]}, {"fds", s.recycled[1]}, {"age", s.recycled[2]}}}};
+        {"recycled", {{"memory", s.recycled[0]}, {"fds", s.recycled[1]}, {"age", s.recycled[2]}}},
+        {"replacement_wait_ms", s.replacement_wait_s * 1e3}};
     return j;
 }
 
@@ -524,6 +525,8 @@ bool Replayer::replay(JsonView::Value j, std::string& error) {
         s.workers_timed_out = w.count("timed_out");
         Fields recycled(w.at("recycled"));
         s.recycled = {recycled.count("memory"), recycled.count("fds"), recycled.count("age")};
+        // A daemon from before it sends none.
+        if (double ms = 0; w.find("replacement_wait_ms").get(ms)) s.replacement_wait_s = ms / 1e3;
         if (!w.bad().empty() || !recycled.bad().empty()) f.missing("workers");
         if (!f.bad().empty()) return malformed();
         summary_ = s;

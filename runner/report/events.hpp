@@ -106,6 +106,10 @@ struct Summary {
     std::uint64_t workers_timed_out = 0;      ///< killed for a test over --timeout
     std::array<std::uint64_t, 3> recycled{};  ///< by RecycleReason::Kind
     std::uint64_t errors = 0;                 ///< notices that fail the run
+    /// How long workers' places stood empty between a worker recycled or
+    /// lost while units waited and its replacement's hello (0 with a spare
+    /// ready), summed over replacements.
+    double replacement_wait_s = 0;
 
     std::uint64_t count(TestStatus s) const { return counts[static_cast<std::size_t>(s)]; }
     std::uint64_t recycled_total() const { return recycled[0] + recycled[1] + recycled[2]; }

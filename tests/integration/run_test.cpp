@@ -326,6 +326,46 @@ TEST_SUITE("tend run") {
     }
 }
 
+TEST_SUITE("spare workers") {
+    TEST_CASE("a recycled worker's replacement starts while its unit runs: its place never waits") {
+        // Workers take 300 ms to say hello; each unit takes 700 ms and ends
+        // in a recycle (--max-age 0). Three units, two replacements.
+        const std::string env = "TEND_SLOW_START_MS=300 TEND_UNIT_MS=700";
+        const auto run = [&](bool spares) {
+            std::vector<std::string> args{
+                "run", fixture("slow_start"), "-j", "1", "--max-age", "0", "--json"};
+            if (!spares) args.push_back("--no-spares");
+            const auto o = run_tend(args, env);
+            CHECK(o.exit_code == 0);
+            REQUIRE(o.of("summary").size() == 1);
+            const auto s = o.of("summary")[0];
+            CHECK(s["passed"] == 3);
+            CHECK(s["workers"]["recycled"]["age"] == 3);
+            CHECK(s["workers"]["started"] == 3);  // a spare is the replacement, not one more
+            return s["workers"]["replacement_wait_ms"].get<double>();
+        };
+        // Without spares each replacement's start-up is a wait: at least its
+        // 300 ms, twice. With them the spare said hello during the 700 ms
+        // unit before.
+        CHECK(run(false) >= 600.0);
+        CHECK(run(true) < 300.0);
+    }
+
+    TEST_CASE("a suite that is never recycled and never crashes starts no spare") {
+        for (const char* jobs : {"1", "2"}) {
+            INFO("-j " << jobs);
+            const auto with = run_tend({"run", fixture("scoped"), "-j", jobs, "--json"});
+            const auto without =
+                run_tend({"run", fixture("scoped"), "-j", jobs, "--json", "--no-spares"});
+            REQUIRE(with.of("summary").size() == 1);
+            REQUIRE(without.of("summary").size() == 1);
+            CHECK(with.of("summary")[0]["workers"]["started"] ==
+                  without.of("summary")[0]["workers"]["started"]);
+            CHECK(with.of("summary")[0]["workers"]["replacement_wait_ms"] == 0.0);
+        }
+    }
+}
+
 TEST_SUITE("worker environment") {
     TEST_CASE("descriptors tend inherited do not reach workers; the protocol stays private") {
         // Descriptor 150, open without close-on-exec here, is inherited by
