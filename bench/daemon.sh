@@ -21,6 +21,15 @@
 #     binary: complete and failed clients (and how many were told "busy"),
 #     latency percentiles from start to exit, and the daemon's VmRSS before
 #     the burst, at its peak (VmHWM) and 2 s after it.
+#  5. Spares in `tend run` alone (issue 13): a 10,000-test binary whose
+#     every unit is recycled (--max-age 0, suites of 100: 100 units), -j 2,
+#     with spares against --no-spares: wall time (best of 5) and the share
+#     of the workers' time their places stood empty waiting for a
+#     replacement (the summary's replacement_wait_ms over -j x wall time).
+#  6. 80 small binaries (20 tests each, suites of 10) through a warm daemon
+#     against alone, -j 2: wall time (best of 5) and the workers the daemon
+#     runs started (target: none; the spares the run before left, given
+#     the time to start, as between two runs by hand).
 # TEND_BENCH_SECTIONS picks sections ("1 3"; default all). TEND_BENCH_TEND
 # measures another tend binary (an older build) with the same suite.
 set -euo pipefail
@@ -31,7 +40,7 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 ninja -C "$build" >/dev/null
 tend=$(readlink -f "${TEND_BENCH_TEND:-$build/runner/tend}")
-sections=${TEND_BENCH_SECTIONS:-1 2 3 4}
+sections=${TEND_BENCH_SECTIONS:-1 2 3 4 5 6}
 section() { [[ " $sections " == *" $1 "* ]]; }
 suite=$(readlink -f "$build/bench/noop_suite")
 work=$(mktemp -d)
@@ -45,10 +54,13 @@ cleanup() {
 trap cleanup EXIT
 cd "$work"  # the last-run state file goes here, not into the repository
 
-# stats_us COMMAND...: "best B us, median M us" of 20 runs.
+# stats_us COMMAND...: "best B us, median M us" of 20 runs, $pace seconds
+# apart (untimed; default none). A shell variable, not in the environment:
+# the daemon's spares are for runs with the same environment.
 stats_us() {
     local times=()
     for _ in $(seq 20); do
+        [ -z "${pace:-}" ] || sleep "$pace"
         # EPOCHREALTIME (bash 5): microseconds without forking date(1).
         local start=${EPOCHREALTIME/./} end
         "$@" >/dev/null 2>&1 || true
@@ -70,7 +82,10 @@ echo "One test of a warm 10,000-test binary, client start to exit:"
 echo "  /bin/true (fork + exec floor)  $(stats_us /bin/true)"
 echo "  native binary (--test-case)   $(stats_us "$suite" "--test-case=noop 0")"
 echo "  tend run --no-daemon          $(stats_us "$tend" "${one[@]}" --no-daemon)"
-echo "  tend run --daemon             $(stats_us "$tend" "${one[@]}" --daemon --socket "$socket")   (target < 5000 us)"
+echo "  tend run --daemon, back to back $(stats_us "$tend" "${one[@]}" --daemon --socket "$socket")   (the spare still starting)"
+pace=0.3
+echo "  tend run --daemon, 0.3 s apart $(stats_us "$tend" "${one[@]}" --daemon --socket "$socket")   (a fresh spare ready; target < 5000 us)"
+pace=
 fi
 
 if section 2; then
@@ -202,4 +217,66 @@ for clients in ${TEND_BENCH_BURSTS:-3000 7000}; do
     echo "    daemon CPU: $cpu ms in all, $(awk -v c="$cpu" -v n="$clients" 'BEGIN { printf "%.2f", c / n }') ms per client"
     rm -rf "$bdir"
 done
+fi
+
+# settle SOCKET: until the daemon's spares are started (at most 10 s).
+settle() {
+    for _ in $(seq 1000); do
+        "$tend" status --socket "$1" --json 2>/dev/null | grep -q '"starting":0' && return
+        sleep 0.01
+    done
+}
+# best_ms COMMAND...: the best wall time of 5 runs in ms; the command in
+# $before runs (untimed) before each.
+best_ms() {
+    local best="" start end ms
+    for _ in $(seq 5); do
+        [ -z "${before:-}" ] || $before
+        start=${EPOCHREALTIME/./}
+        "$@" >/dev/null 2>&1 || true
+        end=${EPOCHREALTIME/./}
+        ms=$(((end - start) / 1000))
+        if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
+    done
+    echo "$best"
+}
+
+if section 5; then
+echo "Every unit recycled (--max-age 0), 10,000 tests in 100 units, -j 2, alone:"
+for sleep_us in 0 100; do
+    export TEND_BENCH_TESTS=10000 TEND_BENCH_PER_SUITE=100 TEND_BENCH_SLEEP_US=$sleep_us
+    echo "  tests of ${sleep_us} us (a unit of $((sleep_us * 100 / 1000)) ms):"
+    for mode in spares no-spares; do
+        args=(run "$suite" -j 2 --max-age 0 --no-daemon --json)
+        [ "$mode" = spares ] || args+=(--no-spares)
+        ms=$(best_ms "$tend" "${args[@]}")
+        "$tend" "${args[@]}" 2>/dev/null | tail -n 1 >"$work/summary.json"
+        share=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); w=s["workers"]; print("%.1f%% (%.0f ms of %.0f ms x 2), %d workers started" % (100*w["replacement_wait_ms"]/(2*s["duration_ms"]), w["replacement_wait_ms"], s["duration_ms"], w["started"]))' "$work/summary.json")
+        printf '    %-10s %5d ms; places empty waiting for a replacement: %s\n' "$mode" "$ms" "$share"
+    done
+done
+unset TEND_BENCH_SLEEP_US
+fi
+
+if section 6; then
+export TEND_BENCH_TESTS=20 TEND_BENCH_PER_SUITE=10
+mkdir -p "$work/eighty"
+bins=()
+for i in $(seq 80); do
+    ln "$suite" "$work/eighty/t$i" 2>/dev/null || cp "$suite" "$work/eighty/t$i"
+    bins+=("$work/eighty/t$i")
+done
+echo "80 binaries of 20 tests, -j 2: a warm daemon against alone (best of 5):"
+alone=$(best_ms "$tend" run "${bins[@]}" -j 2 --no-daemon -q)
+"$tend" run "${bins[@]}" -j 2 --daemon --socket "$socket" -q >/dev/null 2>&1 || true  # lists, spares
+settle_here() { settle "$socket"; }
+before=settle_here
+daemon=$(best_ms "$tend" run "${bins[@]}" -j 2 --daemon --socket "$socket" -q)
+before=
+settle "$socket"
+started=$("$tend" run "${bins[@]}" -j 2 --daemon --socket "$socket" --json 2>/dev/null | tail -n 1 |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["workers"]["started"])')
+back=$(best_ms "$tend" run "${bins[@]}" -j 2 --daemon --socket "$socket" -q)
+echo "  alone $alone ms; daemon $daemon ms ($(awk -v d="$daemon" -v a="$alone" 'BEGIN { printf "%.2f", d / a }') x), starting $started workers at run time"
+echo "  back to back (spares still starting when the next run comes): daemon $back ms"
 fi

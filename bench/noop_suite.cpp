@@ -1,17 +1,24 @@
 // Benchmark suite: TEND_BENCH_TESTS no-op doctest tests (default 10,000),
 // TEND_BENCH_PER_SUITE to a suite (default 100), registered at run time so
-// no giant source has to be compiled.
+// no giant source has to be compiled. With TEND_BENCH_SLEEP_US each test
+// sleeps that long (a test that waits, using no CPU).
+#include <unistd.h>
+
 #include <cstdlib>
 #include <deque>
 #include <string>
 #include <tend/doctest.hpp>
 
 namespace {
-void noop() {}
-
 long env_number(const char* name, long fallback) {
     const char* v = std::getenv(name);
     return v ? std::strtol(v, nullptr, 10) : fallback;
+}
+
+const long sleep_us = env_number("TEND_BENCH_SLEEP_US", 0);
+
+void noop() {
+    if (sleep_us > 0) ::usleep(static_cast<useconds_t>(sleep_us));
 }
 
 const int registered = [] {

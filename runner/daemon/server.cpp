@@ -165,6 +165,7 @@ Server::Server(ServeOptions options)
       exit_timer_(io_),
       accept_retry_(io_),
       sweep_timer_(io_),
+      replenish_timer_(io_),
       max_runs_(options_.max_runs ? options_.max_runs : default_max_runs(options_.defaults.jobs)),
       waiting_buffers_(std::make_shared<LineConnection::Meter>()),
       running_buffers_(std::make_shared<LineConnection::Meter>()) {}
@@ -731,6 +732,17 @@ void Server::run_done(std::uint64_t run_id) {
     // from a posted handler).
     run.reset();
     start_queued();
+    // The spares of the next runs start a moment later, once this run's
+    // client has its results and is gone: a start-up (and the used
+    // workers' exits) competing with it for the CPUs would be in its wait.
+    if (!replenish_armed_) {
+        replenish_armed_ = true;
+        replenish_timer_.expires_after(kReplenishAfter);
+        replenish_timer_.async_wait([this](boost::system::error_code ec) {
+            replenish_armed_ = false;
+            if (!ec && !shutting_down_) warm_.replenish();
+        });
+    }
     trim_memory();
     maybe_exit();
 }
@@ -903,6 +915,7 @@ void Server::shut_down(int sig) {
     shutdown_signal_ = sig;
     idle_timer_.cancel();
     sweep_timer_.cancel();
+    replenish_timer_.cancel();
     if (acceptor_) {
         boost::system::error_code ignored;
         acceptor_->close(ignored);
@@ -923,7 +936,7 @@ void Server::shut_down(int sig) {
 
 void Server::maybe_exit() {
     if (!shutting_down_ || !runs_.empty()) return;
-    if (!warm_stopped_) warm_stopped_ = warm_.idle_workers().size();
+    if (!warm_stopped_) warm_stopped_ = warm_.idle_workers().size() + warm_.spare_info().starting;
     warm_.stop_idle();
     warm_.reaper().kill_strays();
     // Clients hear the rest of what is queued for them, then the loop ends

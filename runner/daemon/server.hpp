@@ -170,6 +170,10 @@ class Server {
     boost::asio::steady_timer exit_timer_;
     boost::asio::steady_timer accept_retry_;
     boost::asio::steady_timer sweep_timer_;
+    /// Spares are replenished this long after a run ends.
+    static constexpr std::chrono::milliseconds kReplenishAfter{30};
+    boost::asio::steady_timer replenish_timer_;
+    bool replenish_armed_ = false;
     std::map<std::uint64_t, std::unique_ptr<Client>> clients_;
     std::map<std::uint64_t, std::unique_ptr<Run>> runs_;
     /// Runs waiting for their turn, by number: the oldest first.

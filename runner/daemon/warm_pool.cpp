@@ -42,7 +42,8 @@ WarmPool::WarmPool(asio::io_context& io, std::size_t jobs, CacheLimits cache, Sp
       reaper_(io),
       jobs_(std::max<std::size_t>(1, jobs)),
       cache_limits_(cache),
-      spare_limits_(spares) {}
+      spare_limits_(spares),
+      retire_timer_(io) {}
 
 WarmPool::~WarmPool() {
     for (auto& [_, idle] : idle_) idle.proc->kill();
@@ -252,9 +253,9 @@ std::shared_ptr<WorkerProcess> WarmPool::take(const std::string& path,
             it->second.context != context || !(it->second.spare || used_too)) {
             continue;
         }
-        // A spare first: what an earlier run left in a used one is not
-        // wanted when a fresh one is there.
-        if (found == idle_.end() || (it->second.spare && !found->second.spare)) found = it;
+        // Reuse across runs asked for: a used one first (its caches are
+        // warm; a spare stays for a run that wants one).
+        if (found == idle_.end() || (!it->second.spare && found->second.spare)) found = it;
     }
     if (found == idle_.end()) return nullptr;
     auto w = std::move(found->second.proc);
@@ -294,8 +295,7 @@ void WarmPool::give_back(std::shared_ptr<WorkerProcess> w, Returned how, Client&
     if (!now || !(*now == how.identity) || (how.used && how.reuse == Reuse::run)) {
         // A rebuilt binary's worker runs the old build; one that ran tests
         // for a run keeps what they left behind to that run.
-        w->stop();
-        leaving_[w.get()] = std::move(w);
+        retire(std::move(w));
     } else {
         const auto* key = w.get();
         const auto rss = rss_of(w->pid());
@@ -306,8 +306,31 @@ void WarmPool::give_back(std::shared_ptr<WorkerProcess> w, Returned how, Client&
     wake_next();
 }
 
+void WarmPool::retire(std::shared_ptr<WorkerProcess> w) {
+    retiring_.push_back(w);
+    leaving_[w.get()] = std::move(w);
+    if (retire_armed_) return;
+    retire_armed_ = true;
+    retire_timer_.expires_after(kRetireAfter);
+    retire_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        retire_armed_ = false;
+        stop_retiring();
+    });
+}
+
+void WarmPool::stop_retiring() {
+    for (auto& w : retiring_) {
+        if (auto p = w.lock()) p->stop();
+    }
+    retiring_.clear();
+}
+
 void WarmPool::keep_spares(SpareWish wish) {
-    if (spare_limits_.per_binary == 0) return;
+    if (spare_limits_.per_binary == 0 || wish.count == 0) {
+        wishes_.erase(wish.path);
+        return;
+    }
     wish.count = std::min(wish.count, spare_limits_.per_binary);
     auto& w = wishes_[wish.path];
     if (!(w.wish.identity == wish.identity) || w.wish.context_key != wish.context_key)
@@ -332,7 +355,6 @@ void WarmPool::keep_spares(SpareWish wish) {
         }
         wishes_.erase(oldest);
     }
-    replenish();
 }
 
 std::uint64_t WarmPool::rss_of(pid_t pid) {
@@ -476,6 +498,7 @@ void WarmPool::forget(Client& client) {
 
 void WarmPool::stop_idle() {
     wishes_.clear();  // nothing is started any more
+    stop_retiring();
     while (!idle_.empty()) evict(idle_.begin());
     while (!starting_.empty()) {
         auto proc = std::move(starting_.begin()->second.proc);

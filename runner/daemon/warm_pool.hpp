@@ -156,8 +156,12 @@ class WarmPool final : public WorkerProcess::Listener {
         std::size_t count = 1;
     };
     /// Keeps `wish.count` spares of the binary (at most the per-binary
-    /// limit) and starts what is missing.
+    /// limit; none: no more); replenish() starts what is missing.
     void keep_spares(SpareWish wish);
+    /// Starts the spares wished for that are missing, as the budget allows.
+    /// After a run, the server calls it once the run's last words are on
+    /// their way to its client: a start-up is not in the client's wait.
+    void replenish();
     /// Whether `client`, holding `holds` workers, should give one back: some
     /// other run waits and `client` has more than its share.
     bool should_yield(const Client& client, std::size_t holds) const;
@@ -239,13 +243,18 @@ class WarmPool final : public WorkerProcess::Listener {
         std::uint64_t last_used = 0;
         bool failed = false;  ///< a spare of this build would not start: no more tries
     };
-    /// Starts the spares wished for that are missing, as the budget allows.
-    void replenish();
     /// Past the spare limits: the idle workers of the binaries run longest
     /// ago go first.
     void bound_spares();
     void spare_ready(Starting& s);
     void spare_failed(const WorkerProcess& w);
+    /// Stops a worker a run is done with a moment later, once the run's
+    /// client has its results: its exit (a big process takes milliseconds
+    /// to tear down) competing with the client for the CPUs would be in the
+    /// client's wait.
+    void retire(std::shared_ptr<WorkerProcess> w);
+    void stop_retiring();
+    static constexpr std::chrono::milliseconds kRetireAfter{30};
     /// Resident bytes of `pid` now, from /proc (0 if it cannot be read).
     static std::uint64_t rss_of(pid_t pid);
     struct Cached {
@@ -286,6 +295,9 @@ class WarmPool final : public WorkerProcess::Listener {
     std::map<const WorkerProcess*, Starting> starting_;
     /// A binary's last spare's RSS: what the next one will cost, roughly.
     std::map<std::string, std::uint64_t> spare_rss_;
+    std::vector<std::weak_ptr<WorkerProcess>> retiring_;  ///< in leaving_, to stop
+    asio::steady_timer retire_timer_;
+    bool retire_armed_ = false;
 };
 
 }  // namespace tend

@@ -340,9 +340,11 @@ void Pool::pump() {
             wished_spares_ = true;
             for (std::size_t i = 0; i < binaries_.size(); ++i) {
                 const auto& b = binaries_[i];
-                if (b.given_up || b.peak_workers == 0 || settings(i).reuse != Reuse::run) continue;
+                if (b.given_up || b.peak_workers == 0) continue;
+                // Reuse across runs: the workers this run used wait instead.
+                const auto count = settings(i).reuse == Reuse::run ? b.peak_workers : 0;
                 warm_->keep_spares({b.path, b.identity, context_key(i), context(i),
-                                    settings(i).startup_timeout, b.peak_workers});
+                                    settings(i).startup_timeout, count});
             }
         }
         std::vector<Slot*> idle;
