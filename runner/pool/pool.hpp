@@ -22,6 +22,7 @@
 //   deadline.hpp      when a worker has overrun its time (test, start-up, teardown, between tests)
 //   worker_death.hpp  what a dead worker's unit becomes: the blamed test, the rest, notices
 //   recycle.hpp       when a worker has grown too big and is replaced
+//   spare.hpp         when a run alone starts a spare worker ahead of a replacement
 //
 // Everything runs on the pool's one io_context; nothing here blocks.
 #pragma once
