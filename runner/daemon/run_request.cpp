@@ -209,6 +209,16 @@ nlohmann::ordered_json run_params(const PoolOptions& o, const RunFeed& feed) {
                  {"env", o.env ? ojson(*o.env) : ojson(nullptr)},
                  {"cwd", o.cwd}};
     if (!feed.test_started) params["test_started"] = false;
+    // The client's history, for longest-first scheduling: only when it has one.
+    if (!o.estimates.empty()) {
+        ojson estimates = ojson::array();
+        for (const auto& e : o.estimates) {
+            ojson units = ojson::object();
+            for (const auto& [unit, s] : e) units[unit] = s;
+            estimates.push_back(std::move(units));
+        }
+        params["estimates"] = std::move(estimates);
+    }
     return params;
 }
 
@@ -227,6 +237,7 @@ bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults,
     o.binaries.clear();
     o.per_binary.clear();
     o.selection.clear();
+    o.estimates.clear();
     feed = {};
     if (!params.is_object()) return r.fail("params", "expected an object");
     if (!params.contains("binaries")) return r.fail("params.binaries", "missing");
@@ -286,6 +297,20 @@ bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults,
         } else if (key == "test_started") {
             if (!value.is_boolean()) return r.fail(at, "expected true or false");
             feed.test_started = value.get<bool>();
+        } else if (key == "estimates") {
+            if (!value.is_array() || value.size() != o.binaries.size())
+                return r.fail(at, "expected an array with one object per binary");
+            for (std::size_t i = 0; i < value.size(); ++i) {
+                const auto here = fmt::format("{}[{}]", at, i);
+                if (!value[i].is_object())
+                    return r.fail(here, "expected an object of unit names and seconds");
+                auto& units = o.estimates.emplace_back();
+                for (const auto& [unit, s] : value[i].items()) {
+                    if (!s.is_number() || !(s.get<double>() >= 0))
+                        return r.fail(here + "." + unit, "expected seconds (a number, at least 0)");
+                    units[unit] = s.get<double>();
+                }
+            }
         } else if (key == "settings") {
             if (!value.is_array() || value.size() != o.binaries.size())
                 return r.fail(at, "expected an array with one object per binary");
@@ -345,6 +370,12 @@ std::size_t held_bytes(const PoolOptions& o) {
             n += 32 + 2 * sizeof(std::string) + kBlockHeader + heap_of(suite) + heap_of(name);
     }
     n += o.per_binary.capacity() * sizeof(BinarySettings) + kBlockHeader;
+    // A hash node each: the link, the pair, the cached hash, the header.
+    for (const auto& e : o.estimates) {
+        n += sizeof(UnitEstimates) + e.bucket_count() * sizeof(void*) + kBlockHeader;
+        for (const auto& [unit, _] : e)
+            n += 16 + sizeof(std::string) + sizeof(double) + kBlockHeader + heap_of(unit);
+    }
     return n;
 }
 

@@ -22,6 +22,8 @@ struct Unit {
     /// The rest of a unit whose worker broke the protocol: run with each
     /// result sent at once, so a second break is pinned on its test.
     bool careful = false;
+    /// Expected seconds, from the history (schedule.hpp); negative: unknown.
+    double estimate_s = -1;
 };
 
 /// Groups `tests` (as listed by one worker of binary `binary`), or those of

@@ -85,6 +85,7 @@ Pool::Pool(PoolOptions options, Reporter* reporter)
     if (options_.per_binary.size() != options_.binaries.size()) {
         options_.per_binary.assign(options_.binaries.size(), options_.run_wide());
     }
+    take_estimates();
 }
 
 Pool::Pool(PoolOptions options, Reporter* reporter, WarmPool& warm)
@@ -111,6 +112,7 @@ Pool::Pool(PoolOptions options, Reporter* reporter, WarmPool& warm)
     if (options_.per_binary.size() != options_.binaries.size()) {
         options_.per_binary.assign(options_.binaries.size(), options_.run_wide());
     }
+    take_estimates();
 }
 
 Pool::~Pool() {
@@ -232,9 +234,35 @@ const Unit* Pool::takeable(const Slot& slot) const {
     return i ? &pending[*i] : nullptr;
 }
 
+void Pool::take_estimates() {
+    if (options_.estimates.size() != binaries_.size()) {
+        options_.estimates.clear();
+        return;
+    }
+    // A binary the history does not know is expected to be like the others.
+    const auto run_median = median_estimate(options_.estimates);
+    if (!run_median) return;
+    for (std::size_t i = 0; i < binaries_.size(); ++i) {
+        auto& b = binaries_[i];
+        const auto& known = options_.estimates[i];
+        if (known.empty()) {
+            b.fallback = run_median;
+            b.recorded_longest = *run_median;
+            continue;
+        }
+        for (const auto& [_, s] : known) b.recorded_longest = std::max(b.recorded_longest, s);
+    }
+}
+
 BinaryQueue Pool::queue(std::size_t i) const {
     const auto& b = binaries_[i];
     BinaryQueue q{b.listed, b.discovering, b.given_up, b.pending.size(), 0};
+    if (b.recorded_longest >= 0) {
+        // Waiting units are longest first, but for a retry or a unit's rest.
+        q.longest_s = !b.listed           ? b.recorded_longest
+                      : b.pending.empty() ? 0
+                                          : std::max(b.pending.front().estimate_s, 0.0);
+    }
     // Counting the ready workers looks at every slot: only where it matters.
     if (q.listed && !q.given_up) q.ready = ready_slots(i);
     return q;
@@ -1055,7 +1083,10 @@ void Pool::listed(std::size_t binary) {
         }
         summary_.filtered += b.tests->size() - chosen.size();
     }
-    for (auto& u : plan_units(binary, *b.tests, all ? nullptr : &chosen)) {
+    auto units = plan_units(binary, *b.tests, all ? nullptr : &chosen);
+    if (!options_.estimates.empty())
+        order_longest_first(units, options_.estimates[binary], b.fallback);
+    for (auto& u : units) {
         tests_known_ += u.tests.size();
         b.pending.push_back(std::move(u));
     }

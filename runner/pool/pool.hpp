@@ -128,6 +128,10 @@ struct PoolOptions {
     /// Limits, timeout and retries of each binary, parallel to `binaries`;
     /// empty: `limits`, `timeout` and `retries` above, for every binary.
     std::vector<BinarySettings> per_binary;
+    /// What the history expects of each binary's units (seconds by unit
+    /// name), parallel to `binaries`: units start longest first
+    /// (schedule.hpp). Empty, or no estimate at all: in planning order.
+    std::vector<UnitEstimates> estimates;
     /// The run-wide settings above, as one binary's.
     BinarySettings run_wide() const {
         BinarySettings b;
@@ -222,6 +226,10 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
         /// When each worker still to be replaced was lost (recycled or dead
         /// with units waiting): the replacement's wait counts from there.
         std::deque<std::chrono::steady_clock::time_point> lost_at;
+        /// Its longest unit as the history expects it (until listed); its
+        /// units' estimate when the history has none of them; negative: none.
+        double recorded_longest = -1;
+        std::optional<double> fallback;
     };
     using State = SlotState;
     struct Slot {
@@ -271,6 +279,8 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     };
 
     void begin();
+    /// Each binary's recorded_longest and fallback, from options_.estimates.
+    void take_estimates();
     /// The shutdown report and summary to the reporter.
     void end();
     void pump();

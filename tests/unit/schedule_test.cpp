@@ -107,3 +107,95 @@ TEST_SUITE("schedule") {
         CHECK(workers_to_free(true, 5, 4, true) == 2);
     }
 }
+
+// Longest processing time first, from the history's estimates.
+namespace {
+Unit named(const std::string& name) {
+    Unit u;
+    u.name = name;
+    u.tests = {0};
+    return u;
+}
+std::vector<std::string> names(const std::vector<Unit>& units) {
+    std::vector<std::string> out;
+    for (const auto& u : units) out.push_back(u.name);
+    return out;
+}
+BinaryQueue timed(BinaryQueue q, double longest_s) {
+    q.longest_s = longest_s;
+    return q;
+}
+}  // namespace
+
+TEST_SUITE("schedule: longest first") {
+    TEST_CASE("the median estimate: the lower middle, nothing for none") {
+        CHECK_FALSE(tend::median_estimate(tend::UnitEstimates{}));
+        CHECK(*tend::median_estimate(tend::UnitEstimates{{"a", 3}, {"b", 1}, {"c", 2}}) == 2);
+        CHECK(*tend::median_estimate(tend::UnitEstimates{{"a", 4}, {"b", 1}}) == 1);
+        const std::vector<tend::UnitEstimates> run{{{"a", 5}}, {}, {{"b", 1}, {"c", 9}}};
+        CHECK(*tend::median_estimate(run) == 5);
+        CHECK_FALSE(tend::median_estimate(std::vector<tend::UnitEstimates>{{}, {}}));
+    }
+    TEST_CASE("units start longest first by their recorded duration") {
+        std::vector<Unit> units{named("short"), named("mid"), named("long")};
+        tend::order_longest_first(units, {{"short", 0.1}, {"mid", 1}, {"long", 10}}, std::nullopt);
+        CHECK(names(units) == std::vector<std::string>{"long", "mid", "short"});
+        CHECK(units[0].estimate_s == 10);
+    }
+    TEST_CASE("a unit without history is estimated at its binary's median: before the short ones") {
+        std::vector<Unit> units{named("a"), named("b"), named("new"), named("c")};
+        tend::order_longest_first(units, {{"a", 0.1}, {"b", 5}, {"c", 1}}, 100.0);
+        CHECK(names(units) == std::vector<std::string>{"b", "new", "c", "a"});
+        CHECK(units[1].estimate_s == 1);  // the binary's median, not the run's fallback
+    }
+    TEST_CASE("equal estimates keep their order") {
+        std::vector<Unit> units{named("x"), named("y"), named("z")};
+        tend::order_longest_first(units, {{"x", 1}, {"y", 2}, {"z", 1}}, std::nullopt);
+        CHECK(names(units) == std::vector<std::string>{"y", "x", "z"});
+    }
+    TEST_CASE("a binary the history does not know: the run's fallback, in list order") {
+        std::vector<Unit> units{named("x"), named("y")};
+        tend::order_longest_first(units, {}, 3.0);
+        CHECK(names(units) == std::vector<std::string>{"x", "y"});
+        CHECK(units[0].estimate_s == 3);
+        CHECK(units[1].estimate_s == 3);
+    }
+    TEST_CASE("no history at all: nothing changes") {
+        std::vector<Unit> units{named("x"), named("y")};
+        tend::order_longest_first(units, {}, std::nullopt);
+        CHECK(names(units) == std::vector<std::string>{"x", "y"});
+        CHECK(units[0].estimate_s < 0);
+    }
+    TEST_CASE("with estimates, the binary with the longest waiting unit gets the worker") {
+        // Without them the one with the most units waiting would.
+        const auto next = next_worker({timed(listed(9, 0), 1), timed(listed(1, 0), 50)});
+        REQUIRE(next);
+        CHECK(next->binary == 1);
+        CHECK_FALSE(next->discover);
+    }
+    TEST_CASE("with estimates, a binary to list competes by its longest recorded unit") {
+        const auto late =
+            next_worker({timed(unlisted(), 1), timed(listed(2, 0), 30), timed(unlisted(), 53)});
+        REQUIRE(late);
+        CHECK(late->binary == 2);
+        CHECK(late->discover);
+        // Of equals, listing first, then the most waiting, then the first.
+        const auto tie = next_worker({timed(listed(1, 0), 5), timed(unlisted(), 5)});
+        REQUIRE(tie);
+        CHECK(tie->binary == 1);
+        const auto waiting = next_worker({timed(listed(1, 0), 5), timed(listed(3, 0), 5)});
+        REQUIRE(waiting);
+        CHECK(waiting->binary == 1);
+    }
+    TEST_CASE("with estimates, binaries that want no worker still get none") {
+        auto listing = timed(unlisted(), 99);
+        listing.discovering = true;
+        auto gone = timed(listed(5, 0), 99);
+        gone.given_up = true;
+        CHECK_FALSE(next_worker({listing, gone, timed(listed(2, 2), 99)}));
+        const auto next =
+            next_worker({listing, gone, timed(listed(2, 2), 99), timed(listed(1, 0), 0)});
+        REQUIRE(next);
+        CHECK(next->binary == 3);
+    }
+}
