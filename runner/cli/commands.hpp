@@ -1,5 +1,5 @@
-// tend's subcommands, one file each: list.cpp, run.cpp, serve.cpp, and
-// status.cpp (tend status and tend stop). Each has a struct of its flags'
+// tend's subcommands, one file each: list.cpp, run.cpp, serve.cpp,
+// history.cpp, and status.cpp (tend status and tend stop). Each has a struct of its flags'
 // values, an add_*_command() that registers the subcommand and its flags on
 // the app (returning it, to ask parsed() after parsing), and a *_command()
 // that runs it and returns tend's exit status. main.cpp wires them.
@@ -45,6 +45,8 @@ struct RunFlags {
     std::string color_when = "auto", progress_when = "auto";
     bool no_progress = false, show_output = false;
     bool no_spares = false;
+    std::string history_file;  ///< --history; empty: where history_path() finds it
+    bool no_history = false;
     std::string socket_path;
     bool no_daemon = false, require_daemon = false;
     /// The subcommand, to ask which flags were given.
@@ -70,6 +72,17 @@ struct ServeFlags {
 };
 CLI::App* add_serve_command(CLI::App& app, ServeFlags& flags);
 int serve_command(const ServeFlags& flags, FdLimit fd_limit);
+
+/// `tend history`.
+struct HistoryFlags {
+    std::string history_file;
+    std::string config_file;
+    std::string test;  ///< --test: one test's recent runs
+    std::size_t limit = 10;
+    bool as_json = false;
+};
+CLI::App* add_history_command(CLI::App& app, HistoryFlags& flags);
+int history_command(const HistoryFlags& flags);
 
 /// `tend status`.
 struct StatusFlags {

@@ -45,11 +45,13 @@ int main(int argc, char** argv) {
     ServeFlags serve_flags;
     StatusFlags status_flags;
     StopFlags stop_flags;
+    HistoryFlags history_flags;
     auto* list = add_list_command(app, list_flags);
     auto* run = add_run_command(app, run_flags);
     auto* serve = add_serve_command(app, serve_flags);
     auto* status = add_status_command(app, status_flags);
     auto* stop = add_stop_command(app, stop_flags);
+    auto* history = add_history_command(app, history_flags);
 
     try {
         app.parse(argc, argv);
@@ -75,5 +77,6 @@ int main(int argc, char** argv) {
     if (serve->parsed()) return serve_command(serve_flags, fd_limit);
     if (status->parsed()) return status_command(status_flags);
     if (stop->parsed()) return stop_command(stop_flags);
+    if (history->parsed()) return history_command(history_flags);
     return kExitUsage;  // require_subcommand(1): not reached
 }

@@ -110,6 +110,11 @@ bool load_tend_toml(const ConfigFlags& flags, ProjectConfig& out, std::string& e
     return tend::expand_binaries(*out.config.binaries, out.dir, out.name, out.binaries, error);
 }
 
+std::filesystem::path history_keys_dir(const ProjectConfig& project) {
+    if (project.name.empty()) return {};
+    return project.dir.empty() ? std::filesystem::path(".") : project.dir;
+}
+
 void add_startup_timeout_option(CLI::App& cmd, LimitFlags& flags) {
     cmd.add_option("--startup-timeout", flags.startup_timeout,
                    "Give up on a worker that has not said hello (or listed its tests) "

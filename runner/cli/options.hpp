@@ -67,6 +67,10 @@ struct ProjectConfig {
 /// be used.
 bool load_tend_toml(const ConfigFlags& flags, ProjectConfig& out, std::string& error);
 
+/// The directory the history keys binaries against (history_binary_key):
+/// tend.toml's, or none without one.
+std::filesystem::path history_keys_dir(const ProjectConfig& project);
+
 /// Limit and timeout flags as given; an empty string is a flag not given.
 struct LimitFlags {
     std::string max_rss;

@@ -16,6 +16,8 @@
 #include "config/last_run.hpp"
 #include "daemon/daemon_client.hpp"
 #include "daemon/run_request.hpp"
+#include "history/recorder.hpp"
+#include "history/store.hpp"
 #include "pool/pool.hpp"
 #include "report/human_reporter.hpp"
 #include "report/json_reporter.hpp"
@@ -50,6 +52,40 @@ std::unique_ptr<tend::Reporter> stdout_reporter(const RunFlags& flags,
         human.rerun_flags = {"--run-ignored",
                              std::string(tend::to_string(flags.selection.run_ignored))};
     return std::make_unique<tend::HumanReporter>(stdout, human);
+}
+
+/// The history's recorder, with what it expects of each binary's units put
+/// into `opts` (none when it knows none of them); null with a warning when
+/// the history cannot be used: it never fails a run.
+std::unique_ptr<tend::HistoryRecorder> open_history(const RunFlags& flags,
+                                                    const ProjectConfig& project,
+                                                    tend::PoolOptions& opts) {
+    if (flags.no_history) return nullptr;
+    const auto path = tend::history_path(flags.history_file, project.dir);
+    std::string warning, error;
+    auto store = tend::HistoryStore::open(path, true, warning, error);
+    if (!warning.empty()) std::fprintf(stderr, "tend: warning: history %s\n", warning.c_str());
+    if (!store) {
+        std::fprintf(stderr, "tend: warning: history %s; this run is not recorded\n",
+                     error.c_str());
+        return nullptr;
+    }
+    const auto keys_dir = history_keys_dir(project);
+    try {
+        std::vector<tend::UnitEstimates> estimates;
+        bool any = false;
+        for (const auto& b : opts.binaries) {
+            estimates.push_back(store->unit_estimates(tend::history_binary_key(b, keys_dir)));
+            any |= !estimates.back().empty();
+        }
+        if (any) opts.estimates = std::move(estimates);
+    } catch (const tend::sqlite::Error& e) {
+        std::fprintf(stderr, "tend: warning: history %s: %s; tests start in list order\n",
+                     path.c_str(), e.what());
+    }
+    return std::make_unique<tend::HistoryRecorder>(
+        std::move(store), project.config.history_runs.value_or(tend::kDefaultHistoryRuns),
+        keys_dir);
 }
 
 }  // namespace
@@ -148,6 +184,15 @@ CLI::App* add_run_command(CLI::App& app, RunFlags& flags) {
     run->add_flag("--no-spares", flags.no_spares,
                   "Alone: start no spare worker ahead of a recycle or after a crash; a "
                   "replacement starts once the worker is gone");
+    auto* history_flag =
+        run->add_option("--history", flags.history_file,
+                        "Record this run in the history FILE, and start the tests it knows "
+                        "as long first (default: $TEND_HISTORY, else .tend/history.db beside "
+                        "tend.toml, else in the working directory)")
+            ->type_name("FILE");
+    run->add_flag("--no-history", flags.no_history,
+                  "Neither read nor record the history: units start in list order")
+        ->excludes(history_flag);
     run->add_flag("--show-output", flags.show_output,
                   "Show the captured output of failed tests in full (not only its tail), and "
                   "that of passing tests too");
@@ -225,6 +270,10 @@ int run_command(const RunFlags& flags, FdLimit fd_limit) {
     }
     tend::RunRecorder recorder(last);
     reporters.push_back(&recorder);
+    // Recorded here, in the client, whether the tests run here or in a
+    // daemon (which sends every event on).
+    const auto history = open_history(flags, project, opts);
+    if (history) reporters.push_back(history.get());
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> json_out(nullptr, std::fclose);
     std::unique_ptr<tend::JsonReporter> json_file_reporter;
     if (given("--json-file")) {
@@ -285,6 +334,13 @@ int run_command(const RunFlags& flags, FdLimit fd_limit) {
         // without it, it sends them, and they are skipped.
         if (!ran && outcome.refused && error.find("params.test_started") != std::string::npos) {
             feed.test_started = true;
+            outcome = {};
+            ran = daemon->run(tend::run_params(opts, feed), *tee, outcome, error);
+        }
+        // A daemon from before the history refuses its estimates: the run
+        // goes ahead in list order.
+        if (!ran && outcome.refused && error.find("params.estimates") != std::string::npos) {
+            opts.estimates.clear();
             outcome = {};
             ran = daemon->run(tend::run_params(opts, feed), *tee, outcome, error);
         }

@@ -40,7 +40,8 @@ constexpr std::string_view kTopKeys[] = {"binaries",
                                          "args",
                                          "cwd",
                                          "env",
-                                         "reuse"};
+                                         "reuse",
+                                         "history-runs"};
 constexpr std::string_view kBinaryKeys[] = {
     "match", "timeout", "slow", "retries", "startup-timeout", "teardown-timeout", "limits",
     "args",  "cwd",     "env",  "reuse"};
@@ -148,6 +149,8 @@ class Parser {
                 ok = count(key, v, 0, 1 << 20, out.top.max_worker_deaths);
             } else if (key == "fail-fast") {
                 ok = boolean(key, v, out.top.fail_fast);
+            } else if (key == "history-runs") {
+                ok = count(key, v, 1, 10000, out.history_runs);
             } else if (const auto shared = common(key, v, Scope::limits, out.top); shared) {
                 ok = *shared;
             } else {

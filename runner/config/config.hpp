@@ -83,6 +83,8 @@ struct Config {
     std::optional<std::vector<std::string>> binaries;
     Settings top;
     std::vector<BinaryOverride> overrides;
+    /// How many runs of each test the history keeps (history-runs).
+    std::optional<std::size_t> history_runs;
 };
 
 inline constexpr const char* kConfigFileName = "tend.toml";
