@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -23,16 +24,22 @@ using nlohmann::json;
 
 namespace {
 
-/// A fresh directory, removed at the end.
+/// A fresh directory, removed at the end; tend runs record history meanwhile.
 struct Dir {
     std::string path;
+    std::optional<std::string> no_history;  ///< TEND_NO_HISTORY as it was
     Dir() {
+        // The other tests run without a history (tests/meson.build, and
+        // restored at the end): these are about it.
+        if (const char* v = std::getenv("TEND_NO_HISTORY")) no_history = v;
+        ::unsetenv("TEND_NO_HISTORY");
         static int n = 0;
         path = "/tmp/tend-it-history-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
         fs::remove_all(path);
         fs::create_directories(path);
     }
     ~Dir() {
+        if (no_history) ::setenv("TEND_NO_HISTORY", no_history->c_str(), 1);
         std::error_code ec;
         fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
         fs::remove_all(path, ec);
@@ -143,6 +150,13 @@ TEST_SUITE("history") {
                                 env("TEND_HISTORY", dir / "h.db"));
         CHECK(o.exit_code == 1);
         CHECK_FALSE(fs::exists(dir / "h.db"));
+        // TEND_NO_HISTORY alike, unless --history names a file.
+        run_tend({"run", fixture("basic"), "-j", "1"},
+                 env("TEND_HISTORY", dir / "h.db") + " TEND_NO_HISTORY=1");
+        CHECK_FALSE(fs::exists(dir / "h.db"));
+        run_tend({"run", fixture("basic"), "-j", "1", "--history", dir / "h.db"},
+                 "TEND_NO_HISTORY=1");
+        CHECK(fs::exists(dir / "h.db"));
         const auto both =
             run_tend({"run", fixture("basic"), "--no-history", "--history", dir / "h.db"});
         CHECK(both.exit_code == 2);
