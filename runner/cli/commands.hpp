@@ -22,6 +22,9 @@ struct ListFlags {
     tend::Selection selection;
     LimitFlags limits;  ///< only --startup-timeout
     bool as_json = false;
+    std::string shard;
+    /// The subcommand, to ask which flags were given.
+    const CLI::App* command = nullptr;
 };
 CLI::App* add_list_command(CLI::App& app, ListFlags& flags);
 int list_command(const ListFlags& flags, FdLimit fd_limit);
@@ -40,6 +43,7 @@ struct RunFlags {
     bool as_json = false;
     std::string json_file;
     std::string junit_path;
+    std::string shard;
     bool verbose = false, quiet = false;
     // What people see: decided here (is stdout a terminal?), done by HumanReporter.
     std::string color_when = "auto", progress_when = "auto";

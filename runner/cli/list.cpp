@@ -1,8 +1,9 @@
 // `tend list`: discovers the tests of the binaries on workers (no limits,
-// nothing run) and prints those the selection takes, a line or a JSON object
-// each.
+// nothing run) and prints those the selection takes (and, with --shard, that
+// shard's), a line or a JSON object each.
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cli/commands.hpp"
 #include "pool/pool.hpp"
@@ -11,6 +12,27 @@
 namespace tend::cli {
 
 namespace {
+
+/// With a shard: the ids of each binary's tests in it (as `tend run --shard`
+/// would partition them), parallel to `listing`.
+std::vector<std::set<std::uint32_t>> shard_ids(const std::vector<tend::BinaryTests>& listing,
+                                               const tend::PoolOptions& opts,
+                                               const tend::Selection& selection) {
+    std::vector<std::vector<tend::Unit>> planned;
+    for (std::size_t i = 0; i < listing.size(); ++i) {
+        std::vector<std::uint32_t> chosen;
+        for (const auto t : *listing[i].tests) {
+            if (tend::selects(selection, t)) chosen.push_back(t.id);
+        }
+        planned.push_back(tend::plan_units(i, *listing[i].tests, &chosen));
+    }
+    tend::keep_shard(planned, opts.binaries, opts.unit_durations, *opts.shard);
+    std::vector<std::set<std::uint32_t>> ids(listing.size());
+    for (std::size_t i = 0; i < planned.size(); ++i) {
+        for (const auto& u : planned[i]) ids[i].insert(u.tests.begin(), u.tests.end());
+    }
+    return ids;
+}
 
 int run_list(tend::PoolOptions opts, const tend::Selection& selection, bool as_json) {
     const auto& binaries = opts.binaries;
@@ -21,7 +43,11 @@ int run_list(tend::PoolOptions opts, const tend::Selection& selection, bool as_j
     pool.run();
     // Interrupted: what was listed is printed, and the status says so.
     int status = pool.interrupted() ? 128 + pool.interrupted() : kExitOk;
-    for (const auto& b : pool.listing()) {
+    const auto listing = pool.listing();
+    std::vector<std::set<std::uint32_t>> in_shard;
+    if (opts.shard) in_shard = shard_ids(listing, opts, selection);
+    for (std::size_t i = 0; i < listing.size(); ++i) {
+        const auto& b = listing[i];
         if (!b.error.empty()) {
             std::fprintf(stderr, "tend: %s\n", tend::printable(b.error, tend::Lines::keep).c_str());
             if (!pool.interrupted()) status = kExitStartup;
@@ -29,6 +55,7 @@ int run_list(tend::PoolOptions opts, const tend::Selection& selection, bool as_j
         }
         for (const auto t : *b.tests) {
             if (!tend::selects(selection, t)) continue;
+            if (opts.shard && !in_shard[i].contains(t.id)) continue;
             if (as_json) {
                 nlohmann::json j{{"binary", b.binary},
                                  {"id", t.id},
@@ -56,10 +83,12 @@ int run_list(tend::PoolOptions opts, const tend::Selection& selection, bool as_j
 
 CLI::App* add_list_command(CLI::App& app, ListFlags& flags) {
     auto* list = app.add_subcommand("list", "Print the tests in test binaries.");
+    flags.command = list;
     add_config_options(*list, flags.config);
     add_selection_options(*list, flags.selection);
     list->add_flag("--json", flags.as_json, "One JSON object per test");
     add_startup_timeout_option(*list, flags.limits);
+    add_shard_option(*list, flags.shard);
     return list;
 }
 
@@ -70,7 +99,9 @@ int list_command(const ListFlags& flags, FdLimit fd_limit) {
     if (project.binaries.empty()) return no_binaries_error();
     tend::Settings settings;
     if (!parse_settings(flags.limits, settings, error)) return usage_error(error);
-    const auto opts = resolve_pool_options(project.binaries, settings, project, fd_limit);
+    auto opts = resolve_pool_options(project.binaries, settings, project, fd_limit);
+    if (!resolve_shard(flags.shard, flags.command->count("--shard") > 0, opts.shard, error))
+        return usage_error(error);
     return run_list(opts, flags.selection, flags.as_json);
 }
 

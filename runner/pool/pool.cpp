@@ -85,6 +85,8 @@ Pool::Pool(PoolOptions options, Reporter* reporter)
     if (options_.per_binary.size() != options_.binaries.size()) {
         options_.per_binary.assign(options_.binaries.size(), options_.run_wide());
     }
+    sharded_ = !options_.shard || options_.list_only;
+    if (options_.shard) summary_.shard = to_string(*options_.shard);
 }
 
 Pool::Pool(PoolOptions options, Reporter* reporter, WarmPool& warm)
@@ -111,6 +113,8 @@ Pool::Pool(PoolOptions options, Reporter* reporter, WarmPool& warm)
     if (options_.per_binary.size() != options_.binaries.size()) {
         options_.per_binary.assign(options_.binaries.size(), options_.run_wide());
     }
+    sharded_ = !options_.shard || options_.list_only;
+    if (options_.shard) summary_.shard = to_string(*options_.shard);
 }
 
 Pool::~Pool() {
@@ -241,6 +245,8 @@ BinaryQueue Pool::queue(std::size_t i) const {
 }
 
 bool Pool::all_done() const {
+    // A shard's units are not known before every binary is.
+    if (!sharded_ && stop_reason_.empty()) return false;
     for (const auto& b : binaries_) {
         if (b.given_up) continue;
         if (!b.listed || !b.pending.empty()) return false;
@@ -253,6 +259,7 @@ bool Pool::all_done() const {
 
 void Pool::pump() {
     if (finished_) return;
+    if (!sharded_) apply_shard();
     // 1. Work for idle workers of the right binary (a retry avoids the
     //    worker it failed on).
     for (auto& [_, slot] : slots_) {
@@ -1055,14 +1062,59 @@ void Pool::listed(std::size_t binary) {
         }
         summary_.filtered += b.tests->size() - chosen.size();
     }
-    for (auto& u : plan_units(binary, *b.tests, all ? nullptr : &chosen)) {
+    auto units = plan_units(binary, *b.tests, all ? nullptr : &chosen);
+    if (!sharded_) {
+        b.planned = std::move(units);  // apply_shard() picks from them
+        return;
+    }
+    for (auto& u : units) {
         tests_known_ += u.tests.size();
         b.pending.push_back(std::move(u));
     }
 }
 
+void Pool::apply_shard() {
+    if (sharded_ || !stop_reason_.empty()) return;
+    for (const auto& b : binaries_) {
+        if (!b.listed && !b.given_up) return;
+    }
+    sharded_ = true;
+    // The partition needs every binary's units: the same on every machine
+    // that lists the same binaries with the same selection.
+    std::vector<std::vector<Unit>> planned;
+    for (auto& b : binaries_) planned.push_back(std::move(b.planned));
+    summary_.filtered +=
+        keep_shard(planned, options_.binaries, options_.unit_durations, *options_.shard);
+    for (std::size_t i = 0; i < binaries_.size(); ++i) {
+        auto& b = binaries_[i];
+        for (auto& u : planned[i]) {
+            tests_known_ += u.tests.size();
+            if (b.given_up) {
+                report_unrun(i, u, 0, b.error);
+            } else {
+                b.pending.push_back(std::move(u));
+            }
+        }
+    }
+    // The listing workers of binaries with nothing in this shard run
+    // nothing: they go now, and no other starts for those binaries.
+    std::vector<Slot*> idle;
+    for (auto& [_, slot] : slots_) {
+        if (slot.state == State::idle && !slot.spare && binaries_[slot.binary].pending.empty())
+            idle.push_back(&slot);
+    }
+    for (auto* slot : idle) {
+        if (warm_) {
+            give_back(*slot);
+        } else {
+            slot->state = State::stopping;
+            slot->proc->stop();
+        }
+    }
+}
+
 void Pool::release_done_binaries() {
-    if (options_.list_only) return;
+    if (options_.list_only || !sharded_) return;
     for (std::size_t i = 0; i < binaries_.size(); ++i) {
         auto& b = binaries_[i];
         if (!b.tests || !b.listed || !b.pending.empty()) continue;
