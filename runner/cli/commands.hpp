@@ -1,5 +1,5 @@
-// tend's subcommands, one file each: list.cpp, run.cpp, serve.cpp, and
-// status.cpp (tend status and tend stop). Each has a struct of its flags'
+// tend's subcommands, one file each: list.cpp, run.cpp, merge.cpp,
+// serve.cpp, and status.cpp (tend status and tend stop). Each has a struct of its flags'
 // values, an add_*_command() that registers the subcommand and its flags on
 // the app (returning it, to ask parsed() after parsing), and a *_command()
 // that runs it and returns tend's exit status. main.cpp wires them.
@@ -56,6 +56,15 @@ struct RunFlags {
 };
 CLI::App* add_run_command(CLI::App& app, RunFlags& flags);
 int run_command(const RunFlags& flags, FdLimit fd_limit);
+
+/// `tend merge`.
+struct MergeFlags {
+    std::vector<std::string> files;
+    std::string junit_path;
+    bool as_json = false;
+};
+CLI::App* add_merge_command(CLI::App& app, MergeFlags& flags);
+int merge_command(const MergeFlags& flags);
 
 /// `tend serve`.
 struct ServeFlags {

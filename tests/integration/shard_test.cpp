@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -198,5 +199,116 @@ TEST_SUITE("shard") {
             const auto listed = run_tend({"list", binaries()[0]}, env);
             CHECK(listed.exit_code == 2);
         }
+    }
+}
+
+TEST_SUITE("merge") {
+    /// Each shard's --json-file and --junit, in a directory of their own.
+    struct Shards {
+        std::string dir = temp_path("merge");
+        std::vector<std::string> jsonl;
+        explicit Shards(std::size_t n) {
+            std::filesystem::create_directories(dir);
+            for (std::size_t k = 1; k <= n; ++k) {
+                const auto shard = std::to_string(k) + "/" + std::to_string(n);
+                jsonl.push_back(dir + "/shard-" + std::to_string(k) + ".jsonl");
+                const auto o = run_shard(shard, "",
+                                         {"--json-file", jsonl.back(), "--junit",
+                                          dir + "/shard-" + std::to_string(k) + ".xml"});
+                CHECK((o.exit_code == 0 || o.exit_code == 1));
+            }
+        }
+        ~Shards() { std::filesystem::remove_all(dir); }
+        Outcome merge(std::vector<std::string> files, std::vector<std::string> extra = {}) {
+            std::vector<std::string> args{"merge"};
+            args.insert(args.end(), extra.begin(), extra.end());
+            args.insert(args.end(), files.begin(), files.end());
+            return run_tend(args);
+        }
+    };
+
+    TEST_CASE("tend merge of N shards is the whole run: status, summary, JUnit valid") {
+        Shards s(3);
+        // Each shard's JUnit names its shard, and is valid.
+        CHECK(slurp(s.dir + "/shard-2.xml").find("<property name=\"tend.shard\" value=\"2/3\"/>") !=
+              std::string::npos);
+        const auto whole = run_shard("");
+        const auto xml = s.dir + "/merged.xml";
+        // The files in any order.
+        const auto merged =
+            s.merge({s.jsonl[2], s.jsonl[0], s.jsonl[1]}, {"--json", "--junit", xml});
+        INFO(merged.err);
+        CHECK(merged.exit_code == whole.exit_code);
+        CHECK(merged.exit_code == 1);  // basic's failures
+        CHECK(tests_of(merged) == tests_of(whole));
+        const auto summary = merged.of("summary").at(0);
+        const auto expected = whole.of("summary").at(0);
+        for (const char* k : {"total", "passed", "failed", "skipped", "filtered"})
+            CHECK_MESSAGE(summary[k] == expected[k], k);
+        CHECK_FALSE(summary.contains("shard"));
+        const int valid =
+            std::system(("xmllint --noout --schema " + shell_quote(env_or_die("TEND_JUNIT_XSD")) +
+                         " " + shell_quote(xml) + " >/dev/null 2>&1")
+                            .c_str());
+        CHECK(valid == 0);
+        const auto report = slurp(xml);
+        std::size_t cases = 0;
+        for (auto at = report.find("<testcase "); at != std::string::npos;
+             at = report.find("<testcase ", at + 1))
+            ++cases;
+        CHECK(cases == tests_of(whole).size());
+        CHECK(report.find("tend.shard") == std::string::npos);
+        // The human summary, as tend run prints it.
+        const auto human = s.merge(s.jsonl);
+        CHECK(human.exit_code == 1);
+        CHECK(human.out.find("Summary [") != std::string::npos);
+        CHECK(human.out.find("4 failed") != std::string::npos);
+    }
+
+    TEST_CASE("tend merge: passing shards exit 0") {
+        const auto dir = temp_path("merge-ok");
+        std::filesystem::create_directories(dir);
+        std::vector<std::string> files;
+        for (const char* shard : {"1/2", "2/2"}) {
+            files.push_back(dir + "/" + std::string(1, shard[0]) + ".jsonl");
+            run_tend({"run", "--no-daemon", "--shard", shard, "--json-file", files.back(),
+                      fixture("scoped")});
+        }
+        const auto o = run_tend({"merge", files[0], files[1]});
+        CHECK(o.exit_code == 0);
+        std::filesystem::remove_all(dir);
+    }
+
+    TEST_CASE("tend merge: a shard missing, twice, cut short or not there is an error naming it") {
+        Shards s(3);
+        auto o = s.merge({s.jsonl[0], s.jsonl[2]});
+        CHECK(o.exit_code == 3);
+        CHECK(o.err.find("shard 2/3 missing") != std::string::npos);
+        o = s.merge({s.jsonl[0], s.jsonl[1], s.jsonl[1], s.jsonl[2]});
+        CHECK(o.exit_code == 3);
+        CHECK(o.err.find("both shard 2/3") != std::string::npos);
+        // Cut in a line, and cut at a line's end (no summary).
+        const auto text = slurp(s.jsonl[1]);
+        const auto cut = s.dir + "/cut.jsonl";
+        for (const auto size : {text.size() / 2, text.find('\n') + 1}) {
+            {
+                std::ofstream f(cut, std::ios::binary);
+                f << text.substr(0, size);
+            }
+            o = s.merge({s.jsonl[0], cut, s.jsonl[2]});
+            CHECK(o.exit_code == 3);
+            CHECK(o.err.find(cut) != std::string::npos);
+            CHECK(o.err.find("cut short") != std::string::npos);
+        }
+        const auto gone = s.dir + "/gone.jsonl";
+        o = s.merge({s.jsonl[0], gone, s.jsonl[2]});
+        CHECK(o.exit_code == 3);
+        CHECK(o.err.find(gone) != std::string::npos);
+        // Shards of two different splits.
+        const auto other = s.dir + "/other.jsonl";
+        run_shard("1/2", "", {"--json-file", other});
+        o = s.merge({s.jsonl[0], s.jsonl[1], s.jsonl[2], other});
+        CHECK(o.exit_code == 3);
+        CHECK(o.err.find(other) != std::string::npos);
     }
 }
