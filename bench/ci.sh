@@ -9,19 +9,28 @@
 #              first with a history (one run records it, then the measured
 #              run), best of TEND_BENCH_RUNS (default 2) each; and the target:
 #              max(longest unit, total / 2) + 5 %.
-# TEND_BENCH_SECTIONS picks sections (default all). TEND_BENCH_TEND
-# measures another tend binary with the same suite.
+#  shards      The shard partition over a long-tail suite (190 short units
+#              of 5-14 tests, 10 long units of 3 tests, 20-65 s, placed
+#              last): for N = 2, 4, 8 the max/min shard test count and
+#              duration, partitioned by test count (no history) and by the
+#              synthetic per-unit durations passed in (LPT; what history
+#              provides). Pure computation (bench/shard_balance.cpp), no
+#              processes; and `tend list --shard K/N` over the no-op suite,
+#              to check that the shards of the real command cover it once.
+# TEND_BENCH_SECTIONS picks sections ("scheduling shards"; default all).
+# TEND_BENCH_TEND measures another tend binary with the same suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-bench}
 if [ ! -f "$build/build.ninja" ]; then
     meson setup "$build" --buildtype=release >/dev/null
 fi
-ninja -C "$build" -j 1 runner/tend bench/noop_suite >/dev/null
+ninja -C "$build" -j 1 runner/tend bench/noop_suite bench/shard_balance >/dev/null
 tend=$(readlink -f "${TEND_BENCH_TEND:-$build/runner/tend}")
-sections=${TEND_BENCH_SECTIONS:-scheduling}
+sections=${TEND_BENCH_SECTIONS:-scheduling shards}
 section() { [[ " $sections " == *" $1 "* ]]; }
 suite=$(readlink -f "$build/bench/noop_suite")
+balance=$(readlink -f "$build/bench/shard_balance")
 runs=${TEND_BENCH_RUNS:-2}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -54,4 +63,21 @@ if section scheduling; then
     "$tend" run "$suite" -j 2 -q --history "$work/history.db" >/dev/null 2>&1 || true
     longest=$(best_s "$tend" run "$suite" -j 2 -q --history "$work/history.db")
     echo "   longest first (with history):     ${longest} s"
+fi
+
+if section shards; then
+    echo "== shards: balance over a long-tail suite"
+    "$balance"
+    # The real command: 2,000 no-op tests in suites of 10, every shard's list.
+    for n in 2 4 8; do
+        counts=()
+        total=0
+        for ((k = 1; k <= n; k++)); do
+            c=$(TEND_BENCH_TESTS=2000 TEND_BENCH_PER_SUITE=10 \
+                "$tend" list --no-config --shard "$k/$n" "$suite" | wc -l)
+            counts+=("$c")
+            total=$((total + c))
+        done
+        echo "tend list --shard K/$n over 2000 tests: ${counts[*]} (sum $total)"
+    done
 fi

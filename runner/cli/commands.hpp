@@ -1,8 +1,8 @@
-// tend's subcommands, one file each: list.cpp, run.cpp, serve.cpp,
-// history.cpp, and status.cpp (tend status and tend stop). Each has a struct of its flags'
-// values, an add_*_command() that registers the subcommand and its flags on
-// the app (returning it, to ask parsed() after parsing), and a *_command()
-// that runs it and returns tend's exit status. main.cpp wires them.
+// tend's subcommands, one file each: list.cpp, run.cpp, merge.cpp,
+// serve.cpp, history.cpp, and status.cpp (tend status and tend stop). Each has a struct of its
+// flags' values, an add_*_command() that registers the subcommand and its flags on the app
+// (returning it, to ask parsed() after parsing), and a *_command() that runs it and returns tend's
+// exit status. main.cpp wires them.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -22,6 +22,11 @@ struct ListFlags {
     tend::Selection selection;
     LimitFlags limits;  ///< only --startup-timeout
     bool as_json = false;
+    std::string shard;
+    std::string history_file;  ///< --history (with --shard)
+    bool no_history = false;
+    /// The subcommand, to ask which flags were given.
+    const CLI::App* command = nullptr;
 };
 CLI::App* add_list_command(CLI::App& app, ListFlags& flags);
 int list_command(const ListFlags& flags, FdLimit fd_limit);
@@ -40,6 +45,7 @@ struct RunFlags {
     bool as_json = false;
     std::string json_file;
     std::string junit_path;
+    std::string shard;
     bool verbose = false, quiet = false;
     // What people see: decided here (is stdout a terminal?), done by HumanReporter.
     std::string color_when = "auto", progress_when = "auto";
@@ -54,6 +60,15 @@ struct RunFlags {
 };
 CLI::App* add_run_command(CLI::App& app, RunFlags& flags);
 int run_command(const RunFlags& flags, FdLimit fd_limit);
+
+/// `tend merge`.
+struct MergeFlags {
+    std::vector<std::string> files;
+    std::string junit_path;
+    bool as_json = false;
+};
+CLI::App* add_merge_command(CLI::App& app, MergeFlags& flags);
+int merge_command(const MergeFlags& flags);
 
 /// `tend serve`.
 struct ServeFlags {

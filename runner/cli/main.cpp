@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
         "  tend run ./build/tests/my_tests -j 4\n"
         "  tend run ./a ./b --max-rss 512MiB --max-age none --json > events.jsonl\n"
         "  tend run ./build/tests/my_tests --junit report.xml\n"
+        "  tend run ./build/tests/my_tests --shard 2/4 --json-file shard-2.jsonl\n"
+        "  tend merge shard-*.jsonl --junit report.xml\n"
         "  tend run    (the binaries and settings of tend.toml, docs/config.md)\n",
         "tend"};
     app.require_subcommand(1);
@@ -42,12 +44,14 @@ int main(int argc, char** argv) {
 
     ListFlags list_flags;
     RunFlags run_flags;
+    MergeFlags merge_flags;
     ServeFlags serve_flags;
     StatusFlags status_flags;
     StopFlags stop_flags;
     HistoryFlags history_flags;
     auto* list = add_list_command(app, list_flags);
     auto* run = add_run_command(app, run_flags);
+    auto* merge = add_merge_command(app, merge_flags);
     auto* serve = add_serve_command(app, serve_flags);
     auto* status = add_status_command(app, status_flags);
     auto* stop = add_stop_command(app, stop_flags);
@@ -74,6 +78,7 @@ int main(int argc, char** argv) {
 
     if (list->parsed()) return list_command(list_flags, fd_limit);
     if (run->parsed()) return run_command(run_flags, fd_limit);
+    if (merge->parsed()) return merge_command(merge_flags);
     if (serve->parsed()) return serve_command(serve_flags, fd_limit);
     if (status->parsed()) return status_command(status_flags);
     if (stop->parsed()) return stop_command(stop_flags);

@@ -3,6 +3,7 @@
 #include "cli/options.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <stdexcept>
 #include <system_error>
@@ -239,6 +240,31 @@ void add_socket_option(CLI::App& cmd, std::string& socket_path) {
                    "The daemon's socket (default $XDG_RUNTIME_DIR/tend/tend.sock, else "
                    "/tmp/tend-UID/tend.sock)")
         ->type_name("PATH");
+}
+
+void add_shard_option(CLI::App& cmd, std::string& shard) {
+    cmd.add_option("--shard", shard,
+                   "Only the K-th of N shards of the selected tests (K from 1; units are never "
+                   "split; every machine computes the same partition). Default: "
+                   "TEST_SHARD_INDEX/TEST_TOTAL_SHARDS (Bazel, from 0), else "
+                   "CI_NODE_INDEX/CI_NODE_TOTAL (GitLab parallel:)")
+        ->type_name("K/N");
+}
+
+bool resolve_shard(const std::string& flag, bool given, std::optional<tend::Shard>& out,
+                   std::string& error) {
+    out.reset();
+    if (given) {
+        out = tend::parse_shard(flag, error);
+        if (!out) error = "--shard " + error;
+        return out.has_value();
+    }
+    tend::EnvShard env;
+    if (!tend::shard_from_env([](const char* name) { return std::getenv(name); }, env, error)) {
+        return false;
+    }
+    out = env.shard;
+    return true;
 }
 
 }  // namespace tend::cli

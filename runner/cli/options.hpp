@@ -17,6 +17,7 @@
 
 #include "config/config.hpp"
 #include "config/selection.hpp"
+#include "pool/shard.hpp"
 
 namespace tend::cli {
 
@@ -105,6 +106,15 @@ bool parse_settings(const LimitFlags& flags, tend::Settings& settings, std::stri
 tend::PoolOptions resolve_pool_options(const std::vector<std::string>& binaries,
                                        const tend::Settings& flags, const ProjectConfig& config,
                                        FdLimit fd_limit);
+
+/// --shard K/N (tend list, tend run).
+void add_shard_option(CLI::App& cmd, std::string& shard);
+
+/// The shard to run: --shard when `given`, else the one the environment
+/// asks for (Bazel's, else GitLab's), else none. False with `error` (a
+/// usage_error) naming the flag or variables when a value is wrong.
+bool resolve_shard(const std::string& flag, bool given, std::optional<tend::Shard>& out,
+                   std::string& error);
 
 /// --socket, defaulting `socket_path` to the daemon's usual socket.
 void add_socket_option(CLI::App& cmd, std::string& socket_path);

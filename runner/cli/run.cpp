@@ -81,7 +81,17 @@ std::unique_ptr<tend::HistoryRecorder> open_history(const RunFlags& flags,
             estimates.push_back(store->unit_estimates(tend::history_binary_key(b, keys_dir)));
             any |= !estimates.back().empty();
         }
-        if (any) opts.estimates = std::move(estimates);
+        if (any) {
+            // A shard's partition balances by the same durations, which
+            // `tend list --shard` reads too (shard_durations()).
+            if (opts.shard && opts.unit_durations.empty()) {
+                for (std::size_t i = 0; i < estimates.size(); ++i) {
+                    for (const auto& [unit, s] : estimates[i])
+                        opts.unit_durations[opts.binaries[i]][unit] = s;
+                }
+            }
+            opts.estimates = std::move(estimates);
+        }
     } catch (const tend::sqlite::Error& e) {
         std::fprintf(stderr, "tend: warning: history %s: %s; tests start in list order\n",
                      path.c_str(), e.what());
@@ -205,6 +215,7 @@ CLI::App* add_run_command(CLI::App& app, RunFlags& flags) {
         "one when it listens on the socket, and runs alone otherwise");
     run->add_flag("--no-daemon", flags.no_daemon, "Run alone even when a daemon listens")
         ->excludes(daemon_flag);
+    add_shard_option(*run, flags.shard);
     add_socket_option(*run, flags.socket_path);
     return run;
 }
@@ -254,6 +265,21 @@ int run_command(const RunFlags& flags, FdLimit fd_limit) {
 
     auto opts = resolve_pool_options(binaries, settings, project, fd_limit);
     opts.spares = !flags.no_spares;
+    if (!resolve_shard(flags.shard, given("--shard"), opts.shard, error)) return usage_error(error);
+    // Bazel's test sharding protocol: touching the status file says that
+    // tend shards; its JUnit goes where Bazel looks, unless --junit says.
+    if (const char* status = std::getenv("TEST_SHARD_STATUS_FILE"); status && *status) {
+        if (std::FILE* f = std::fopen(status, "ae")) {
+            std::fclose(f);
+        } else {
+            std::fprintf(stderr, "tend: warning: TEST_SHARD_STATUS_FILE %s: %s\n", status,
+                         std::strerror(errno));
+        }
+    }
+    std::string junit_path = flags.junit_path;
+    if (const char* xml = std::getenv("XML_OUTPUT_FILE"); xml && *xml && !given("--junit")) {
+        junit_path = xml;
+    }
     if (flags.failed_only) {
         opts.selection = std::move(per_binary);
     } else if (!flags.selection.all() || flags.selection.runs_ignored()) {
@@ -289,10 +315,11 @@ int run_command(const RunFlags& flags, FdLimit fd_limit) {
         json_file_reporter = std::make_unique<tend::JsonReporter>(json_out.get());
         reporters.push_back(json_file_reporter.get());
     }
-    if (given("--junit")) {
-        junit = std::make_unique<tend::JunitReporter>(flags.junit_path, binaries);
+    if (!junit_path.empty()) {
+        junit = std::make_unique<tend::JunitReporter>(junit_path, binaries);
         if (!junit->error().empty()) {
-            std::fprintf(stderr, "tend: --junit %s: %s\n", flags.junit_path.c_str(),
+            std::fprintf(stderr, "tend: %s %s: %s\n",
+                         given("--junit") ? "--junit" : "XML_OUTPUT_FILE", junit_path.c_str(),
                          junit->error().c_str());
             return kExitUsage;
         }
@@ -325,6 +352,11 @@ int run_command(const RunFlags& flags, FdLimit fd_limit) {
         // The daemon's working directory and environment are not ours:
         // absolute paths, and the workers get what they would get here.
         for (auto& b : opts.binaries) b = tend::binary_key(b);
+        // Durations are keyed by the binaries as named: the same, absolute.
+        tend::UnitDurations durations;
+        for (auto& [b, units] : opts.unit_durations)
+            durations[tend::binary_key(b)] = std::move(units);
+        opts.unit_durations = std::move(durations);
         opts.env.emplace();
         for (char** e = environ; *e; ++e) opts.env->emplace_back(*e);
         std::error_code ec;
@@ -377,8 +409,8 @@ int run_command(const RunFlags& flags, FdLimit fd_limit) {
     }
     const bool junit_failed = junit && !junit->error().empty();
     if (junit_failed) {
-        std::fprintf(stderr, "tend: --junit %s: %s\n", flags.junit_path.c_str(),
-                     junit->error().c_str());
+        std::fprintf(stderr, "tend: %s %s: %s\n", given("--junit") ? "--junit" : "XML_OUTPUT_FILE",
+                     junit_path.c_str(), junit->error().c_str());
     }
     if (interrupted) return 128 + interrupted;  // 130 for SIGINT, 143 for SIGTERM
     if (junit_failed) return kExitUsage;

@@ -219,6 +219,10 @@ nlohmann::ordered_json run_params(const PoolOptions& o, const RunFeed& feed) {
         }
         params["estimates"] = std::move(estimates);
     }
+    // Only when set: a daemon from before shards refuses the key, rather
+    // than run every test.
+    if (o.shard) params["shard"] = to_string(*o.shard);
+    if (!o.unit_durations.empty()) params["unit_durations"] = o.unit_durations;
     return params;
 }
 
@@ -294,6 +298,25 @@ bool parse_run_params(const nlohmann::json& params, const PoolOptions& defaults,
             if (!r.count(value, at, n)) return false;
             if (n > 3'600'000) return r.fail(at, "at most 3600000 (an hour)");
             feed.progress = std::chrono::milliseconds(std::max<std::uint64_t>(n, n ? 20 : 0));
+        } else if (key == "shard") {
+            std::string why;
+            const auto shard =
+                value.is_string() ? parse_shard(value.get<std::string>(), why) : std::nullopt;
+            if (!shard) return r.fail(at, why.empty() ? "expected \"K/N\"" : why);
+            o.shard = shard;
+        } else if (key == "unit_durations") {
+            // {binary: {unit: seconds}}, binaries as in params.binaries.
+            bool ok = value.is_object();
+            UnitDurations durations;
+            for (auto b = value.begin(); ok && b != value.end(); ++b) {
+                ok = b.value().is_object();
+                for (auto u = b.value().begin(); ok && u != b.value().end(); ++u) {
+                    ok = u.value().is_number() && u.value().get<double>() >= 0;
+                    if (ok) durations[b.key()][u.key()] = u.value().get<double>();
+                }
+            }
+            if (!ok) return r.fail(at, "expected {binary: {unit: seconds}}, seconds >= 0");
+            o.unit_durations = std::move(durations);
         } else if (key == "test_started") {
             if (!value.is_boolean()) return r.fail(at, "expected true or false");
             feed.test_started = value.get<bool>();

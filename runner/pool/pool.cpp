@@ -86,6 +86,8 @@ Pool::Pool(PoolOptions options, Reporter* reporter)
         options_.per_binary.assign(options_.binaries.size(), options_.run_wide());
     }
     take_estimates();
+    sharded_ = !options_.shard || options_.list_only;
+    if (options_.shard) summary_.shard = to_string(*options_.shard);
 }
 
 Pool::Pool(PoolOptions options, Reporter* reporter, WarmPool& warm)
@@ -113,6 +115,8 @@ Pool::Pool(PoolOptions options, Reporter* reporter, WarmPool& warm)
         options_.per_binary.assign(options_.binaries.size(), options_.run_wide());
     }
     take_estimates();
+    sharded_ = !options_.shard || options_.list_only;
+    if (options_.shard) summary_.shard = to_string(*options_.shard);
 }
 
 Pool::~Pool() {
@@ -269,6 +273,8 @@ BinaryQueue Pool::queue(std::size_t i) const {
 }
 
 bool Pool::all_done() const {
+    // A shard's units are not known before every binary is.
+    if (!sharded_ && stop_reason_.empty()) return false;
     for (const auto& b : binaries_) {
         if (b.given_up) continue;
         if (!b.listed || !b.pending.empty()) return false;
@@ -281,6 +287,7 @@ bool Pool::all_done() const {
 
 void Pool::pump() {
     if (finished_) return;
+    if (!sharded_) apply_shard();
     // 1. Work for idle workers of the right binary (a retry avoids the
     //    worker it failed on).
     for (auto& [_, slot] : slots_) {
@@ -1084,6 +1091,10 @@ void Pool::listed(std::size_t binary) {
         summary_.filtered += b.tests->size() - chosen.size();
     }
     auto units = plan_units(binary, *b.tests, all ? nullptr : &chosen);
+    if (!sharded_) {
+        b.planned = std::move(units);  // apply_shard() picks from them
+        return;
+    }
     if (!options_.estimates.empty())
         order_longest_first(units, options_.estimates[binary], b.fallback);
     for (auto& u : units) {
@@ -1092,8 +1103,51 @@ void Pool::listed(std::size_t binary) {
     }
 }
 
+void Pool::apply_shard() {
+    if (sharded_ || !stop_reason_.empty()) return;
+    for (const auto& b : binaries_) {
+        if (!b.listed && !b.given_up) return;
+    }
+    sharded_ = true;
+    // The partition needs every binary's units: the same on every machine
+    // that lists the same binaries with the same selection.
+    std::vector<std::vector<Unit>> planned;
+    for (auto& b : binaries_) planned.push_back(std::move(b.planned));
+    summary_.filtered +=
+        keep_shard(planned, options_.binaries, options_.unit_durations, *options_.shard);
+    for (std::size_t i = 0; i < binaries_.size(); ++i) {
+        auto& b = binaries_[i];
+        // Longest first within the shard, as without one.
+        if (!options_.estimates.empty())
+            order_longest_first(planned[i], options_.estimates[i], b.fallback);
+        for (auto& u : planned[i]) {
+            tests_known_ += u.tests.size();
+            if (b.given_up) {
+                report_unrun(i, u, 0, b.error);
+            } else {
+                b.pending.push_back(std::move(u));
+            }
+        }
+    }
+    // The listing workers of binaries with nothing in this shard run
+    // nothing: they go now, and no other starts for those binaries.
+    std::vector<Slot*> idle;
+    for (auto& [_, slot] : slots_) {
+        if (slot.state == State::idle && !slot.spare && binaries_[slot.binary].pending.empty())
+            idle.push_back(&slot);
+    }
+    for (auto* slot : idle) {
+        if (warm_) {
+            give_back(*slot);
+        } else {
+            slot->state = State::stopping;
+            slot->proc->stop();
+        }
+    }
+}
+
 void Pool::release_done_binaries() {
-    if (options_.list_only) return;
+    if (options_.list_only || !sharded_) return;
     for (std::size_t i = 0; i < binaries_.size(); ++i) {
         auto& b = binaries_[i];
         if (!b.tests || !b.listed || !b.pending.empty()) continue;

@@ -46,6 +46,7 @@
 #include "pool/plan.hpp"
 #include "pool/recycle.hpp"
 #include "pool/schedule.hpp"
+#include "pool/shard.hpp"
 #include "pool/slot_state.hpp"
 #include "pool/worker_process.hpp"
 #include "report/events.hpp"
@@ -125,6 +126,14 @@ struct PoolOptions {
     /// A run alone keeps a spare worker for a binary whose workers are
     /// being recycled or lost while units wait (spare.hpp); false: never.
     bool spares = true;
+    /// Run only the units of this shard (--shard K/N, shard.hpp): every
+    /// binary is listed, then the selected units of all of them are
+    /// partitioned and only this shard's run; a binary with none in this
+    /// shard runs no unit, and its listing worker is stopped.
+    std::optional<Shard> shard;
+    /// Estimated seconds per unit, for the shard partition; empty: none, the
+    /// partition balances test counts.
+    UnitDurations unit_durations;
     /// Limits, timeout and retries of each binary, parallel to `binaries`;
     /// empty: `limits`, `timeout` and `retries` above, for every binary.
     std::vector<BinarySettings> per_binary;
@@ -218,6 +227,8 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
         bool given_up = false;
         std::string error;
         std::deque<Unit> pending;
+        /// With a shard: its units, planned, until every binary is listed.
+        std::vector<Unit> planned;
         std::size_t deaths = 0;
         BinaryIdentity identity;       ///< with a warm pool: the build this run uses
         std::size_t peak_workers = 0;  ///< most workers at once: the spares to keep
@@ -304,6 +315,9 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     const Selection* selection_of(std::size_t binary) const;
     /// A binary's tests are known: plan its units.
     void listed(std::size_t binary);
+    /// With a shard: once every binary is listed (or given up), keeps this
+    /// shard's units and stops the workers of binaries left with none.
+    void apply_shard();
     /// Lets go of the tests of binaries with nothing left to run (pump).
     void release_done_binaries();
     void dispatch(Slot& slot);
@@ -400,6 +414,7 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     std::uint64_t next_slot_serial_ = 1;
     bool startup_failed_ = false;
     bool finished_ = false;
+    bool sharded_ = false;        ///< the shard's units are known (always, without a shard)
     bool wished_spares_ = false;  ///< the spares for the next run were asked for
     std::chrono::steady_clock::time_point started_;
 };

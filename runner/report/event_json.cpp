@@ -123,6 +123,7 @@ json to_json(const Summary& s) {
         j[std::string(to_string(static_cast<TestStatus>(i)))] = s.counts[i];
     }
     j["filtered"] = s.filtered;
+    if (!s.shard.empty()) j["shard"] = s.shard;
     j["errors"] = s.errors;
     j["duration_ms"] = s.duration_s * 1e3;
     j["workers"] = {
@@ -517,6 +518,7 @@ bool Replayer::replay(JsonView::Value j, std::string& error) {
         for (std::size_t i = 0; i < kTestStatusCount; ++i)
             s.counts[i] = f.count(to_string(static_cast<TestStatus>(i)));
         s.filtered = f.count_or_zero("filtered");
+        s.shard = f.text_or_empty("shard");
         s.errors = f.count("errors");
         s.duration_s = f.real("duration_ms") / 1e3;
         Fields w(f.at("workers"));

@@ -99,7 +99,8 @@ struct Notice {
 struct Summary {
     std::array<std::uint64_t, kTestStatusCount> counts{};
     std::uint64_t total = 0;
-    std::uint64_t filtered = 0;  ///< tests the selection left out
+    std::uint64_t filtered = 0;  ///< tests the selection (or the shard) left out
+    std::string shard;           ///< "K/N" for a run of one shard, else empty
     double duration_s = 0;
     std::uint64_t workers_started = 0;
     std::uint64_t workers_crashed = 0;

@@ -653,9 +653,15 @@ bool JunitReporter::write(const Summary& summary) {
             "time=\"{}\" timestamp=\"{}\" hostname=\"{}\" id=\"{}\">\n",
             binary_name, n.tests, n.failures, n.errors, n.skipped, seconds(n.time), timestamp, host,
             i);
-        buf += fmt::format(
-            "    <properties>\n      <property name=\"binary\" value=\"{}\"/>\n    </properties>\n",
-            attr(absolute(suite.binary)));
+        // A shard's report names its shard, so that `tend merge` can check
+        // that all of them are there.
+        buf += fmt::format("    <properties>\n      <property name=\"binary\" value=\"{}\"/>\n{}",
+                           attr(absolute(suite.binary)),
+                           summary.shard.empty()
+                               ? std::string()
+                               : fmt::format("      <property name=\"tend.shard\" value=\"{}\"/>\n",
+                                             attr(summary.shard)));
+        buf += "    </properties>\n";
         flush();
         // The testcases: those of a binary that was done are in order in one
         // piece; the rest in runs of neighbours in the spool (in one read

@@ -1666,4 +1666,39 @@ TEST_SUITE("daemon spares") {
         std::filesystem::remove_all(dir);
         CHECK(d.stop() == 0);
     }
+
+    TEST_CASE("tend run --shard through the daemon runs the shard it runs alone") {
+        Daemon d({"-j", "2"});
+        const std::vector<std::string> bins{fixture("basic"), fixture("scoped"), fixture("tagged")};
+        std::map<std::string, std::string> seen;
+        std::size_t count = 0;
+        for (const char* shard : {"1/3", "2/3", "3/3"}) {
+            CAPTURE(shard);
+            std::vector<std::string> args{"run", "--json", "--shard", shard};
+            args.insert(args.end(), bins.begin(), bins.end());
+            auto alone = args;
+            alone.push_back("--no-daemon");
+            auto via = args;
+            via.insert(via.end(), {"--daemon", "--socket", d.socket});
+            const auto a = run_tend(alone);
+            const auto v = run_tend(via);
+            INFO(v.err);
+            CHECK(v.exit_code == a.exit_code);
+            CHECK(statuses(v.events) == statuses(a.events));
+            REQUIRE(v.of("summary").size() == 1);
+            CHECK(v.of("summary")[0]["shard"] == shard);
+            count += statuses(v.events).size();
+            for (const auto& [name, status] : statuses(v.events)) seen[name] = status;
+        }
+        // Every test once: the shards' tests add up to the whole run's.
+        const auto whole = run_tend(
+            {"run", "--json", "--daemon", "--socket", d.socket, bins[0], bins[1], bins[2]});
+        CHECK(seen == statuses(whole.events));
+        CHECK(count == statuses(whole.events).size());
+        // A bad shard in the run params is refused, naming the key.
+        const auto bad =
+            run_tend({"run", "--daemon", "--socket", d.socket, "--shard", "4/3", bins[0]});
+        CHECK(bad.exit_code == 2);
+        CHECK(d.stop() == 0);
+    }
 }

@@ -66,6 +66,35 @@ TEST_SUITE("run request") {
         CHECK(feed.test_started);
     }
 
+    TEST_CASE("shard and unit_durations: sent only when set, read back, checked") {
+        PoolOptions sent;
+        sent.binaries = {"/a"};
+        sent.per_binary = {BinarySettings{}};
+        CHECK_FALSE(run_params(sent, {}).contains("shard"));
+        CHECK_FALSE(run_params(sent, {}).contains("unit_durations"));
+        sent.shard = Shard{2, 3};
+        sent.unit_durations = {{"/a", {{"math", 1.5}, {"x.cpp", 0.25}}}};
+        const auto params = nlohmann::json::parse(run_params(sent, {}).dump());
+        CHECK(params["shard"] == "2/3");
+        PoolOptions got;
+        RunFeed feed;
+        std::string error;
+        REQUIRE_MESSAGE(parse_run_params(params, PoolOptions{}, got, feed, error), error);
+        CHECK(got.shard == Shard{2, 3});
+        CHECK(got.unit_durations == sent.unit_durations);
+        auto bad = params;
+        bad["shard"] = "4/3";
+        CHECK_FALSE(parse_run_params(bad, PoolOptions{}, got, feed, error));
+        CHECK(error.find("params.shard: '4/3'") == 0);
+        bad["shard"] = 2;
+        CHECK_FALSE(parse_run_params(bad, PoolOptions{}, got, feed, error));
+        CHECK(error.find("params.shard") == 0);
+        bad = params;
+        bad["unit_durations"]["/a"]["math"] = -1;
+        CHECK_FALSE(parse_run_params(bad, PoolOptions{}, got, feed, error));
+        CHECK(error.find("params.unit_durations") == 0);
+    }
+
     TEST_CASE("run_ignored: sent only when not default, per binary or for all, checked") {
         PoolOptions sent;
         sent.binaries = {"/a", "/b"};
