@@ -139,6 +139,50 @@ TEST_SUITE("shard") {
         CHECK(selected.out.find("math") == std::string::npos);
     }
 
+    TEST_CASE("with a history, shards balance its durations, in tend list and tend run alike") {
+        // long_tail: six short units and a 300 ms one. By duration the long
+        // unit is a shard of its own; by test count it would not be.
+        const auto history = temp_path("history.db");
+        std::filesystem::remove(history);
+        const auto bin = fixture("long_tail");
+        REQUIRE(run_tend({"run", bin, "-q", "--history", history}).exit_code == 0);
+        std::multiset<std::string> seen;
+        bool long_alone = false;
+        for (const char* shard : {"1/2", "2/2"}) {
+            INFO(shard);
+            const auto listed =
+                run_tend({"list", "--json", "--shard", shard, "--history", history, bin});
+            REQUIRE(listed.exit_code == 0);
+            const auto ran = run_tend(
+                {"run", "--json", "--no-daemon", "--shard", shard, "--history", history, bin});
+            std::multiset<std::string> names;
+            std::set<std::string> suites;
+            for (const auto& t : listed.events) {
+                names.insert("long_tail:" + t["suite"].get<std::string>() + "/" +
+                             t["name"].get<std::string>());
+                suites.insert(t["suite"].get<std::string>());
+            }
+            CHECK(names == tests_of(ran));
+            long_alone |= suites == std::set<std::string>{"long"};
+            seen.insert(names.begin(), names.end());
+        }
+        CHECK(long_alone);
+        CHECK(seen.size() == run_tend({"list", "--json", bin}).events.size());
+        // Without the history the same binary shards by test count.
+        bool alone_by_count = false;
+        for (const char* shard : {"1/2", "2/2"}) {
+            std::set<std::string> suites;
+            for (const auto& t :
+                 run_tend({"list", "--json", "--shard", shard, "--no-history", bin}).events)
+                suites.insert(t["suite"].get<std::string>());
+            alone_by_count |= suites == std::set<std::string>{"long"};
+        }
+        CHECK_FALSE(alone_by_count);
+        std::filesystem::remove(history);
+        std::filesystem::remove(history + "-wal");
+        std::filesystem::remove(history + "-shm");
+    }
+
     TEST_CASE("the shard comes from GitLab's CI_NODE_INDEX/CI_NODE_TOTAL (from 1)") {
         const auto gitlab = run_shard("", "CI_NODE_INDEX=2 CI_NODE_TOTAL=3");
         CHECK(gitlab.of("summary").at(0)["shard"] == "2/3");
