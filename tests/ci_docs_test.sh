@@ -52,8 +52,12 @@ check() {  # NAME SHARD_COMMAND MERGE_COMMAND VARIABLES_FOR_K...
     [ -n "$merge_cmd" ] || { fail "$name: no 'tend merge' command found in $doc"; return; }
     rm -rf reports
     mkdir -p reports
+    # The history cache as each job restores it: a copy of its own (a
+    # shard's run records into its copy, which no one saves).
+    rm -rf restored && mkdir -p restored .tend && cp -R .tend/. restored/
     k=1
     while [ $k -le $shards ]; do
+        rm -rf .tend && cp -R restored .tend
         status=0
         case $name in
             github) env SHARD=$k SHARDS=$shards sh -c "$shard_cmd" >/dev/null || status=$? ;;
@@ -65,6 +69,9 @@ check() {  # NAME SHARD_COMMAND MERGE_COMMAND VARIABLES_FOR_K...
             fail "$name: reports/shard-$k.jsonl does not name shard $k/$shards"
         k=$((k + 1))
     done
+    rm -rf .tend && cp -R restored .tend
+    before=$(tend history --history .tend/history.db -n 100000 --json 2>/dev/null |
+        grep -o '"runs":[0-9]*' | sort | uniq -c | tr -s ' ' || true)
     status=0
     sh -c "$merge_cmd" >merge.out 2>&1 || status=$?
     [ $status -eq $whole ] ||
@@ -72,6 +79,14 @@ check() {  # NAME SHARD_COMMAND MERGE_COMMAND VARIABLES_FOR_K...
     cases=$(grep -c '<testcase ' reports/junit.xml || true)
     [ "$cases" = "$whole_cases" ] ||
         fail "$name: the merged JUnit report has $cases testcases, the whole run $whole_cases"
+    # The merge job records the whole run in the history it saves.
+    case $merge_cmd in *--history*)
+        after=$(tend history --history .tend/history.db -n 100000 --json |
+            grep -o '"runs":[0-9]*' | sort | uniq -c | tr -s ' ')
+        [ "$after" != "$before" ] || fail "$name: the merge recorded nothing in .tend/history.db"
+        ;;
+    *) fail "$name: the merge job does not record the history (tend merge --history)" ;;
+    esac
     if command -v xmllint >/dev/null; then
         xmllint --noout --schema "$xsd" reports/junit.xml 2>/dev/null ||
             fail "$name: reports/junit.xml is not valid against $xsd"
@@ -81,11 +96,11 @@ check() {  # NAME SHARD_COMMAND MERGE_COMMAND VARIABLES_FOR_K...
 github=$(block github) || fail "no '<!-- ci: github -->' block in $doc"
 check github \
     "$(printf '%s\n' "$github" | sed -n 's/^ *- run: \(tend run .*\)$/\1/p')" \
-    "$(printf '%s\n' "$github" | sed -n 's/^ *- run: \(tend merge .*\)$/\1/p')"
+    "$(printf '%s\n' "$github" | sed -n 's/^ *- run: \(.*tend merge .*\)$/\1/p')"
 gitlab=$(block gitlab) || fail "no '<!-- ci: gitlab -->' block in $doc"
 check gitlab \
     "$(printf '%s\n' "$gitlab" | sed -n 's/^ *- \(tend run .*\)$/\1/p')" \
-    "$(printf '%s\n' "$gitlab" | sed -n 's/^ *- \(tend merge .*\)$/\1/p')"
+    "$(printf '%s\n' "$gitlab" | sed -n 's/^ *- \(.*tend merge .*\)$/\1/p')"
 
 [ $failures -eq 0 ] || exit 1
 echo "ci docs test: the GitHub and GitLab commands of $doc, $shards shards each, merged"

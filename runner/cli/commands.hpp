@@ -66,6 +66,9 @@ struct MergeFlags {
     std::vector<std::string> files;
     std::string junit_path;
     bool as_json = false;
+    /// --history: record the merged run there (the CI job that saves it).
+    std::string history_file;
+    ConfigFlags config;  ///< whose directory keys the binaries in the history
 };
 CLI::App* add_merge_command(CLI::App& app, MergeFlags& flags);
 int merge_command(const MergeFlags& flags);

@@ -21,6 +21,8 @@
 #include <optional>
 
 #include "cli/commands.hpp"
+#include "history/recorder.hpp"
+#include "history/store.hpp"
 #include "report/event_json.hpp"
 #include "report/human_reporter.hpp"
 #include "report/json_reporter.hpp"
@@ -211,6 +213,12 @@ CLI::App* add_merge_command(CLI::App& app, MergeFlags& flags) {
     merge->add_flag("--json", flags.as_json,
                     "Write the merged events as JSON lines (as tend run --json) instead of the "
                     "failures and summary");
+    merge
+        ->add_option("--history", flags.history_file,
+                     "Record the merged run in the history FILE, as one tend run of every "
+                     "shard's tests would (a CI job that saves the history for the next run)")
+        ->type_name("FILE");
+    add_config_options(*merge, flags.config);
     return merge;
 }
 
@@ -257,6 +265,27 @@ int merge_command(const MergeFlags& flags) {
         }
         reporters.push_back(junit.get());
     }
+    // The history of the whole run: binaries keyed as `tend run` keys them
+    // (against tend.toml's directory). A history that cannot be used is a
+    // warning, as in a run.
+    std::unique_ptr<tend::HistoryRecorder> history;
+    if (!flags.history_file.empty()) {
+        ProjectConfig project;
+        if (!load_tend_toml(flags.config, project, error)) return config_error(error);
+        std::string warning;
+        auto store = tend::HistoryStore::open(flags.history_file, true, warning, error);
+        if (!warning.empty())
+            std::fprintf(stderr, "tend merge: warning: history %s\n", warning.c_str());
+        if (store) {
+            history = std::make_unique<tend::HistoryRecorder>(
+                std::move(store), project.config.history_runs.value_or(tend::kDefaultHistoryRuns),
+                history_keys_dir(project));
+            reporters.push_back(history.get());
+        } else {
+            std::fprintf(stderr, "tend merge: warning: history %s; the run is not recorded\n",
+                         error.c_str());
+        }
+    }
     tend::TeeReporter tee(reporters);
     AllButSummary events(tee);
     tend::Replayer replayer(events);
@@ -275,6 +304,11 @@ int merge_command(const MergeFlags& flags) {
         }
     }
     const auto summary = merged_summary(files);
+    // Every binary is whole once its shards are (units are never split):
+    // the history records its units too.
+    if (history) {
+        for (const auto& b : binaries) history->binary_done(b);
+    }
     tee.summary(summary);
     if (junit && !junit->error().empty()) {
         std::fprintf(stderr, "tend merge: --junit %s: %s\n", flags.junit_path.c_str(),

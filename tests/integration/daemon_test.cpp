@@ -133,8 +133,14 @@ class Daemon {
         std::vector<std::string> args{"serve", "--socket", socket};
         args.insert(args.end(), extra.begin(), extra.end());
         pid_ = start_tend(args, dir_ + "/serve.out");
-        for (int i = 0; i < 500 && !std::filesystem::exists(socket); ++i) ::usleep(10000);
-        REQUIRE(std::filesystem::exists(socket));
+        // Listening, not only bound: the file exists a moment before the
+        // daemon takes connections.
+        bool listening = false;
+        for (int i = 0; i < 500 && !listening; ++i) {
+            listening = std::filesystem::exists(socket) && Rpc(socket).ok();
+            if (!listening) ::usleep(10000);
+        }
+        REQUIRE(listening);
     }
     ~Daemon() {
         if (pid_ > 0) {

@@ -309,6 +309,26 @@ TEST_SUITE("merge") {
         CHECK(human.out.find("4 failed") != std::string::npos);
     }
 
+    TEST_CASE("tend merge --history records the whole run: every test and unit, as one run") {
+        Shards s(3);
+        const auto history = s.dir + "/history.db";
+        const auto merged = s.merge(s.jsonl, {"--history", history, "--no-config"});
+        INFO(merged.err);
+        CHECK(merged.exit_code == 1);  // basic's failures, as before
+        const auto h = run_tend({"history", "--history", history, "-n", "1000", "--json"});
+        REQUIRE(h.exit_code == 0);
+        const auto j = nlohmann::json::parse(h.out);
+        CHECK(j["slowest_tests"].size() ==
+              run_tend({"list", "--json", binaries()[0], binaries()[1], binaries()[2]})
+                      .events.size() -
+                  /* basic's skip()ped test is not run */ 1);
+        std::set<std::string> units;
+        for (const auto& u : j["slowest_units"])
+            units.insert(u["binary"].get<std::string>() + ":" + u["unit"].get<std::string>());
+        CHECK(units.size() == units_of(run_shard("")).size());
+        for (const auto& t : j["slowest_tests"]) CHECK(t["runs"] == 1);
+    }
+
     TEST_CASE("tend merge: passing shards exit 0") {
         const auto dir = temp_path("merge-ok");
         std::filesystem::create_directories(dir);
