@@ -20,9 +20,10 @@
 // for the worker's lifetime, with its own reporter, and runs each requested
 // test through RunContext::runTest(). A unit is a source file (Catch2 has no
 // suites); tags are tend tags, spelt as Catch2 spells them without brackets
-// (`.`, `!mayfail`, `slow`); hidden tests (`[.]`, `[!hide]`, `[.tag]`) are
-// listed skipped and run with `tend run --run-ignored`; a failure's section
-// path is its subcase; INFO/CAPTURE messages go with each failure.
+// (`slow`, `!mayfail`; a hidden test carries both `.` and `!hide`); hidden
+// tests (`[.]`, `[!hide]`, `[.tag]`) are listed skipped and run with
+// `tend run --run-ignored`; a failure's section path is its subcase;
+// INFO/CAPTURE messages go with each failure.
 #pragma once
 
 // Catch2 installs and removes its fatal-signal handlers (6 sigactions and a
@@ -67,6 +68,7 @@ static_assert(TEND_CATCH2_SUPPORTED,
 #if TEND_CATCH2_SUPPORTED
 
 #include <cstdio>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -290,8 +292,20 @@ inline int catch2_main(int argc, char** argv) {
     Catch::Session session;
     const int parsed = session.applyCommandLine(argc, argv);
     if (!tend::worker::launched_by_tend()) return parsed != 0 ? parsed : session.run();
-    catch2_adapter::Adapter adapter(session.configData());
-    return tend::worker::serve(adapter);
+    // Catch2 refuses a registry with two tests of one name by throwing when
+    // it sorts them: say so where tend shows a worker that did not start.
+    std::unique_ptr<catch2_adapter::Adapter> adapter;
+#if !defined(CATCH_CONFIG_DISABLE_EXCEPTIONS)
+    try {
+        adapter.reset(new catch2_adapter::Adapter(session.configData()));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return 255;
+    }
+#else
+    adapter.reset(new catch2_adapter::Adapter(session.configData()));
+#endif
+    return tend::worker::serve(*adapter);
 }
 }  // namespace tend
 
