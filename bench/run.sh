@@ -7,7 +7,10 @@
 #     the same binary run natively; (tend - native) / tests.
 #  2. `tend run -j 2` on those 10,000 against the native binary; 1 and 2
 #     again for 10,000 no-op GoogleTest tests (bench/gtest_noop_suite), and
-#     2,000 of them against ctest -j2 with a process per test.
+#     2,000 of them against ctest -j2 with a process per test; 1 and 2
+#     again for 10,000 no-op Catch2 tests (bench/catch2_noop_suite), with
+#     Catch2's per-test signal handlers compiled out (tend's default) and
+#     kept (TEND_CATCH2_POSIX_SIGNALS).
 #  3. 2,000 trivial tests: `tend run -j 2` against `ctest -j2` running one
 #     process per test (needs ctest; skipped without it).
 #  4. The worker alone over the protocol (bench/single_test_latency): one
@@ -81,6 +84,23 @@ if [ -x "$gsuite" ]; then
     fi
 else
     echo "10,000 no-op GoogleTest tests: not built (libgtest-dev missing)"
+fi
+
+csuite="$build/bench/catch2_noop_suite"
+if [ -x "$csuite" ]; then
+    cnative=$(best_of "$csuite")
+    cj1=$(best_of "$tend" run "$csuite" -j 1 -q)
+    cj2=$(best_of "$tend" run "$csuite" -j 2 -q)
+    csj1=$(best_of "$tend" run "${csuite}_signals" -j 1 -q)
+    coverhead=$(awk -v t="$cj1" -v n="$cnative" 'BEGIN { printf "%.2f", (t - n) / 10000 }')
+    csignals=$(awk -v s="$csj1" -v t="$cj1" 'BEGIN { printf "%.2f", (s - t) / 10000 }')
+    echo "10,000 no-op Catch2 tests (AutoReg, 100 files of 100):"
+    echo "  native binary            $((cnative / 1000)) ms"
+    echo "  tend run -j 1            $((cj1 / 1000)) ms   overhead per test: ${coverhead} us (target <= 5)"
+    echo "  tend run -j 2            $((cj2 / 1000)) ms   = $(ratio "$cj2" "$cnative") x native"
+    echo "  -j 1, Catch2's signal handlers kept  $((csj1 / 1000)) ms   their cost per test: ${csignals} us"
+else
+    echo "10,000 no-op Catch2 tests: not built (catch2 missing)"
 fi
 
 export TEND_BENCH_TESTS=2000 TEND_BENCH_PER_SUITE=100

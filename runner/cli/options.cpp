@@ -69,7 +69,8 @@ void add_selection_options(CLI::App& cmd, tend::Selection& selection) {
     cmd.add_option("--only-tagged", selection.only_tags,
                    "Only tests carrying TAG: a doctest decorator (skip, may_fail, "
                    "should_fail, expected_failures, timeout) or a [word] of the test's "
-                   "description (repeatable, any one will do)")
+                   "description, a Catch2 [tag] without its brackets (repeatable, any one "
+                   "will do)")
         ->type_name("TAG")
         ->allow_extra_args(false);
     cmd.add_option("--skip-tagged", selection.skip_tags,
@@ -82,7 +83,8 @@ void add_selection_options(CLI::App& cmd, tend::Selection& selection) {
            [&selection](const std::string& word) {
                selection.run_ignored = *tend::run_ignored_from_string(word);
            },
-           "Tests the framework skips by default (doctest's skip(), gtest's DISABLED_): "
+           "Tests the framework skips by default (doctest's skip(), gtest's DISABLED_, "
+           "Catch2's hidden [.] and [!hide]): "
            "'default' reports them skipped without running them, 'only' runs them and "
            "nothing else, 'all' runs them with the rest")
         ->type_name("WHICH")
