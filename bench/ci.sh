@@ -63,6 +63,7 @@ if section scheduling; then
     "$tend" run "$suite" -j 2 -q --history "$work/history.db" >/dev/null 2>&1 || true
     longest=$(best_s "$tend" run "$suite" -j 2 -q --history "$work/history.db")
     echo "   longest first (with history):     ${longest} s"
+    unset TEND_BENCH_TESTS TEND_BENCH_PER_SUITE TEND_BENCH_SLEEP_US TEND_BENCH_LONG_US
 fi
 
 if section shards; then
