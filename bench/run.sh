@@ -46,15 +46,22 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "== tend benchmarks ($(date -u +%F), $(nproc) CPUs, kernel $(uname -r))"
 
+# The runner's own cost: no history is read or recorded (TEND_NO_HISTORY);
+# what recording one adds is measured once, below.
+export TEND_NO_HISTORY=1
+history=$(mktemp -d)
+trap 'rm -rf "$history"' EXIT
 export TEND_BENCH_TESTS=10000 TEND_BENCH_PER_SUITE=100
 native=$(best_of "$suite")
 j1=$(best_of "$tend" run "$suite" -j 1 -q)
 j2=$(best_of "$tend" run "$suite" -j 2 -q)
+jh=$(best_of "$tend" run "$suite" -j 1 -q --history "$history/history.db")
 overhead=$(awk -v t="$j1" -v n="$native" 'BEGIN { printf "%.2f", (t - n) / 10000 }')
 echo "10,000 no-op tests (100 suites of 100):"
 echo "  native binary            $((native / 1000)) ms"
 echo "  tend run -j 1            $((j1 / 1000)) ms   overhead per test: ${overhead} us (target <= 5)"
 echo "  tend run -j 2            $((j2 / 1000)) ms   = $(ratio "$j2" "$native") x native"
+echo "  -j 1, recording a history $((jh / 1000)) ms   its cost per test: $(awk -v h="$jh" -v t="$j1" 'BEGIN { printf "%.2f", (h - t) / 10000 }') us (the history's default: 20 runs kept)"
 
 gsuite="$build/bench/gtest_noop_suite"
 if [ -x "$gsuite" ]; then
@@ -107,7 +114,7 @@ export TEND_BENCH_TESTS=2000 TEND_BENCH_PER_SUITE=100
 j2_small=$(best_of "$tend" run "$suite" -j 2 -q)
 if command -v ctest >/dev/null; then
     ctest_dir=$(mktemp -d)
-    trap 'rm -rf "$ctest_dir"' EXIT
+    trap 'rm -rf "$ctest_dir" "$history"' EXIT
     abs_suite=$(readlink -f "$suite")
     for i in $(seq 0 1999); do
         echo "add_test(noop_$i \"$abs_suite\" \"--test-case=noop $i\")"
