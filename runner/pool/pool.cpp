@@ -312,12 +312,7 @@ void Pool::pump() {
         }
         // With a warm pool it stays warm there for whichever run wants it.
         for (auto* slot : spare) {
-            if (warm_) {
-                give_back(*slot);
-            } else {
-                slot->state = State::stopping;
-                slot->proc->stop();
-            }
+            let_go(*slot);
         }
     }
     // 3. Start workers while there are free slots and work for them:
@@ -387,12 +382,7 @@ void Pool::pump() {
             if (slot.state == State::idle) idle.push_back(&slot);
         }
         for (auto* slot : idle) {
-            if (warm_) {
-                give_back(*slot);
-            } else {
-                slot->state = State::stopping;
-                slot->proc->stop();
-            }
+            let_go(*slot);
         }
         if (slots_.empty()) {
             finished_ = true;
@@ -524,6 +514,12 @@ void Pool::lost_worker(std::size_t binary, bool crashed) {
     if (b.pending.empty() || b.given_up || !stop_reason_.empty()) return;
     b.crashed += crashed;
     b.lost_at.push_back(std::chrono::steady_clock::now());
+}
+
+void Pool::let_go(Slot& slot) {
+    if (warm_) return give_back(slot);
+    slot.state = State::stopping;
+    slot.proc->stop();
 }
 
 void Pool::count_worker(std::size_t binary) {
@@ -1137,12 +1133,7 @@ void Pool::apply_shard() {
             idle.push_back(&slot);
     }
     for (auto* slot : idle) {
-        if (warm_) {
-            give_back(*slot);
-        } else {
-            slot->state = State::stopping;
-            slot->proc->stop();
-        }
+        let_go(*slot);
     }
 }
 

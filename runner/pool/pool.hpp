@@ -301,6 +301,9 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
     /// With a warm pool: an idle worker leaves this run for the warm pool
     /// (and the room it had in the budget with it, unless `release` is false).
     void give_back(Slot& slot, bool release = true);
+    /// An idle worker this run no longer needs: back to the warm pool, or
+    /// stopped in a run of its own.
+    void let_go(Slot& slot);
     /// A slot of `binary` was added: counts it towards the binary's peak.
     void count_worker(std::size_t binary);
     /// Alone: starts a spare for `binary` when spare.hpp says so.
