@@ -23,12 +23,25 @@
 
 #include "frame.hpp"
 #include "health_probe.hpp"
+#include "health_source.hpp"
 #include "messages.hpp"
 #include "output_capture.hpp"
 #include "status_page.hpp"
 #include "tend/worker.hpp"
 
 namespace tend::worker {
+
+namespace {
+
+HealthSource health_source = nullptr;
+
+}  // namespace
+
+/// Tells tend, reading the file, that a binary is a worker: tend runs a
+/// binary without this (and without the library) in batches if it finds a
+/// test framework in it (runner/pool/binary_framework.hpp).
+[[gnu::used, gnu::retain, gnu::section(".tend.worker")]] extern const char kWorkerMarker[] =
+    "tend worker protocol";
 
 namespace {
 
@@ -304,7 +317,7 @@ class Server final : public TestSession {
         result_.failures.clear();
         for (auto& f : failures) result_.failures.push_back(to_wire(std::move(f)));
         capture_.take(result_.out, result_.err);
-        result_.health = probe_.read();
+        result_.health = health_source ? health_source() : probe_.read();
         // With a status page the supervisor knows which test was running even
         // when results travel in batches; without one, each goes at once.
         auto& ctx = crash_context();
@@ -428,7 +441,7 @@ class Server final : public TestSession {
             capture_.take(ignore_out, ignore_err);
             done.errors = run_unit_teardowns();
             capture_.take(done.out, done.err);
-            done.health = probe_.read();
+            done.health = health_source ? health_source() : probe_.read();
             return send(done) ? -1 : 0;
         }
         if (std::holds_alternative<protocol::Shutdown>(m)) return 0;
@@ -623,6 +636,8 @@ bool launched_by_tend() {
     static const bool launched = std::getenv(kFdsEnv) != nullptr;
     return launched;
 }
+
+void set_health_source(HealthSource source) { health_source = source; }
 
 int serve(Adapter& adapter) {
     const char* spec = std::getenv(kFdsEnv);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "config/quantities.hpp"
+#include "pool/binary_framework.hpp"
 #include "daemon/server.hpp"
 #include "report/terminal.hpp"
 
@@ -207,6 +208,14 @@ bool parse_settings(const LimitFlags& flags, tend::Settings& settings, std::stri
             }
             settings.slow = std::optional<tend::Seconds>(*seconds);
         }
+    }
+    if (!flags.framework.empty()) {
+        if (!tend::is_framework_word(flags.framework)) {
+            error = "--framework: '" + flags.framework +
+                    "' is none of auto, tend, gtest, doctest, catch2";
+            return false;
+        }
+        settings.framework = flags.framework;
     }
     if (!flags.reuse.empty()) {
         settings.reuse = tend::parse_reuse(flags.reuse);

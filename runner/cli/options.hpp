@@ -83,6 +83,7 @@ struct LimitFlags {
     std::string startup_timeout;
     std::string teardown_timeout;
     std::string reuse;
+    std::string framework;
 };
 
 /// --startup-timeout (tend list, tend run).

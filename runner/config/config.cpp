@@ -16,6 +16,7 @@
 #include <set>
 
 #include "config/quantities.hpp"
+#include "pool/binary_framework.hpp"
 
 namespace tend {
 
@@ -41,10 +42,11 @@ constexpr std::string_view kTopKeys[] = {"binaries",
                                          "cwd",
                                          "env",
                                          "reuse",
+                                         "framework",
                                          "history-runs"};
 constexpr std::string_view kBinaryKeys[] = {
     "match", "timeout", "slow", "retries", "startup-timeout", "teardown-timeout", "limits",
-    "args",  "cwd",     "env",  "reuse"};
+    "args",  "cwd",     "env",  "reuse", "framework"};
 constexpr std::string_view kLimitKeys[] = {"max-rss", "max-fds", "max-age"};
 
 std::string_view scope_name(Scope scope) {
@@ -230,6 +232,16 @@ class Parser {
                 args.push_back(*text);
             }
             s.args = std::move(args);
+            return true;
+        }
+        if (key == "framework") {
+            const auto text = v.value<std::string>();
+            if (!text) return wrong_type(key, v, "a string");
+            if (!is_framework_word(*text))
+                return fail(line(v), "'framework': '" + *text +
+                                         "' is none of \"auto\", \"tend\", \"gtest\", "
+                                         "\"doctest\", \"catch2\"");
+            s.framework = *text;
             return true;
         }
         if (key == "reuse") {
@@ -445,6 +457,7 @@ BinarySettings apply(BinarySettings base, const Settings& s) {
     if (s.env) base.env = *s.env;
     if (s.cwd) base.cwd = *s.cwd;
     if (s.reuse) base.reuse = *s.reuse;
+    if (s.framework) base.framework = *s.framework;
     return base;
 }
 
@@ -574,6 +587,7 @@ void overlay(Settings& under, const Settings& over) {
     take(under.cwd, over.cwd);
     take(under.env, over.env);
     take(under.reuse, over.reuse);
+    take(under.framework, over.framework);
 }
 
 PoolOptions resolve_options(const std::vector<std::string>& binaries, const Settings& flags,

@@ -66,6 +66,9 @@ struct Settings {
     std::optional<std::vector<std::string>> env;
     /// Whether the daemon's workers serve one run or any (Reuse).
     std::optional<Reuse> reuse;
+    /// What kind of binary: "auto" (detect), "tend" (a worker), or the
+    /// framework of an unmodified binary run in batches ("gtest", ...).
+    std::optional<std::string> framework;
 };
 
 /// One [[binary]] table: settings for the binaries its glob matches.

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "pool/binary_framework.hpp"
+
 namespace tend {
 
 namespace {
@@ -161,6 +163,10 @@ struct Reader {
                         return fail(at, "'" + text + "' is not NAME=value");
                     out.push_back(text);
                 }
+            } else if (key == "framework") {
+                if (!value.is_string() || !is_framework_word(value.get<std::string>()))
+                    return fail(at, "expected \"auto\", \"tend\", \"gtest\", \"doctest\" or \"catch2\"");
+                b.framework = value.get<std::string>();
             } else if (key == "reuse") {
                 const auto r =
                     value.is_string() ? parse_reuse(value.get<std::string>()) : std::nullopt;
@@ -195,6 +201,7 @@ nlohmann::ordered_json run_params(const PoolOptions& o, const RunFeed& feed) {
         if (!b.env.empty()) per_binary.back()["env"] = b.env;
         if (!b.cwd.empty()) per_binary.back()["cwd"] = b.cwd;
         if (b.reuse != Reuse::run) per_binary.back()["reuse"] = reuse_name(b.reuse);
+        if (!b.framework.empty() && b.framework != "auto") per_binary.back()["framework"] = b.framework;
     }
     ojson selection = ojson::array();
     for (const auto& s : o.selection) selection.push_back(selection_json(s));

@@ -77,6 +77,14 @@ std::optional<BinaryIdentity> WarmPool::refresh(const std::string& path) {
     return now;
 }
 
+DetectedFramework WarmPool::framework_of(const std::string& path, std::string_view setting) {
+    if (!setting.empty() && setting != "auto") return resolve_framework(setting, path);
+    const auto it = binaries_.find(path);
+    if (it == binaries_.end()) return detect_framework(path);
+    if (!it->second.framework) it->second.framework = detect_framework(path);
+    return *it->second.framework;
+}
+
 void WarmPool::evict_idle_of(const std::string& path, const std::optional<BinaryIdentity>& now) {
     for (auto w = idle_.begin(); w != idle_.end();) {
         if (w->second.proc->binary() == path && !(now && w->second.identity == *now))

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "daemon/cache_bound.hpp"
+#include "pool/binary_framework.hpp"
 #include "pool/recycle.hpp"
 #include "pool/test_table.hpp"
 #include "pool/worker_process.hpp"
@@ -106,6 +107,10 @@ class WarmPool final : public WorkerProcess::Listener {
     /// in `context` (environment and working directory: a binary may
     /// register tests by what it finds there).
     using TestList = std::shared_ptr<const TestTable>;
+    /// What the binary at `path` is, as `setting` ("auto", "tend", "gtest",
+    /// ...) says or its file shows: detected once per build of a binary
+    /// the cache holds (refresh() first), else each time.
+    DetectedFramework framework_of(const std::string& path, std::string_view setting);
     TestList tests(const std::string& path, const BinaryIdentity& identity,
                    const std::string& context) const;
     void remember_tests(const std::string& path, const BinaryIdentity& identity,
@@ -261,6 +266,7 @@ class WarmPool final : public WorkerProcess::Listener {
         BinaryIdentity identity;
         std::map<std::string, TestList> tests;  ///< by context
         std::uint64_t last_used = 0;            ///< use_clock_ when last used
+        std::optional<DetectedFramework> framework;  ///< detected, for this identity
         std::size_t bytes() const;
     };
     /// Past the cache limits: the least recently used entries go.

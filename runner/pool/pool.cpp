@@ -131,6 +131,7 @@ Pool::~Pool() {
 }
 
 Summary Pool::run() {
+    for (std::size_t i = 0; i < binaries_.size(); ++i) resolve_framework(i);
     become_subreaper();
     wait_for_signal();
     begin();
@@ -162,6 +163,7 @@ void Pool::start(std::function<void(const Summary&)> done) {
             continue;
         }
         b.identity = *identity;
+        resolve_framework(i);
         if (auto tests = warm_->tests(b.path, b.identity, context_key(i))) {
             b.tests = std::move(tests);
             listed(i);
@@ -553,13 +555,34 @@ WorkerProcess::Context Pool::context(std::size_t binary) const {
     c.args = s.args;
     c.extra_env = s.env;
     if (!s.cwd.empty()) c.cwd = s.cwd;
+    c.batches = binaries_[binary].batches;
     return c;
+}
+
+void Pool::resolve_framework(std::size_t i) {
+    auto& b = binaries_[i];
+    const auto& setting = settings(i).framework;
+    const auto found =
+        warm_ ? warm_->framework_of(b.path, setting) : tend::resolve_framework(setting, b.path);
+    b.batches = found.batches;
+    if (b.batches.empty()) return;
+    const std::string_view target = b.batches == "gtest"     ? "tend::gtest_main"
+                                    : b.batches == "doctest" ? "tend::doctest_main"
+                                                             : "tend::catch2_main";
+    notice(i,
+           fmt::format("not linked with tend's worker library ({}): its {} tests run in batches "
+                       "of fresh processes. For warm workers, link it with {} instead of the "
+                       "framework's main (docs/user-guide.md, \"Unmodified binaries\")",
+                       found.why, b.batches, target),
+           false);
 }
 
 std::string Pool::context_key(std::size_t binary) const {
     const auto& s = settings(binary);
-    if (s.args.empty() && s.env.empty() && s.cwd.empty()) return context_key_;
+    const auto& batches = binaries_[binary].batches;
+    if (s.args.empty() && s.env.empty() && s.cwd.empty() && batches.empty()) return context_key_;
     std::string key = context_key_;
+    if (!batches.empty()) key += std::string("\0\0batches\0", 10) + batches;
     key += std::string("\0\0cwd\0", 6) + s.cwd;
     for (const auto& a : s.args) key += std::string("\0arg\0", 5) + a;
     for (const auto& e : s.env) key += std::string("\0env\0", 5) + e;

@@ -80,6 +80,9 @@ struct BinarySettings {
     std::vector<std::string> env;
     std::string cwd;
     Reuse reuse = Reuse::run;
+    /// "auto" (empty: the same), "tend", "gtest", "doctest" or "catch2"
+    /// (binary_framework.hpp).
+    std::string framework;
     /// The teardown's limit as it applies.
     Seconds teardown_limit() const {
         return teardown_timeout ? *teardown_timeout : timeout ? *timeout : kDefaultTeardownTimeout;
@@ -231,6 +234,9 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
         std::vector<Unit> planned;
         std::size_t deaths = 0;
         BinaryIdentity identity;       ///< with a warm pool: the build this run uses
+        /// An unmodified binary of this framework, run by tend-batch; empty
+        /// for a worker (binary_framework.hpp).
+        std::string batches;
         std::size_t peak_workers = 0;  ///< most workers at once: the spares to keep
         std::size_t crashed = 0;       ///< workers lost mid-unit while units waited
         bool has_spare = false;        ///< a spare slot of it is starting or idle
@@ -367,6 +373,9 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
                 const std::vector<protocol::Failure>& failures, std::string_view out,
                 std::string_view err, std::string_view detail);
     void notice(std::size_t binary, const std::string& message, bool fails_run);
+    /// Decides whether binary `i` is a worker or runs in batches, and says
+    /// so once when it runs in batches.
+    void resolve_framework(std::size_t i);
     std::size_t live_slots() const;
     /// Workers of `binary` that will take a waiting unit: starting, or idle
     /// with one they may take.

@@ -1,5 +1,6 @@
 // WorkerProcess and ChildReaper: see worker_process.hpp.
 #include "pool/worker_process.hpp"
+#include "pool/binary_framework.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -175,12 +176,25 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
         ::setpgid(0, 0);             // own group: one signal reaches what the tests started
         ::signal(SIGPIPE, SIG_DFL);  // the supervisor ignores it; tests get the default
     };
+    // An unmodified binary: tend-batch is the worker, and runs the binary.
+    std::string exe = binary;
+    std::vector<std::string> args = context.args;
+    if (!context.batches.empty()) {
+        exe = batch_worker_path();
+        args.clear();
+        args.reserve(context.args.size() + 4);
+        for (const char* a : {"--framework", context.batches.c_str(), "--", binary.c_str()}) {
+            args.emplace_back(a);
+        }
+        args.insert(args.end(), context.args.begin(), context.args.end());
+    }
     std::error_code ec;
-    bp::child child = context.cwd.empty() ? bp::child(bp::exe = binary, bp::args = context.args,
-                                                      env, bp::extend::on_exec_setup = setup, ec)
-                                          : bp::child(bp::exe = binary, bp::args = context.args,
-                                                      env, bp::start_dir = context.cwd,
-                                                      bp::extend::on_exec_setup = setup, ec);
+    bp::child child = context.cwd.empty()
+                          ? bp::child(bp::exe = exe, bp::args = args, env,
+                                      bp::extend::on_exec_setup = setup, ec)
+                          : bp::child(bp::exe = exe, bp::args = args, env,
+                                      bp::start_dir = context.cwd,
+                                      bp::extend::on_exec_setup = setup, ec);
     if (null_fd >= 0) ::close(null_fd);
     ::close(cmd.read);
     ::close(res.write);

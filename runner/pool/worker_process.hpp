@@ -66,6 +66,9 @@ class WorkerProcess : public std::enable_shared_from_this<WorkerProcess> {
         std::string cwd;
         std::vector<std::string> args;       ///< after the binary's path
         std::vector<std::string> extra_env;  ///< "NAME=value" over `env`
+        /// Not empty: the binary is an unmodified binary of this framework,
+        /// run by tend-batch (batch_worker_path()) in batches.
+        std::string batches;
     };
     /// Starts `binary` as a worker. On failure returns null and sets `error`.
     static std::shared_ptr<WorkerProcess> spawn(asio::io_context& io, const std::string& binary,

@@ -1,0 +1,304 @@
+#include "batch_adapter.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+#include "batch_size.hpp"
+#include "child.hpp"
+
+extern char** environ;
+
+namespace tend::batch {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// The batch running now (for health()), and the last reading taken.
+Child* running_child = nullptr;
+protocol::Health last_health;
+
+void write_all(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+std::string describe(int wait_status) {
+    if (WIFSIGNALED(wait_status)) {
+        const int sig = WTERMSIG(wait_status);
+        const char* name = ::strsignal(sig);
+        return "killed by signal " + std::to_string(sig) +
+               (name ? std::string(" (") + name + ")" : "");
+    }
+    return "exited with status " + std::to_string(WEXITSTATUS(wait_status));
+}
+
+bool same_test(const TestKey& want, const TestKey& got) {
+    if (want.name != got.name) return false;
+    if (!want.file.empty() && !got.file.empty() && want.file != got.file) return false;
+    return want.line == 0 || got.line == 0 || want.line == got.line;
+}
+
+/// The last `bytes` of `text`, for a message.
+std::string tail(const std::string& text, std::size_t bytes = 2000) {
+    return text.size() <= bytes ? text : "..." + text.substr(text.size() - bytes);
+}
+
+}  // namespace
+
+struct BatchAdapter::BatchResult {
+    std::size_t done = 0;   ///< tests of the batch with a result, in order
+    bool mismatch = false;  ///< the binary ran a test out of the batch's order
+    int wait_status = 0;
+    std::string err;  ///< stderr's tail, for a batch that ran nothing
+};
+
+BatchAdapter::BatchAdapter(std::unique_ptr<Driver> driver, std::string binary,
+                           std::vector<std::string> args)
+    : driver_(std::move(driver)),
+      binary_(std::move(binary)),
+      args_(std::move(args)),
+      batch_size_(kFirstBatch) {
+    // The binary gets the worker's environment but tend's own descriptors'
+    // names: were it a worker after all, it must not serve on them.
+    for (char** e = environ; e && *e; ++e) {
+        const std::string_view entry(*e);
+        if (entry.rfind("TEND_WORKER_FDS=", 0) == 0 || entry.rfind("TEND_STATUS_FD=", 0) == 0) {
+            continue;
+        }
+        env_.emplace_back(entry);
+    }
+}
+
+BatchAdapter::~BatchAdapter() = default;
+
+std::string BatchAdapter::framework() const {
+    return driver_->framework() + "-batches";
+}
+
+std::vector<std::string> BatchAdapter::command(const std::vector<std::string>& extra) const {
+    std::vector<std::string> argv;
+    argv.reserve(1 + args_.size() + extra.size());
+    argv.push_back(binary_);
+    argv.insert(argv.end(), args_.begin(), args_.end());
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+}
+
+std::vector<TestDescription> BatchAdapter::list() {
+    const RunBinary run = [this](const std::vector<std::string>& extra, bool report) {
+        Captured got;
+        Child child(command(extra), env_, report);
+        if (child.pid() < 0) {
+            got.err = child.error();
+            got.wait_status = 127 << 8;
+            return got;
+        }
+        got.wait_status = child.pump([&](Child::Stream s, std::string_view bytes) {
+            auto& to = s == Child::Stream::out   ? got.out
+                       : s == Child::Stream::err ? got.err
+                                                 : got.report;
+            // stderr only for a message: its tail is enough.
+            if (s == Child::Stream::err && to.size() > 64 * 1024)
+                to.erase(0, to.size() - 32 * 1024);
+            to.append(bytes);
+        });
+        return got;
+    };
+    std::string error;
+    auto tests = driver_->list(run, error);
+    if (!tests) {
+        // Said on the worker's stderr, whose tail tend shows with the
+        // binary's failure to start.
+        write_all(STDERR_FILENO, "tend-batch: " + binary_ + " (" + driver_->framework() +
+                                     "): cannot list its tests: " + error + "\n");
+        std::_Exit(3);
+    }
+    skip_.reserve(tests->size());
+    name_bytes_.reserve(tests->size());
+    for (const auto& t : *tests) {
+        skip_.push_back(t.skip);
+        name_bytes_.push_back(t.suite.size() + t.name.size() + 2);
+    }
+    return std::move(*tests);
+}
+
+void BatchAdapter::run(const std::uint32_t* ids, std::size_t count, worker::TestSession& session) {
+    const bool run_skipped = session.run_skipped();
+    bool alone = false;  // after a batch that ran none of its tests, or out of order
+    std::size_t i = 0;
+    while (i < count) {
+        const std::size_t id = ids[i];
+        if (skip_[id] && !run_skipped) {
+            session.skipped(static_cast<std::uint32_t>(id));
+            ++i;
+            continue;
+        }
+        const Selectable sel = driver_->selectable(id);
+        if (!sel.problem.empty()) {
+            session.begin(static_cast<std::uint32_t>(id));
+            FailureDetail f;
+            f.kind = "tend";
+            f.message = "cannot run this test of an unmodified binary: " + sel.problem +
+                        "; link the binary with tend's worker library to run it";
+            session.end(Outcome::failed, {std::move(f)});
+            ++i;
+            continue;
+        }
+        std::vector<std::size_t> batch{id};
+        if (sel.in_batch && !alone) {
+            std::size_t bytes = name_bytes_[id];
+            for (std::size_t j = i + 1; j < count && batch.size() < batch_size_; ++j) {
+                const std::size_t next = ids[j];
+                if (skip_[next] && !run_skipped) break;
+                const Selectable s = driver_->selectable(next);
+                if (!s.in_batch || !s.problem.empty()) break;
+                bytes += name_bytes_[next];
+                if (bytes > kMaxFilterBytes) break;
+                batch.push_back(next);
+            }
+        }
+        const BatchResult r = run_batch(batch, session, run_skipped);
+        if (r.done == 0 && batch.size() == 1) {
+            // Alone and still not run: the binary will not run it.
+            session.begin(static_cast<std::uint32_t>(id));
+            FailureDetail f;
+            f.kind = "tend";
+            f.message = "the binary " + describe(r.wait_status) + " without running this test" +
+                        (r.err.empty() ? std::string() : ":\n" + tail(r.err));
+            session.end(Outcome::failed, {std::move(f)});
+            ++i;
+            continue;
+        }
+        if (r.mismatch || r.done == 0) alone = true;
+        i += r.done;
+    }
+}
+
+BatchAdapter::BatchResult BatchAdapter::run_batch(const std::vector<std::size_t>& batch,
+                                                  worker::TestSession& session, bool run_skipped) {
+    BatchResult r;
+    auto parser = driver_->parser();
+    const auto spawned = Clock::now();
+    Child child(command(driver_->run_args(batch, run_skipped)), env_, driver_->uses_report_fd());
+    if (child.pid() < 0) {
+        r.wait_status = 127 << 8;
+        r.err = child.error();
+        return r;
+    }
+    running_child = &child;
+
+    struct Sink final : ProgressSink {
+        BatchAdapter& self;
+        const std::vector<std::size_t>& batch;
+        worker::TestSession& session;
+        Child& child;
+        BatchResult& r;
+        bool open = false;
+        Clock::time_point first_start{}, last_end{};
+        Sink(BatchAdapter& s, const std::vector<std::size_t>& b, worker::TestSession& ts, Child& c,
+             BatchResult& res)
+            : self(s), batch(b), session(ts), child(c), r(res) {}
+
+        void started(const TestKey& key) override {
+            if (r.mismatch) return;
+            if (open || r.done >= batch.size() ||
+                !same_test(self.driver_->key(batch[r.done]), key)) {
+                // Not the test due next: results must come in the request's
+                // order, so the batch stops here and the rest run alone.
+                r.mismatch = true;
+                child.kill();
+                return;
+            }
+            if (r.done == 0) first_start = Clock::now();
+            session.begin(static_cast<std::uint32_t>(batch[r.done]));
+            open = true;
+        }
+        void output(std::string_view text) override {
+            if (!r.mismatch) write_all(STDOUT_FILENO, text);
+        }
+        void finished(Outcome outcome, std::vector<FailureDetail> failures,
+                      std::string out) override {
+            if (!open || r.mismatch) return;
+            if (!out.empty()) write_all(STDOUT_FILENO, out);
+            last_health = child.health();
+            session.end(outcome, std::move(failures));
+            open = false;
+            ++r.done;
+            last_end = Clock::now();
+        }
+    } sink(*this, batch, session, child, r);
+
+    r.wait_status = child.pump([&](Child::Stream s, std::string_view bytes) {
+        switch (s) {
+            case Child::Stream::out:
+                parser->feed_stdout(bytes, sink);
+                break;
+            case Child::Stream::report:
+                parser->feed_report(bytes, sink);
+                break;
+            case Child::Stream::err:
+                if (!r.mismatch) write_all(STDERR_FILENO, bytes);
+                if (sink.open || r.done == 0) {
+                    r.err.append(bytes);
+                    if (r.err.size() > 8192) r.err.erase(0, r.err.size() - 4096);
+                }
+                break;
+        }
+    });
+    parser->finish(sink);
+    running_child = nullptr;
+    if (r.mismatch) return r;
+    const int status = r.wait_status;
+    const bool abnormal =
+        WIFSIGNALED(status) ||
+        (WIFEXITED(status) && r.done == 0 && WEXITSTATUS(status) != 0 && !parser->error().empty());
+    if (sink.open) die_like(status);  // died in the test it had begun
+    if (WIFSIGNALED(status) && r.done < batch.size()) {
+        // Died between two tests, before the next began (a suite's set-up):
+        // the next test is the one that did not get to run.
+        session.begin(static_cast<std::uint32_t>(batch[r.done]));
+        die_like(status);
+    }
+    (void)abnormal;
+    if (r.done == batch.size() && r.done > 0) {
+        const auto startup = sink.first_start - spawned;
+        const auto tests = sink.last_end - sink.first_start;
+        batch_size_ = next_batch_size(
+            batch_size_,
+            static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(startup).count()),
+            static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(tests).count()),
+            r.done);
+    }
+    return r;
+}
+
+void BatchAdapter::die_like(int wait_status) {
+    // The output the test wrote is in the runtime's capture already; the
+    // crash reporter says which test, then this process ends as the batch
+    // did, which is what tend reports.
+    if (WIFSIGNALED(wait_status)) {
+        const int sig = WTERMSIG(wait_status);
+        ::raise(sig);
+        ::signal(sig, SIG_DFL);
+        ::raise(sig);
+    }
+    std::_Exit(WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 1);
+}
+
+protocol::Health BatchAdapter::health() {
+    if (running_child) last_health = running_child->health();
+    return last_health;
+}
+
+}  // namespace tend::batch

@@ -1,0 +1,292 @@
+// The GoogleTest driver: --gtest_list_tests with its JSON listing (names,
+// files and lines, whatever the names hold), --gtest_filter to select, and
+// the console output to follow a batch. gtest writes its JSON report only
+// at exit, too late to tell which test a crash or a hang stopped in, while
+// its console output says each test's start as it happens ("[ RUN      ]"),
+// each failure as it is raised ("file:line: Failure" and the message) and
+// each end; that stream is what a batch is read from.
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "driver.hpp"
+
+namespace tend::batch {
+namespace {
+
+constexpr std::string_view kRun = "[ RUN      ] ";
+constexpr std::string_view kOk = "[       OK ] ";
+constexpr std::string_view kFailed = "[  FAILED  ] ";
+constexpr std::string_view kSkipped = "[  SKIPPED ] ";
+
+/// Characters --gtest_filter gives a meaning: `:` separates patterns, the
+/// first `-` starts the negative ones, `*` and `?` are wildcards. None can
+/// be escaped: each becomes `?`, which matches it (and anything else).
+bool special(char c) {
+    return c == ':' || c == '-' || c == '*' || c == '?';
+}
+
+std::string pattern_of(const std::string& full) {
+    std::string p = full;
+    for (char& c : p) {
+        if (special(c)) c = '?';
+    }
+    return p;
+}
+
+bool disabled(const std::string& suite, const std::string& name) {
+    // gtest's own rule: "DISABLED_*:*/DISABLED_*" over "suite.name".
+    const auto starts = [](const std::string& s) { return s.rfind("DISABLED_", 0) == 0; };
+    return starts(suite) || starts(name) || suite.find("/DISABLED_") != std::string::npos ||
+           name.find("/DISABLED_") != std::string::npos;
+}
+
+/// "name (12 ms)" -> "name".
+std::string_view strip_time(std::string_view rest) {
+    if (!rest.empty() && rest.back() == ')') {
+        const auto open = rest.rfind(" (");
+        if (open != std::string_view::npos) return rest.substr(0, open);
+    }
+    return rest;
+}
+
+/// "file:12: Failure" or "unknown file: Failure" (and "Skipped"): the start
+/// of one failure's text.
+std::optional<FailureDetail> failure_header(std::string_view line) {
+    std::string_view kind;
+    for (std::string_view k : {std::string_view(": Failure"), std::string_view(": Skipped")}) {
+        if (line.size() >= k.size() && line.substr(line.size() - k.size()) == k) kind = k;
+    }
+    if (kind.empty()) return std::nullopt;
+    const auto where = line.substr(0, line.size() - kind.size());
+    FailureDetail f;
+    f.kind = kind == ": Failure" ? "failure" : "skip";
+    if (where == "unknown file") return f;
+    const auto colon = where.rfind(':');
+    if (colon == std::string_view::npos || colon + 1 == where.size()) return std::nullopt;
+    std::uint32_t line_no = 0;
+    for (char c : where.substr(colon + 1)) {
+        if (c < '0' || c > '9') return std::nullopt;
+        line_no = line_no * 10 + static_cast<std::uint32_t>(c - '0');
+    }
+    f.file = std::string(where.substr(0, colon));
+    f.line = line_no;
+    return f;
+}
+
+class GtestParser final : public ProgressParser {
+  public:
+    void feed_stdout(std::string_view bytes, ProgressSink& sink) override {
+        for (;;) {
+            const auto nl = bytes.find('\n');
+            if (nl == std::string_view::npos) {
+                pending_.append(bytes);
+                return;
+            }
+            if (pending_.empty()) {
+                line(bytes.substr(0, nl), sink);
+            } else {
+                pending_.append(bytes.substr(0, nl));
+                line(pending_, sink);
+                pending_.clear();
+            }
+            bytes.remove_prefix(nl + 1);
+        }
+    }
+    void feed_report(std::string_view, ProgressSink&) override {}
+    void finish(ProgressSink& sink) override {
+        if (!pending_.empty()) {
+            std::string last;
+            last.swap(pending_);
+            line(last, sink);
+        }
+        close_failure();
+    }
+
+  private:
+    void line(std::string_view text, ProgressSink& sink) {
+        if (!in_test_) {
+            if (text.substr(0, kRun.size()) == kRun) {
+                in_test_ = true;
+                current_ = std::string(text.substr(kRun.size()));
+                failures_.clear();
+                in_failure_ = false;
+                sink.started(TestKey{current_, {}, 0});
+                return;
+            }
+            // gtest's banners between tests are its own; anything else (a
+            // global environment's output) is passed on.
+            if (banner(text)) return;
+            sink.output(std::string(text) + "\n");
+            return;
+        }
+        // The end of the test, possibly behind output that had no newline.
+        for (auto [marker, outcome] :
+             {std::pair{kOk, Outcome::passed}, std::pair{kFailed, Outcome::failed},
+              std::pair{kSkipped, Outcome::skipped}}) {
+            const auto at = text.find(marker);
+            if (at == std::string_view::npos) continue;
+            if (strip_time(text.substr(at + marker.size())) != current_) continue;
+            if (at > 0) sink.output(std::string(text.substr(0, at)));
+            close_failure();
+            in_test_ = false;
+            // A skip's message is a failure record only for a failed test.
+            std::vector<FailureDetail> failures;
+            for (auto& f : failures_) {
+                if (outcome == Outcome::failed ? f.kind != "skip" : false) {
+                    failures.push_back(std::move(f));
+                }
+            }
+            failures_.clear();
+            sink.finished(outcome, std::move(failures), {});
+            return;
+        }
+        if (auto f = failure_header(text)) {
+            close_failure();
+            failures_.push_back(std::move(*f));
+            in_failure_ = true;
+            return;
+        }
+        if (in_failure_) {
+            auto& message = failures_.back().message;
+            if (!message.empty()) message += '\n';
+            message.append(text);
+            return;
+        }
+        sink.output(std::string(text) + "\n");
+    }
+
+    static bool banner(std::string_view text) {
+        if (text.size() >= 12 && text[0] == '[' && text[11] == ']') return true;
+        return text.empty() || text.rfind("Note: Google Test filter = ", 0) == 0 ||
+               text.rfind("Running main() from ", 0) == 0 || text.rfind(" YOU HAVE ", 0) == 0 ||
+               text.find(" FAILED TEST") != std::string_view::npos;
+    }
+
+    void close_failure() { in_failure_ = false; }
+
+    std::string pending_;
+    bool in_test_ = false;
+    bool in_failure_ = false;
+    std::string current_;
+    std::vector<FailureDetail> failures_;
+};
+
+class GtestDriver final : public Driver {
+  public:
+    std::string framework() const override { return "gtest"; }
+    bool uses_report_fd() const override { return false; }
+
+    std::optional<std::vector<TestDescription>> list(const RunBinary& run,
+                                                     std::string& error) override {
+        const std::vector<std::string> args = {"--gtest_list_tests",
+                                               "--gtest_output=json:/dev/fd/3"};
+        const Captured got = run(args, true);
+        const auto what = [&] { return std::string("--gtest_list_tests --gtest_output=json"); };
+        if (got.wait_status != 0) {
+            error = what() + " failed (wait status " + std::to_string(got.wait_status) + ")" +
+                    (got.err.empty() ? std::string() : ": " + got.err);
+            return std::nullopt;
+        }
+        auto json = nlohmann::json::parse(got.report, nullptr, false);
+        if (json.is_discarded() || !json.is_object() || !json.contains("testsuites") ||
+            !json["testsuites"].is_array()) {
+            error = what() + " wrote no JSON listing gtest could have written (" +
+                    std::to_string(got.report.size()) + " bytes)";
+            return std::nullopt;
+        }
+        std::vector<TestDescription> tests;
+        for (const auto& suite : json["testsuites"]) {
+            const std::string suite_name = suite.value("name", "");
+            if (!suite.contains("testsuite") || !suite["testsuite"].is_array()) continue;
+            for (const auto& t : suite["testsuite"]) {
+                TestDescription d;
+                d.name = t.value("name", "");
+                d.suite = suite_name;
+                d.file = t.value("file", "");
+                const int line = t.value("line", 0);
+                d.line = line > 0 ? static_cast<std::uint32_t>(line) : 0;
+                if (disabled(d.suite, d.name)) {
+                    d.skip = true;
+                    d.tags.push_back("disabled");
+                }
+                tests.push_back(std::move(d));
+            }
+        }
+        decide_selection(tests);
+        return tests;
+    }
+
+    Selectable selectable(std::size_t index) const override {
+        const auto& t = tests_[index];
+        return Selectable{t.exact, t.problem};
+    }
+
+    std::vector<std::string> run_args(const std::vector<std::size_t>& indexes,
+                                      bool run_skipped) const override {
+        std::string filter = "--gtest_filter=";
+        for (std::size_t i = 0; i < indexes.size(); ++i) {
+            if (i > 0) filter += ':';
+            filter += tests_[indexes[i]].pattern;
+        }
+        if (indexes.size() == 1 && !tests_[indexes[0]].exclude.empty()) {
+            filter += '-';
+            filter += tests_[indexes[0]].exclude;
+        }
+        std::vector<std::string> args = {std::move(filter), "--gtest_color=no", "--gtest_shuffle=0",
+                                         "--gtest_repeat=1", "--gtest_brief=0"};
+        if (run_skipped) args.emplace_back("--gtest_also_run_disabled_tests");
+        return args;
+    }
+
+    TestKey key(std::size_t index) const override { return TestKey{tests_[index].full, {}, 0}; }
+
+    std::unique_ptr<ProgressParser> parser() const override {
+        return std::make_unique<GtestParser>();
+    }
+
+  private:
+    struct Test {
+        std::string full;     ///< "Suite.name", as the console names it
+        std::string pattern;  ///< its --gtest_filter pattern
+        std::string exclude;  ///< negative patterns it needs when alone
+        bool exact = true;
+        std::string problem;
+    };
+
+    void decide_selection(const std::vector<TestDescription>& tests) {
+        tests_.clear();
+        tests_.reserve(tests.size());
+        for (const auto& t : tests) {
+            Test s;
+            s.full = t.suite + "." + t.name;
+            s.pattern = pattern_of(s.full);
+            tests_.push_back(std::move(s));
+        }
+        // Only a pattern with a `?` can match another test: the rare awkward
+        // name costs a pass over the list, the ordinary one nothing.
+        for (auto& s : tests_) {
+            if (s.pattern == s.full && s.full.find_first_of("*?") == std::string::npos) continue;
+            for (const auto& other : tests_) {
+                if (&other == &s || !glob_matches(s.pattern, other.full)) continue;
+                s.exact = false;
+                if (glob_matches(other.pattern, s.full)) {
+                    s.problem = "--gtest_filter cannot tell '" + s.full + "' from '" + other.full +
+                                "' (':', '-', '*' and '?' have no escape in it)";
+                    break;
+                }
+                if (!s.exclude.empty()) s.exclude += ':';
+                s.exclude += other.pattern;
+            }
+        }
+    }
+
+    std::vector<Test> tests_;
+};
+
+}  // namespace
+
+std::unique_ptr<Driver> make_gtest_driver() {
+    return std::make_unique<GtestDriver>();
+}
+
+}  // namespace tend::batch
