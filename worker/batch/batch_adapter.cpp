@@ -74,6 +74,12 @@ BatchAdapter::BatchAdapter(std::unique_ptr<Driver> driver, std::string binary,
         if (entry.rfind("TEND_WORKER_FDS=", 0) == 0 || entry.rfind("TEND_STATUS_FD=", 0) == 0) {
             continue;
         }
+        // gtest's sharding is tend's to decide (--shard): a batch is
+        // selected whole, or one test of it through these (run_env()).
+        if (entry.rfind("GTEST_TOTAL_SHARDS=", 0) == 0 ||
+            entry.rfind("GTEST_SHARD_INDEX=", 0) == 0) {
+            continue;
+        }
         env_.emplace_back(entry);
     }
 }
@@ -188,7 +194,14 @@ BatchAdapter::BatchResult BatchAdapter::run_batch(const std::vector<std::size_t>
     BatchResult r;
     auto parser = driver_->parser();
     const auto spawned = Clock::now();
-    Child child(command(driver_->run_args(batch, run_skipped)), env_, driver_->uses_report_fd());
+    auto extra_env = driver_->run_env(batch, run_skipped);
+    std::vector<std::string> env;
+    if (!extra_env.empty()) {
+        env = env_;
+        env.insert(env.end(), extra_env.begin(), extra_env.end());
+    }
+    Child child(command(driver_->run_args(batch, run_skipped)), extra_env.empty() ? env_ : env,
+                driver_->uses_report_fd());
     if (child.pid() < 0) {
         r.wait_status = 127 << 8;
         r.err = child.error();

@@ -110,6 +110,15 @@ class Driver {
     /// tests it skips by default.
     virtual std::vector<std::string> run_args(const std::vector<std::size_t>& indexes,
                                               bool run_skipped) const = 0;
+    /// Environment entries ("NAME=value") the run of run_args() needs over
+    /// the worker's (gtest's sharding variables select one test among tests
+    /// its filter cannot tell apart).
+    virtual std::vector<std::string> run_env(const std::vector<std::size_t>& indexes,
+                                             bool run_skipped) const {
+        (void)indexes;
+        (void)run_skipped;
+        return {};
+    }
     /// The key the progress stream will give test `index`.
     virtual TestKey key(std::size_t index) const = 0;
     /// A parser for one batch's progress.

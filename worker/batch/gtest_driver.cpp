@@ -159,6 +159,7 @@ class GtestParser final : public ProgressParser {
         if (text.size() >= 12 && text[0] == '[' && text[11] == ']') return true;
         return text.empty() || text.rfind("Note: Google Test filter = ", 0) == 0 ||
                text.rfind("Running main() from ", 0) == 0 || text.rfind(" YOU HAVE ", 0) == 0 ||
+               text.rfind("Note: This is test shard ", 0) == 0 ||
                text.find(" FAILED TEST") != std::string_view::npos;
     }
 
@@ -181,16 +182,16 @@ class GtestDriver final : public Driver {
         const std::vector<std::string> args = {"--gtest_list_tests",
                                                "--gtest_output=json:/dev/fd/3"};
         const Captured got = run(args, true);
-        const auto what = [&] { return std::string("--gtest_list_tests --gtest_output=json"); };
+        const std::string what = "--gtest_list_tests --gtest_output=json";
         if (got.wait_status != 0) {
-            error = what() + " failed (wait status " + std::to_string(got.wait_status) + ")" +
+            error = what + " failed (wait status " + std::to_string(got.wait_status) + ")" +
                     (got.err.empty() ? std::string() : ": " + got.err);
             return std::nullopt;
         }
         auto json = nlohmann::json::parse(got.report, nullptr, false);
         if (json.is_discarded() || !json.is_object() || !json.contains("testsuites") ||
             !json["testsuites"].is_array()) {
-            error = what() + " wrote no JSON listing gtest could have written (" +
+            error = what + " wrote no JSON listing gtest could have written (" +
                     std::to_string(got.report.size()) + " bytes)";
             return std::nullopt;
         }
@@ -205,11 +206,23 @@ class GtestDriver final : public Driver {
                 d.file = t.value("file", "");
                 const int line = t.value("line", 0);
                 d.line = line > 0 ? static_cast<std::uint32_t>(line) : 0;
-                if (disabled(d.suite, d.name)) {
-                    d.skip = true;
-                    d.tags.push_back("disabled");
-                }
                 tests.push_back(std::move(d));
+            }
+        }
+        // gtest's JSON escapes each byte of a non-ASCII name as a character
+        // of its own ("caf\u00c3\u00a9"); the console listing has the bytes
+        // as they are. Its names win when it lists the same number of tests.
+        auto names = console_names(got.out);
+        if (names.size() == tests.size()) {
+            for (std::size_t i = 0; i < tests.size(); ++i) {
+                tests[i].suite = std::move(names[i].first);
+                tests[i].name = std::move(names[i].second);
+            }
+        }
+        for (auto& d : tests) {
+            if (disabled(d.suite, d.name)) {
+                d.skip = true;
+                d.tags.push_back("disabled");
             }
         }
         decide_selection(tests);
@@ -217,8 +230,7 @@ class GtestDriver final : public Driver {
     }
 
     Selectable selectable(std::size_t index) const override {
-        const auto& t = tests_[index];
-        return Selectable{t.exact, t.problem};
+        return Selectable{tests_[index].twins.empty(), {}};
     }
 
     std::vector<std::string> run_args(const std::vector<std::size_t>& indexes,
@@ -228,14 +240,27 @@ class GtestDriver final : public Driver {
             if (i > 0) filter += ':';
             filter += tests_[indexes[i]].pattern;
         }
-        if (indexes.size() == 1 && !tests_[indexes[0]].exclude.empty()) {
-            filter += '-';
-            filter += tests_[indexes[0]].exclude;
-        }
         std::vector<std::string> args = {std::move(filter), "--gtest_color=no", "--gtest_shuffle=0",
                                          "--gtest_repeat=1", "--gtest_brief=0"};
         if (run_skipped) args.emplace_back("--gtest_also_run_disabled_tests");
         return args;
+    }
+
+    std::vector<std::string> run_env(const std::vector<std::size_t>& indexes,
+                                     bool run_skipped) const override {
+        if (indexes.size() != 1 || tests_[indexes[0]].twins.empty()) return {};
+        // Its pattern matches other tests too (':', '-', '*' and '?' have no
+        // escape in a filter). gtest deals the tests a filter selects to
+        // shards in turn, in list order: with as many shards as tests the
+        // pattern runs, the test's own shard holds it alone.
+        std::size_t shards = 0, mine = 0;
+        for (const std::size_t t : tests_[indexes[0]].twins) {
+            if (tests_[t].disabled && !run_skipped) continue;  // gtest does not count these
+            if (t == indexes[0]) mine = shards;
+            ++shards;
+        }
+        return {"GTEST_TOTAL_SHARDS=" + std::to_string(shards),
+                "GTEST_SHARD_INDEX=" + std::to_string(mine)};
     }
 
     TestKey key(std::size_t index) const override { return TestKey{tests_[index].full, {}, 0}; }
@@ -248,10 +273,36 @@ class GtestDriver final : public Driver {
     struct Test {
         std::string full;     ///< "Suite.name", as the console names it
         std::string pattern;  ///< its --gtest_filter pattern
-        std::string exclude;  ///< negative patterns it needs when alone
-        bool exact = true;
-        std::string problem;
+        bool disabled = false;
+        /// Every test its pattern matches, itself included, in list order;
+        /// empty when it matches only itself.
+        std::vector<std::size_t> twins;
     };
+
+    /// "Suite." then "  name" lines, each maybe followed by "  # TypeParam
+    /// = ..." or "  # GetParam() = ...".
+    static std::vector<std::pair<std::string, std::string>> console_names(std::string_view out) {
+        std::vector<std::pair<std::string, std::string>> names;
+        std::string suite;
+        bool in_suite = false;
+        while (!out.empty()) {
+            const auto nl = out.find('\n');
+            auto line = out.substr(0, nl);
+            out.remove_prefix(nl == std::string_view::npos ? out.size() : nl + 1);
+            if (const auto comment = line.find("  # "); comment != std::string_view::npos) {
+                line = line.substr(0, comment);
+            }
+            if (line.rfind("  ", 0) == 0) {
+                if (in_suite) names.emplace_back(suite, std::string(line.substr(2)));
+            } else if (!line.empty() && line.back() == '.') {
+                suite = std::string(line.substr(0, line.size() - 1));
+                in_suite = true;
+            } else {
+                in_suite = false;  // "Running main() from ...", or a test's own print
+            }
+        }
+        return names;
+    }
 
     void decide_selection(const std::vector<TestDescription>& tests) {
         tests_.clear();
@@ -260,23 +311,18 @@ class GtestDriver final : public Driver {
             Test s;
             s.full = t.suite + "." + t.name;
             s.pattern = pattern_of(s.full);
+            s.disabled = t.skip;
             tests_.push_back(std::move(s));
         }
         // Only a pattern with a `?` can match another test: the rare awkward
         // name costs a pass over the list, the ordinary one nothing.
         for (auto& s : tests_) {
             if (s.pattern == s.full && s.full.find_first_of("*?") == std::string::npos) continue;
-            for (const auto& other : tests_) {
-                if (&other == &s || !glob_matches(s.pattern, other.full)) continue;
-                s.exact = false;
-                if (glob_matches(other.pattern, s.full)) {
-                    s.problem = "--gtest_filter cannot tell '" + s.full + "' from '" + other.full +
-                                "' (':', '-', '*' and '?' have no escape in it)";
-                    break;
-                }
-                if (!s.exclude.empty()) s.exclude += ':';
-                s.exclude += other.pattern;
+            std::vector<std::size_t> twins;
+            for (std::size_t j = 0; j < tests_.size(); ++j) {
+                if (glob_matches(s.pattern, tests_[j].full)) twins.push_back(j);
             }
+            if (twins.size() > 1) s.twins = std::move(twins);
         }
     }
 

@@ -1,0 +1,112 @@
+// Unmodified binaries (not linked with tend's worker library) end to end:
+// tend reads what they are and runs them in batches through tend-batch.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "run_tend.hpp"
+
+using namespace tend_test;
+using nlohmann::json;
+
+namespace {
+const json& only(const std::map<std::string, std::vector<json>>& tests, const std::string& name) {
+    INFO(name);
+    static const json none;
+    auto it = tests.find(name);
+    REQUIRE(it != tests.end());
+    REQUIRE(it->second.size() == 1);
+    return it->second.front();
+}
+
+const char* const kAwkward[] = {"a:b",   "a-b",         "a?b",         "axb",        "star*",
+                                "starx", "caf\xc3\xa9", "back\\slash", "comma,name", "br[ack]et"};
+}  // namespace
+
+TEST_SUITE("unmodified binaries") {
+    TEST_CASE(
+        "unmodified gtest: statuses, failures, output and health, each awkward name exactly") {
+        auto o = run_tend({"run", fixture("plain_gtest"), "-j", "2", "--json"});
+        CHECK(o.exit_code == 1);
+        const auto tests = o.tests();
+        CHECK(tests.size() == 18);
+        CHECK(only(tests, "Plain/Passes")["status"] == "passed");
+        CHECK(only(tests, "Plain/Passes")["stdout"] == "plain says hi\n");
+        const json& fails = only(tests, "Plain/Fails");
+        CHECK(fails["status"] == "failed");
+        CHECK(fails["stderr"] == "to stderr\n");
+        REQUIRE(fails["failures"].size() == 1);
+        CHECK(fails["failures"][0]["line"] == fails["line"].get<int>() + 2);
+        CHECK(fails["failures"][0]["message"].get<std::string>().find("one is not two") !=
+              std::string::npos);
+        CHECK(only(tests, "Plain/Skips")["status"] == "skipped");
+        CHECK(only(tests, "Plain/DISABLED_Disabled")["status"] == "skipped");
+        // Health is the batch's, read from /proc: a real process's RSS.
+        CHECK(only(tests, "Plain/Passes")["health"]["rss_bytes"].get<std::uint64_t>() > 100000);
+        // Each awkward name ran, and only itself: its output names it.
+        for (const char* name : kAwkward) {
+            const json& t = only(tests, std::string("Awkward/") + name);
+            CHECK(t["status"] == "passed");
+            CHECK(t["stdout"] == std::string("ran ") + name + "\n");
+        }
+        // Said once per binary, with the way to warm workers.
+        std::size_t notices = 0;
+        for (const auto& e : o.of("error")) {
+            if (e["message"].get<std::string>().find("run in batches") != std::string::npos) {
+                ++notices;
+                CHECK(e["fails_run"] == false);
+                CHECK(e["message"].get<std::string>().find("tend::gtest_main") !=
+                      std::string::npos);
+            }
+        }
+        CHECK(notices == 1);
+    }
+
+    TEST_CASE("unmodified gtest: a crash is the running test's; the rest of its batch runs again") {
+        auto o = run_tend({"run", fixture("plain_gtest"), "-j", "1", "--json"}, "PLAIN_CRASH=1");
+        CHECK(o.exit_code == 1);
+        const auto tests = o.tests();
+        CHECK(tests.size() == 18);
+        const json& crashed = only(tests, "Plain/Crashes");
+        CHECK(crashed["status"] == "crashed");
+        CHECK(crashed["stderr"].get<std::string>().find("about to abort") != std::string::npos);
+        CHECK(only(tests, "Plain/Passes")["status"] == "passed");
+        CHECK(only(tests, "Plain/AfterCrash")["status"] == "passed");
+        CHECK(only(tests, "Plain/AfterHang")["status"] == "passed");
+    }
+
+    TEST_CASE(
+        "unmodified gtest: --timeout kills the batch, the hanging test timed out, the rest run") {
+        auto o = run_tend({"run", fixture("plain_gtest"), "-j", "1", "--timeout", "1", "--json"},
+                          "PLAIN_HANG=1");
+        CHECK(o.exit_code == 1);
+        const auto tests = o.tests();
+        CHECK(only(tests, "Plain/Hangs")["status"] == "timed_out");
+        CHECK(only(tests, "Plain/AfterHang")["status"] == "passed");
+        CHECK(only(tests, "Plain/Passes")["status"] == "passed");
+    }
+
+    TEST_CASE("unmodified gtest: selection, --run-ignored and --failed") {
+        auto o = run_tend({"run", fixture("plain_gtest"), "--exact", "Awkward/a?b", "--json"});
+        CHECK(o.exit_code == 0);
+        auto tests = o.tests();
+        REQUIRE(tests.size() == 1);
+        CHECK(only(tests, "Awkward/a?b")["stdout"] == "ran a?b\n");
+
+        o = run_tend({"run", fixture("plain_gtest"), "--run-ignored", "only", "--json"});
+        CHECK(o.exit_code == 0);
+        CHECK(only(o.tests(), "Plain/DISABLED_Disabled")["status"] == "passed");
+    }
+
+    TEST_CASE("unmodified gtest: framework = \"tend\" says it is a worker, and it is not") {
+        auto o = run_tend({"run", fixture("plain_gtest"), "--framework", "tend"});
+        CHECK(o.exit_code != 0);
+        CHECK((o.out + o.err).find("before saying hello") != std::string::npos);
+        // A worker is never taken for an unmodified binary.
+        o = run_tend({"run", fixture("gtest_basic"), "--json"});
+        CHECK((o.out + o.err).find("run in batches") == std::string::npos);
+        for (const auto& e : o.of("error")) {
+            CHECK(e["message"].get<std::string>().find("run in batches") == std::string::npos);
+        }
+    }
+}
