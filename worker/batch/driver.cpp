@@ -5,7 +5,7 @@
 namespace tend::batch {
 
 std::unique_ptr<Driver> make_driver(std::string_view framework) {
-    (void)framework;
+    if (framework == "doctest") return make_doctest_driver();
     return nullptr;
 }
 
