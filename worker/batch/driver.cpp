@@ -6,6 +6,7 @@ namespace tend::batch {
 
 std::unique_ptr<Driver> make_driver(std::string_view framework) {
     if (framework == "gtest") return make_gtest_driver();
+    if (framework == "doctest") return make_doctest_driver();
     if (framework == "catch2") return make_catch2_driver();
     return nullptr;
 }
