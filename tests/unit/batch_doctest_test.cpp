@@ -506,17 +506,12 @@ TEST_SUITE("batch drivers") {
         CHECK(r.events == std::vector<std::string>{"start passes fx.cpp:5", "end passed 0"});
     }
 
-    TEST_CASE("doctest driver: a crash doctest's signal handler saw ends its test failed") {
+    TEST_CASE("doctest driver: a crash doctest's signal handler saw leaves its test open") {
+        // The process dies of the signal next: tend reports the test crashed.
         std::string error;
         const Recorder r = feed(kCrashXml, 3, &error);
         CHECK(error.empty());
         CHECK(r.events == std::vector<std::string>{"start before crash.cpp:4", "end passed 0",
-                                                   "start crashes crash.cpp:5", "end failed 1"});
-        REQUIRE(r.failures.size() == 2);
-        REQUIRE(r.failures[1].size() == 1);
-        const FailureDetail& f = r.failures[1][0];
-        CHECK(f.kind == "crash");
-        CHECK(f.message == "SIGSEGV - Segmentation violation signal");
-        CHECK(f.subcase == "deep");
+                                                   "start crashes crash.cpp:5"});
     }
 }

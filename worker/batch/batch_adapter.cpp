@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "batch_size.hpp"
 #include "child.hpp"
@@ -18,8 +19,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// The batch running now (for health()), and the last reading taken.
-Child* running_child = nullptr;
+/// The last health reading of a batch: what health() reports.
 protocol::Health last_health;
 
 void write_all(int fd, std::string_view bytes) {
@@ -207,7 +207,6 @@ BatchAdapter::BatchResult BatchAdapter::run_batch(const std::vector<std::size_t>
         r.err = child.error();
         return r;
     }
-    running_child = &child;
 
     struct Sink final : ProgressSink {
         BatchAdapter& self;
@@ -216,12 +215,35 @@ BatchAdapter::BatchResult BatchAdapter::run_batch(const std::vector<std::size_t>
         Child& child;
         BatchResult& r;
         bool open = false;
+        /// With the report on a pipe of its own, a test's end is passed on
+        /// when the next test starts or the batch is over: output that
+        /// comes after the end's report (its pipe read first) is still the
+        /// test's, not lost between tests.
+        const bool defer;
+        struct Ended {
+            Outcome outcome;
+            std::vector<FailureDetail> failures;
+        };
+        std::optional<Ended> ended;
+        bool read_live = false;  ///< the child was read while it ran
         Clock::time_point first_start{}, last_end{};
         Sink(BatchAdapter& s, const std::vector<std::size_t>& b, worker::TestSession& ts, Child& c,
              BatchResult& res)
-            : self(s), batch(b), session(ts), child(c), r(res) {}
+            : self(s),
+              batch(b),
+              session(ts),
+              child(c),
+              r(res),
+              defer(s.driver_->uses_report_fd()) {}
 
+        void commit() {
+            if (!ended) return;
+
+            session.end(ended->outcome, std::move(ended->failures));
+            ended.reset();
+        }
         void started(const TestKey& key) override {
+            commit();
             if (r.mismatch) return;
             if (open || r.done >= batch.size() ||
                 !same_test(self.driver_->key(batch[r.done]), key)) {
@@ -242,8 +264,20 @@ BatchAdapter::BatchResult BatchAdapter::run_batch(const std::vector<std::size_t>
                       std::string out) override {
             if (!open || r.mismatch) return;
             if (!out.empty()) write_all(STDOUT_FILENO, out);
-            last_health = child.health();
-            session.end(outcome, std::move(failures));
+            // A child that has exited by now (tend-batch reads behind a
+            // fast batch) reads as nothing: the last reading stands, which
+            // after a batch is its peak RSS from wait4(); none before the
+            // first, and the health is absent rather than a guess.
+            const protocol::Health now = child.health();
+            if (now.rss_bytes) {
+                last_health = now;
+                read_live = true;
+            }
+            if (defer) {
+                ended = Ended{outcome, std::move(failures)};
+            } else {
+                session.end(outcome, std::move(failures));
+            }
             open = false;
             ++r.done;
             last_end = Clock::now();
@@ -268,7 +302,13 @@ BatchAdapter::BatchResult BatchAdapter::run_batch(const std::vector<std::size_t>
         }
     });
     parser->finish(sink);
-    running_child = nullptr;
+    // A test whose end waited for the batch to end has its peak, if the
+    // child could not be read while it ran; the next batch's first tests
+    // too, until it is read.
+    const protocol::Health peak{child.peak_rss_bytes(), {}};
+    if (!sink.read_live && child.peak_rss_bytes() > 0) last_health = peak;
+    sink.commit();
+    if (child.peak_rss_bytes() > 0) last_health = peak;
     if (r.mismatch) return r;
     const int status = r.wait_status;
     const bool abnormal =
@@ -310,7 +350,8 @@ void BatchAdapter::die_like(int wait_status) {
 }
 
 protocol::Health BatchAdapter::health() {
-    if (running_child) last_health = running_child->health();
+    // Read when each test ended (a child that has exited reads as nothing
+    // by now), or the batch's peak from wait4().
     return last_health;
 }
 

@@ -294,6 +294,7 @@ class XmlProgress final : public ProgressParser {
             }
         } else if (name == "Exception" || name == "Failure" || name == "FatalErrorCondition") {
             // Inside a failed <Expression>, the exception its expression threw.
+            if (name == "FatalErrorCondition") crashed_ = true;
             if (!expression_)
                 failures_.push_back(failure_at(attrs, name == "Exception" ? "exception"
                                                       : name == "Failure" ? "FAIL"
@@ -362,6 +363,10 @@ class XmlProgress final : public ProgressParser {
             }
             failures_.push_back(std::move(f));
         }
+        // Catch2's signal handler closes the test, then the process dies of
+        // the signal: the test stays open, so that tend-batch dies as it did
+        // and tend reports it crashed, as any crash.
+        if (crashed_) return;
         sink_->finished(passed_ ? Outcome::passed : Outcome::failed, std::move(failures_),
                         std::move(out_));
         failures_.clear();
@@ -396,6 +401,7 @@ class XmlProgress final : public ProgressParser {
     bool ended_ = false;
     bool expression_ = false;
     bool passed_ = false;
+    bool crashed_ = false;  ///< Catch2's signal handler reported a fatal signal in it
     bool should_fail_ = false;
     TestKey test_;
     std::vector<std::string> sections_;

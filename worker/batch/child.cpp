@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,7 +102,11 @@ int Child::pump(const std::function<void(Stream, std::string_view)>& chunk) {
         pollfd polls[4];
         int map[4];
         nfds_t n = 0;
-        for (int i = 0; i < 3; ++i) {
+        // The report first: a test's start is flushed to it before the test
+        // writes anything, so output read in the same wake-up is more
+        // likely the new test's than the last one's (the streams are three
+        // pipes: their relative order is lost, see docs/user-guide.md).
+        for (const int i : {2, 0, 1}) {
             if (fds_[i] < 0) continue;
             polls[n] = pollfd{fds_[i], POLLIN, 0};
             map[n++] = i;
@@ -122,7 +127,9 @@ int Child::pump(const std::function<void(Stream, std::string_view)>& chunk) {
         }
         if (!exited && (pidfd_ < 0 ? ready == 0 : false)) {
             int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            rusage usage{};
+            if (::wait4(pid_, &status, WNOHANG, &usage) == pid_) {
+                peak_rss_ = static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;
                 reaped_ = true;
                 status_ = status;
                 exited = true;
@@ -158,10 +165,12 @@ int Child::pump(const std::function<void(Stream, std::string_view)>& chunk) {
     }
     if (!reaped_) {
         int status = 0;
-        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+        rusage usage{};
+        while (::wait4(pid_, &status, 0, &usage) < 0 && errno == EINTR) {
         }
         reaped_ = true;
         status_ = status;
+        peak_rss_ = static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // ru_maxrss is in KiB
     }
     return status_;
 }

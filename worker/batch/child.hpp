@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -33,7 +34,7 @@ class Child {
     /// Reads until the child is gone (it exited and its pipes are drained,
     /// or it exited and a process it left behind keeps them open: what is
     /// there is read, then they are let go). Calls `chunk` with what each
-    /// stream gives, stdout and stderr before the report within one wake-up.
+    /// stream gives, the report before stdout and stderr within one wake-up.
     /// `chunk` may call kill(). Returns the wait status.
     int pump(const std::function<void(Stream, std::string_view)>& chunk);
     /// Kills the child (SIGKILL); pump() then returns its status.
@@ -42,6 +43,8 @@ class Child {
     /// The child's RSS and open descriptors, from /proc/PID; absent once it
     /// is gone.
     protocol::Health health() const;
+    /// Its peak RSS, from wait4() once pump() has returned (0 before).
+    std::uint64_t peak_rss_bytes() const { return peak_rss_; }
 
   private:
     pid_t pid_ = -1;
@@ -50,6 +53,7 @@ class Child {
     std::string error_;
     bool reaped_ = false;
     int status_ = 0;
+    std::uint64_t peak_rss_ = 0;
 };
 
 }  // namespace tend::batch

@@ -165,6 +165,7 @@ struct OpenTest {
     TestKey key;
     bool should_fail = false;
     std::string timeout;
+    bool crashed = false;  ///< doctest's signal handler reported a crash in it
     std::vector<FailureDetail> failures;
 };
 
@@ -276,7 +277,9 @@ class StreamParser final : public ProgressParser {
         } else if (name == "Exception" && parent != "Expression") {
             // An exception that escaped the test (or a crash doctest's signal
             // handler saw, before the process dies).
-            begin_failure(atts, attribute_true(atts, "crash") ? "crash" : "exception", false);
+            const bool crash = attribute_true(atts, "crash");
+            if (crash) test_->crashed = true;
+            begin_failure(atts, crash ? "crash" : "exception", false);
         } else if (name == "OverallResultsAsserts" && parent == "TestCase") {
             end_test(atts);
         }
@@ -359,6 +362,10 @@ class StreamParser final : public ProgressParser {
     /// may_fail, should_fail and expected_failures.
     void end_test(const XML_Char** atts) {
         OpenTest& t = *test_;
+        // doctest's signal handler closes the test, then the process dies
+        // of the signal: the test stays open, so that tend-batch dies as it
+        // did and tend reports it crashed, as any crash.
+        if (t.crashed) return;
         const bool passed = attribute_true(atts, "test_case_success");
         if (passed) t.failures.clear();
         if (!passed && t.failures.empty()) t.failures.push_back(why_failed(atts));
