@@ -1725,3 +1725,27 @@ TEST_SUITE("daemon spares") {
         CHECK(d.stop() == 0);
     }
 }
+
+TEST_SUITE("daemon") {
+    TEST_CASE("unmodified binaries through the daemon: what they give alone; --framework is sent") {
+        Daemon d({"-j", "2"});
+        for (const char* fixture_name : {"plain_gtest", "plain_doctest"}) {
+            INFO(fixture_name);
+            const auto alone =
+                run_tend({"run", fixture(fixture_name), "-j", "2", "--no-daemon", "--json"});
+            for (int round = 0; round < 2; ++round) {  // a cold and a warm daemon
+                const auto via = run_tend({"run", fixture(fixture_name), "-j", "2", "--daemon",
+                                           "--socket", d.socket, "--json"});
+                CHECK(via.exit_code == alone.exit_code);
+                CHECK(statuses(via.events) == statuses(alone.events));
+                CHECK(via.out.find("run in batches") != std::string::npos);
+            }
+        }
+        // The run's own setting reaches the daemon: a worker it is not.
+        const auto as_worker = run_tend({"run", fixture("plain_gtest"), "--daemon", "--socket",
+                                         d.socket, "--framework", "tend"});
+        CHECK(as_worker.exit_code != 0);
+        CHECK(as_worker.out.find("before saying hello") != std::string::npos);
+        CHECK(d.stop() == 0);
+    }
+}

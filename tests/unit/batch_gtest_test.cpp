@@ -137,6 +137,10 @@ TEST_SUITE("batch drivers") {
         CHECK(driver->selectable(5).in_batch);
         CHECK_FALSE(driver->selectable(2).in_batch);  // a:b -> a?b, as a-b and axb
         CHECK(driver->run_args({0, 5}, false)[0] == "--gtest_filter=S.a:Awk.caf\xc3\xa9");
+        // A whole suite is one pattern; a part of it, its tests' names.
+        CHECK(driver->run_args({0, 1}, true)[0] == "--gtest_filter=S.*");
+        CHECK(driver->run_args({0}, false)[0] == "--gtest_filter=S.a");
+        CHECK(driver->run_args({6}, false)[0] == "--gtest_filter=P/0.*");
         CHECK(driver->run_args({3}, false)[0] == "--gtest_filter=Awk.a?b");
         const std::vector<std::string> shard = {"GTEST_TOTAL_SHARDS=3", "GTEST_SHARD_INDEX=1"};
         CHECK(driver->run_env({3}, false) == shard);

@@ -8,7 +8,7 @@
 namespace tend::batch {
 
 /// The first batch's size, before anything is measured.
-inline constexpr std::size_t kFirstBatch = 64;
+inline constexpr std::size_t kFirstBatch = 256;
 /// Never fewer: a batch of slow tests still shares one start-up.
 inline constexpr std::size_t kMinBatch = 8;
 /// Never more: one process's state (leaks, globals a test changed) reaches

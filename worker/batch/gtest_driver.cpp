@@ -6,7 +6,9 @@
 // each failure as it is raised ("file:line: Failure" and the message) and
 // each end; that stream is what a batch is read from.
 #include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "driver.hpp"
 
@@ -236,9 +238,17 @@ class GtestDriver final : public Driver {
     std::vector<std::string> run_args(const std::vector<std::size_t>& indexes,
                                       bool run_skipped) const override {
         std::string filter = "--gtest_filter=";
-        for (std::size_t i = 0; i < indexes.size(); ++i) {
-            if (i > 0) filter += ':';
-            filter += tests_[indexes[i]].pattern;
+        const Suite& suite = suites_[tests_[indexes.front()].suite];
+        if (suite.star_exact && indexes.size() == suite.count && indexes.front() == suite.first &&
+            indexes.back() == suite.first + suite.count - 1) {
+            // A whole suite: one pattern for gtest to match each test
+            // against, not one per test (1.4 ms a batch of 100 of 2,000).
+            filter += suite.name + ".*";
+        } else {
+            for (std::size_t i = 0; i < indexes.size(); ++i) {
+                if (i > 0) filter += ':';
+                filter += tests_[indexes[i]].pattern;
+            }
         }
         std::vector<std::string> args = {std::move(filter), "--gtest_color=no", "--gtest_shuffle=0",
                                          "--gtest_repeat=1", "--gtest_brief=0"};
@@ -274,6 +284,7 @@ class GtestDriver final : public Driver {
         std::string full;     ///< "Suite.name", as the console names it
         std::string pattern;  ///< its --gtest_filter pattern
         bool disabled = false;
+        std::size_t suite = 0;  ///< index in suites_
         /// Every test its pattern matches, itself included, in list order;
         /// empty when it matches only itself.
         std::vector<std::size_t> twins;
@@ -307,12 +318,34 @@ class GtestDriver final : public Driver {
     void decide_selection(const std::vector<TestDescription>& tests) {
         tests_.clear();
         tests_.reserve(tests.size());
-        for (const auto& t : tests) {
+        suites_.clear();
+        std::set<std::string> suite_names;
+        for (std::size_t i = 0; i < tests.size(); ++i) {
+            const auto& t = tests[i];
+            if (suites_.empty() || suites_.back().name != t.suite) {
+                suites_.push_back(Suite{t.suite, i, 0, false});
+                suite_names.insert(t.suite);
+            }
+            ++suites_.back().count;
             Test s;
             s.full = t.suite + "." + t.name;
             s.pattern = pattern_of(s.full);
             s.disabled = t.skip;
+            s.suite = suites_.size() - 1;
             tests_.push_back(std::move(s));
+        }
+        for (auto& s : suites_) {
+            const std::string prefix = s.name + ".";
+            const auto next = suite_names.lower_bound(prefix);
+            s.star_exact = pattern_of(s.name) == s.name &&
+                           (next == suite_names.end() || next->rfind(prefix, 0) != 0) &&
+                           suite_names.count(s.name) == 1;
+        }
+        // A suite listed in two places: its first run alone has ".*" wrong.
+        std::map<std::string, std::size_t> runs;
+        for (const auto& s : suites_) ++runs[s.name];
+        for (auto& s : suites_) {
+            if (runs[s.name] > 1) s.star_exact = false;
         }
         // Only a pattern with a `?` can match another test: the rare awkward
         // name costs a pass over the list, the ordinary one nothing.
@@ -326,7 +359,18 @@ class GtestDriver final : public Driver {
         }
     }
 
+    /// A run of tests of one suite in the list (gtest lists a suite's tests
+    /// together).
+    struct Suite {
+        std::string name;
+        std::size_t first = 0, count = 0;
+        /// "name.*" selects exactly its tests: no filter character in the
+        /// name, and no other suite named "name.something".
+        bool star_exact = false;
+    };
+
     std::vector<Test> tests_;
+    std::vector<Suite> suites_;
 };
 
 }  // namespace
