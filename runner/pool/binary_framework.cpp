@@ -129,9 +129,9 @@ bool is_framework_word(std::string_view word) {
 DetectedFramework detect_framework(const std::string& path) {
     const Mapped file(path);
     const auto elf = Elf::read(file.bytes());
-    if (!elf) return {{}, "not an ELF file: taken for a worker"};
+    if (!elf) return {{}, "not an ELF file"};
     for (const auto& s : elf->sections) {
-        if (elf->name(s) == kWorkerSection) return {{}, "has tend's worker section"};
+        if (elf->name(s) == kWorkerSection) return {{}, "it has tend's worker section"};
     }
     const auto needed = elf->needed();
     for (const auto& lib : needed) {
@@ -166,7 +166,7 @@ DetectedFramework detect_framework(const std::string& path) {
             }
         }
     }
-    if (found.empty()) return {{}, "names no framework tend knows: taken for a worker"};
+    if (found.empty()) return {{}, "it names no framework tend knows"};
     if (found.find(',') != std::string::npos) {
         // Two frameworks in one binary: which one's main runs cannot be
         // told from the file. Taken for a worker; tend.toml's `framework`

@@ -565,6 +565,7 @@ void Pool::resolve_framework(std::size_t i) {
     const auto found =
         warm_ ? warm_->framework_of(b.path, setting) : tend::resolve_framework(setting, b.path);
     b.batches = found.batches;
+    b.framework_why = found.why;
     if (b.batches.empty()) return;
     const std::string_view target = b.batches == "gtest"     ? "tend::gtest_main"
                                     : b.batches == "doctest" ? "tend::doctest_main"
@@ -1311,8 +1312,19 @@ void Pool::on_exit(WorkerProcess& w, const ExitStatus& status) {
                 const char* when = !slot.failure.empty()           ? ""
                                    : slot.state == State::starting ? " before saying hello"
                                                                    : " while listing tests";
+                // A binary that is no worker, taken for one: say why, and how
+                // to say what it is.
+                std::string hint;
+                if (slot.failure.empty() && slot.state == State::starting && b.batches.empty()) {
+                    hint = fmt::format(
+                        " (tend took it for a worker: {}; a test binary not linked with tend's "
+                        "worker library runs in batches with framework = \"gtest\", \"doctest\" "
+                        "or \"catch2\" in tend.toml, or --framework)",
+                        b.framework_why);
+                }
                 give_up(slot.binary,
-                        with_tail(fmt::format("{}: cannot discover tests: {}{}", b.path, how, when),
+                        with_tail(fmt::format("{}: cannot discover tests: {}{}{}", b.path, how,
+                                              when, hint),
                                   w.stderr_tail()));
             } else {
                 ++summary_.workers_crashed;

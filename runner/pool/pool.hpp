@@ -237,6 +237,7 @@ class Pool final : public WorkerProcess::Listener, public WarmPool::Client {
         /// An unmodified binary of this framework, run by tend-batch; empty
         /// for a worker (binary_framework.hpp).
         std::string batches;
+        std::string framework_why;  ///< what made it a worker or not, for a message
         std::size_t peak_workers = 0;  ///< most workers at once: the spares to keep
         std::size_t crashed = 0;       ///< workers lost mid-unit while units waited
         bool has_spare = false;        ///< a spare slot of it is starting or idle
