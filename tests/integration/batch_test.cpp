@@ -210,3 +210,37 @@ TEST_SUITE("unmodified binaries") {
         }
     }
 }
+
+TEST_SUITE("unmodified binaries") {
+    TEST_CASE("unmodified gtest: retries, shards and the history work as for a worker") {
+        auto o = run_tend({"run", fixture("plain_gtest"), "--retries", "1", "--json"});
+        // The first attempt, then the retry in a new batch.
+        CHECK(only(o.tests(), "Plain/Fails")["attempt"] == 2);
+        std::size_t attempts = 0;
+        for (const auto& e : o.of("attempt")) attempts += e["name"] == "Fails";
+        CHECK(attempts == 1);
+
+        // Two shards split the units, each once.
+        std::map<std::string, int> seen;
+        for (const char* shard : {"1/2", "2/2"}) {
+            auto s = run_tend({"run", fixture("plain_gtest"), "--shard", shard, "--json"});
+            for (const auto& [name, runs] : s.tests()) seen[name] += static_cast<int>(runs.size());
+        }
+        CHECK(seen.size() == 18);
+        for (const auto& [name, count] : seen) {
+            INFO(name);
+            CHECK(count == 1);
+        }
+
+        // The history records a batch's tests as any.
+        const std::string db = "/tmp/tend-batch-history-" + std::to_string(::getpid()) + ".db";
+        std::remove(db.c_str());
+        run_tend({"run", fixture("plain_gtest"), "--history", db});
+        auto h = run_tend({"history", "--history", db, "--test", "Plain/Passes", "--json"});
+        CHECK(h.exit_code == 0);
+        CHECK(h.out.find("passed") != std::string::npos);
+        std::remove(db.c_str());
+        std::remove((db + "-wal").c_str());
+        std::remove((db + "-shm").c_str());
+    }
+}
