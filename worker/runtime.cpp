@@ -551,6 +551,8 @@ std::vector<std::string> run_unit_teardowns() {
         } catch (const std::exception& e) {
             errors.push_back(std::string("teardown threw: ") + e.what());
         } catch (...) {
+            // (A framework's own: a failed REQUIRE, whose failure is
+            // reported above this line.)
             errors.push_back("teardown stopped by an exception that is not a std::exception");
         }
     }

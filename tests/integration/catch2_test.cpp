@@ -171,3 +171,22 @@ TEST_CASE("catch2: run by hand it is a normal Catch2 binary") {
     const std::string section = run_by_hand("sections -c outer -c 'inner ok'", &status);
     CHECK(status == 0);
 }
+
+TEST_CASE("catch2: a failed CHECK in a unit teardown is an error of the unit") {
+    auto o =
+        run_tend({"run", fixture("catch2_basic"), "-j", "1", "--json"}, "CATCH2_TEARDOWN_CHECK=1");
+    CHECK(o.exit_code == 1);
+    bool found = false;
+    for (const auto& e : o.of("error")) {
+        const auto m = e["message"].get<std::string>();
+        if (m.find("CHECK( two == 3 ) failed outside a test at") != std::string::npos &&
+            m.find("with expansion: 2 == 3") != std::string::npos)
+            found = true;
+        CHECK(m.find("signal") == std::string::npos);
+    }
+    CHECK(found);
+    // Without it, the same run has no error outside tests.
+    o = run_tend({"run", fixture("catch2_basic"), "-j", "1", "--json"});
+    for (const auto& e : o.of("error"))
+        CHECK(e["message"].get<std::string>().find("outside a test") == std::string::npos);
+}

@@ -78,6 +78,22 @@ static_assert(TEND_CATCH2_SUPPORTED,
 namespace tend {
 namespace catch2_adapter {
 
+namespace detail {
+// The "access private member" idiom (as in <tend/gtest.hpp>): an explicit
+// instantiation may name a private member, and the friend it defines hands
+// the pointer out. RunContext::m_activeTestCase has this name and type
+// throughout Catch2 2.x.
+template <typename Tag, typename Tag::type Member>
+struct Robber {
+    friend typename Tag::type get(Tag) { return Member; }
+};
+struct ActiveTestCase {
+    typedef Catch::TestCase const* Catch::RunContext::*type;
+    friend type get(ActiveTestCase);
+};
+template struct Robber<ActiveTestCase, &Catch::RunContext::m_activeTestCase>;
+}  // namespace detail
+
 /// The test being run in worker mode, read by the reporter.
 struct ActiveTest {
     tend::worker::TestSession* session;
@@ -99,12 +115,27 @@ class Reporter final : public Catch::IStreamingReporter {
     void testCaseStarting(Catch::TestCaseInfo const&) override {
         failures_.clear();
         sections_.clear();
+        in_test_ = true;
     }
     void sectionStarting(Catch::SectionInfo const& s) override { sections_.push_back(s.name); }
     void assertionStarting(Catch::AssertionInfo const&) override {}
     bool assertionEnded(Catch::AssertionStats const& stats) override {
         const Catch::AssertionResult& r = stats.assertionResult;
         if (r.isOk()) return true;
+        if (!in_test_) {
+            // Outside any test: in a unit teardown (on_unit_teardown). It is
+            // an error of the unit's finalize, as doctest's are.
+            const Catch::SourceLineInfo where = r.getSourceInfo();
+            std::string line = std::string(r.getTestMacroName()) + "( " +
+                               (r.hasExpression() ? r.getExpression() : std::string()) +
+                               " ) failed outside a test at " + (where.file ? where.file : "?") +
+                               ":" + std::to_string(where.line);
+            if (r.hasExpression() && r.getExpandedExpression() != r.getExpression())
+                line += " with expansion: " + r.getExpandedExpression();
+            if (r.hasMessage()) line += ": " + r.getMessage();
+            tend::worker::report_unit_error(std::move(line));
+            return true;
+        }
         tend::worker::FailureDetail f;
         const Catch::SourceLineInfo where = r.getSourceInfo();
         f.file = where.file ? where.file : "";
@@ -134,6 +165,7 @@ class Reporter final : public Catch::IStreamingReporter {
         if (!sections_.empty()) sections_.pop_back();
     }
     void testCaseEnded(Catch::TestCaseStats const& stats) override {
+        in_test_ = false;
         if (crashed_ || !active_.session) return;
         const bool failed = stats.totals.testCases.failed > 0;
         if (!failed) failures_.clear();  // [!mayfail], [!shouldfail]: failures are fine
@@ -180,6 +212,7 @@ class Reporter final : public Catch::IStreamingReporter {
     }
 
     ActiveTest& active_;
+    bool in_test_ = false;  ///< between testCaseStarting and testCaseEnded
     Catch::ReporterPreferences prefs_;
     std::vector<tend::worker::FailureDetail> failures_;
     std::vector<std::string> sections_;
@@ -237,6 +270,7 @@ class Adapter final : public tend::worker::Adapter {
         context_.reset(
             new Catch::RunContext(config_, Catch::IStreamingReporterPtr(new Reporter(active_))));
         context_->testGroupStarting(config_->name(), 1, 1);
+        between_tests();
     }
 
     std::string framework() const override { return "catch2"; }
@@ -271,11 +305,19 @@ class Adapter final : public tend::worker::Adapter {
             session.begin(ids[i]);
             context_->runTest(t);  // the reporter ends the test
             active_.session = nullptr;
+            between_tests();
         }
     }
 
   private:
+    /// Catch2 takes an assertion for the running test's, and dereferences
+    /// it: between tests (in a unit teardown) the running test is this
+    /// stand-in, and the reporter makes the failure an error of the unit.
+    void between_tests() { (*context_).*get(detail::ActiveTestCase()) = &between_; }
+
     ActiveTest active_;
+    Catch::TestCase between_ = Catch::makeTestCase(
+        nullptr, "", Catch::NameAndTags("unit teardown", ""), Catch::SourceLineInfo("tend", 0));
     std::shared_ptr<Catch::Config> config_;
     std::vector<const Catch::TestCase*> tests_;
     std::unique_ptr<Catch::RunContext> context_;
