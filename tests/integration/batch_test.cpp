@@ -29,7 +29,7 @@ TEST_SUITE("unmodified binaries") {
         auto o = run_tend({"run", fixture("plain_gtest"), "-j", "2", "--json"});
         CHECK(o.exit_code == 1);
         const auto tests = o.tests();
-        CHECK(tests.size() == 18);
+        CHECK(tests.size() == 20);
         CHECK(only(tests, "Plain/Passes")["status"] == "passed");
         CHECK(only(tests, "Plain/Passes")["stdout"] == "plain says hi\n");
         const json& fails = only(tests, "Plain/Fails");
@@ -39,6 +39,8 @@ TEST_SUITE("unmodified binaries") {
         CHECK(fails["failures"][0]["message"].get<std::string>().find("one is not two") !=
               std::string::npos);
         CHECK(only(tests, "Plain/Skips")["status"] == "skipped");
+        CHECK(only(tests, "Inst/Param/Even/0")["status"] == "passed");
+        CHECK(only(tests, "Inst/Param/Even/1")["status"] == "failed");
         CHECK(only(tests, "Plain/DISABLED_Disabled")["status"] == "skipped");
         // Health is the batch's, read from /proc: a real process's RSS.
         // (absent for a batch that was over before tend-batch could read it).
@@ -70,7 +72,7 @@ TEST_SUITE("unmodified binaries") {
         auto o = run_tend({"run", fixture("plain_gtest"), "-j", "1", "--json"}, "PLAIN_CRASH=1");
         CHECK(o.exit_code == 1);
         const auto tests = o.tests();
-        CHECK(tests.size() == 18);
+        CHECK(tests.size() == 20);
         const json& crashed = only(tests, "Plain/Crashes");
         CHECK(crashed["status"] == "crashed");
         CHECK(only(tests, "Plain/Passes")["status"] == "passed");
@@ -226,7 +228,7 @@ TEST_SUITE("unmodified binaries") {
             auto s = run_tend({"run", fixture("plain_gtest"), "--shard", shard, "--json"});
             for (const auto& [name, runs] : s.tests()) seen[name] += static_cast<int>(runs.size());
         }
-        CHECK(seen.size() == 18);
+        CHECK(seen.size() == 20);
         for (const auto& [name, count] : seen) {
             INFO(name);
             CHECK(count == 1);

@@ -99,6 +99,35 @@ TEST_SUITE("batch drivers") {
         }
     }
 
+    TEST_CASE("gtest parser: a failed parameterized test's end names its parameter") {
+        // As gtest 1.12 prints a failed TEST_P (PrintFullTestCommentIfPresent).
+        auto parser = make_driver("gtest")->parser();
+        Recorder r;
+        parser->feed_stdout(
+            "[ RUN      ] Inst/S.T/0\nf.cc:3: Failure\nValue of: x\n"
+            "[  FAILED  ] Inst/S.T/0, where GetParam() = 4 (0 ms)\n[ RUN      ] Inst/S.T/1\n"
+            "[       OK ] Inst/S.T/1 (0 ms)\n",
+            r);
+        parser->finish(r);
+        const std::vector<std::string> want = {"start Inst/S.T/0", "failed", "start Inst/S.T/1",
+                                               "passed"};
+        CHECK(r.events == want);
+    }
+
+    TEST_CASE("gtest parser: a failure's text is bounded; the rest is output") {
+        auto parser = make_driver("gtest")->parser();
+        Recorder r;
+        parser->feed_stdout("[ RUN      ] S.a\nf.cc:3: Failure\n", r);
+        const std::string line(1000, 'x');
+        for (int i = 0; i < 100; ++i) parser->feed_stdout(line + "\n", r);
+        parser->feed_stdout("[  FAILED  ] S.a (0 ms)\n", r);
+        parser->finish(r);
+        REQUIRE(r.failures.size() == 1);
+        REQUIRE(r.failures[0].size() == 1);
+        CHECK(r.failures[0][0].message.size() < 70 * 1024);
+        CHECK(r.events.size() > 3);  // the lines past the bound came as output
+    }
+
     TEST_CASE("gtest parser: an end behind output without a newline; a test that never ends") {
         auto parser = make_driver("gtest")->parser();
         Recorder r;
@@ -145,7 +174,8 @@ TEST_SUITE("batch drivers") {
         const std::vector<std::string> shard = {"GTEST_TOTAL_SHARDS=3", "GTEST_SHARD_INDEX=1"};
         CHECK(driver->run_env({3}, false) == shard);
         CHECK(driver->run_env({0}, false).empty());
-        CHECK(driver->run_args({1}, true).back() == "--gtest_also_run_disabled_tests");
+        CHECK(driver->run_args({1}, true).back() == "--gtest_also_run_disabled_tests=1");
+        CHECK(driver->run_args({1}, false).back() == "--gtest_also_run_disabled_tests=0");
     }
 
     TEST_CASE(

@@ -74,12 +74,18 @@ BatchAdapter::BatchAdapter(std::unique_ptr<Driver> driver, std::string binary,
         if (entry.rfind("TEND_WORKER_FDS=", 0) == 0 || entry.rfind("TEND_STATUS_FD=", 0) == 0) {
             continue;
         }
-        // gtest's sharding is tend's to decide (--shard): a batch is
-        // selected whole, or one test of it through these (run_env()).
-        if (entry.rfind("GTEST_TOTAL_SHARDS=", 0) == 0 ||
-            entry.rfind("GTEST_SHARD_INDEX=", 0) == 0) {
-            continue;
+        // What gtest would take from the environment over tend's flags:
+        // sharding is tend's (--shard; run_env() picks one test with it),
+        // the filter and disabled tests are the batch's, the console output
+        // must stay what the driver reads.
+        bool gtest_own = false;
+        for (const char* name :
+             {"GTEST_TOTAL_SHARDS=", "GTEST_SHARD_INDEX=", "GTEST_FILTER=",
+              "GTEST_ALSO_RUN_DISABLED_TESTS=", "GTEST_FAIL_FAST=", "GTEST_BRIEF=",
+              "GTEST_PRINT_TIME=", "GTEST_SHUFFLE=", "GTEST_REPEAT=", "GTEST_COLOR="}) {
+            if (entry.rfind(name, 0) == 0) gtest_own = true;
         }
+        if (gtest_own) continue;
         env_.emplace_back(entry);
     }
 }

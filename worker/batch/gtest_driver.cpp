@@ -82,6 +82,18 @@ class GtestParser final : public ProgressParser {
             const auto nl = bytes.find('\n');
             if (nl == std::string_view::npos) {
                 pending_.append(bytes);
+                // A line without end (a test writing without newlines) is
+                // passed on as output once long, not kept.
+                if (pending_.size() > kMaxLine) {
+                    std::string part;
+                    part.swap(pending_);
+                    if (in_test_ && !in_failure_)
+                        sink.output(part);
+                    else if (in_failure_)
+                        append_message(part);
+                    else
+                        sink.output(part);
+                }
                 return;
             }
             if (pending_.empty()) {
@@ -127,7 +139,14 @@ class GtestParser final : public ProgressParser {
               std::pair{kSkipped, Outcome::skipped}}) {
             const auto at = text.find(marker);
             if (at == std::string_view::npos) continue;
-            if (strip_time(text.substr(at + marker.size())) != current_) continue;
+            // "name (0 ms)", or for a failed parameterized test "name, where
+            // GetParam() = 4 (0 ms)".
+            const auto named = strip_time(text.substr(at + marker.size()));
+            if (named != current_ && (named.size() <= current_.size() + 8 ||
+                                      named.substr(0, current_.size()) != current_ ||
+                                      named.substr(current_.size(), 8) != ", where ")) {
+                continue;
+            }
             if (at > 0) sink.output(std::string(text.substr(0, at)));
             close_failure();
             in_test_ = false;
@@ -149,10 +168,13 @@ class GtestParser final : public ProgressParser {
             return;
         }
         if (in_failure_) {
-            auto& message = failures_.back().message;
-            if (!message.empty()) message += '\n';
-            message.append(text);
-            return;
+            if (failures_.back().message.size() < kMaxMessage) {
+                append_message(text);
+                return;
+            }
+            // A failure's text is bounded; what a test logs after it is
+            // output, under the capture's own bound.
+            in_failure_ = false;
         }
         sink.output(std::string(text) + "\n");
     }
@@ -166,6 +188,15 @@ class GtestParser final : public ProgressParser {
     }
 
     void close_failure() { in_failure_ = false; }
+
+    void append_message(std::string_view text) {
+        auto& message = failures_.back().message;
+        if (!message.empty()) message += '\n';
+        message.append(text);
+    }
+
+    static constexpr std::size_t kMaxLine = 64 * 1024;
+    static constexpr std::size_t kMaxMessage = 64 * 1024;
 
     std::string pending_;
     bool in_test_ = false;
@@ -250,10 +281,12 @@ class GtestDriver final : public Driver {
                 filter += tests_[indexes[i]].pattern;
             }
         }
-        std::vector<std::string> args = {std::move(filter), "--gtest_color=no", "--gtest_shuffle=0",
-                                         "--gtest_repeat=1", "--gtest_brief=0"};
-        if (run_skipped) args.emplace_back("--gtest_also_run_disabled_tests");
-        return args;
+        // Flags every gtest since 1.7 knows: one it does not know makes it
+        // print its help and run nothing (so no --gtest_brief, 1.11's; the
+        // environment's GTEST_BRIEF is dropped instead, batch_adapter.cpp).
+        return {std::move(filter), "--gtest_color=no", "--gtest_shuffle=0", "--gtest_repeat=1",
+                run_skipped ? "--gtest_also_run_disabled_tests=1"
+                            : "--gtest_also_run_disabled_tests=0"};
     }
 
     std::vector<std::string> run_env(const std::vector<std::size_t>& indexes,
