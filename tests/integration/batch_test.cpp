@@ -246,3 +246,13 @@ TEST_SUITE("unmodified binaries") {
         std::remove((db + "-shm").c_str());
     }
 }
+
+TEST_SUITE("unmodified binaries") {
+    TEST_CASE("a wrong --framework: the listing's failure is said, with the binary's own words") {
+#ifdef TEND_HAVE_CATCH2
+        auto o = run_tend({"run", fixture("plain_catch2"), "--framework", "gtest"});
+        CHECK(o.exit_code != 0);
+        CHECK(o.out.find("cannot list its tests: --gtest_list_tests") != std::string::npos);
+#endif
+    }
+}

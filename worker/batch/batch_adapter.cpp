@@ -1,6 +1,7 @@
 #include "batch_adapter.hpp"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +35,9 @@ void write_all(int fd, std::string_view bytes) {
 std::string describe(int wait_status) {
     if (WIFSIGNALED(wait_status)) {
         const int sig = WTERMSIG(wait_status);
+        // The binary dumped its core if it was to; tend-batch's is nobody's.
+        const rlimit none{0, 0};
+        ::setrlimit(RLIMIT_CORE, &none);
         const char* name = ::strsignal(sig);
         return "killed by signal " + std::to_string(sig) +
                (name ? std::string(" (") + name + ")" : "");
@@ -55,15 +59,18 @@ std::string tail(const std::string& text, std::size_t bytes = 2000) {
 }  // namespace
 
 struct BatchAdapter::BatchResult {
-    std::size_t done = 0;   ///< tests of the batch with a result, in order
-    bool mismatch = false;  ///< the binary ran a test out of the batch's order
+    std::size_t done = 0;     ///< tests of the batch with a result, in order
+    bool mismatch = false;    ///< the binary ran a test out of the batch's order
+    std::string ran_instead;  ///< the name of that test
+    std::string parse_error;  ///< the report could not be read
     int wait_status = 0;
     std::string err;  ///< stderr's tail, for a batch that ran nothing
 };
 
 BatchAdapter::BatchAdapter(std::unique_ptr<Driver> driver, std::string binary,
-                           std::vector<std::string> args)
-    : driver_(std::move(driver)),
+                           std::vector<std::string> args, int real_stderr)
+    : real_stderr_(real_stderr),
+      driver_(std::move(driver)),
       binary_(std::move(binary)),
       args_(std::move(args)),
       batch_size_(kFirstBatch) {
@@ -128,10 +135,11 @@ std::vector<TestDescription> BatchAdapter::list() {
     std::string error;
     auto tests = driver_->list(run, error);
     if (!tests) {
-        // Said on the worker's stderr, whose tail tend shows with the
+        // Said on the worker's own stderr (not the capture the runtime has
+        // put on descriptor 2 by now), whose tail tend shows with the
         // binary's failure to start.
-        write_all(STDERR_FILENO, "tend-batch: " + binary_ + " (" + driver_->framework() +
-                                     "): cannot list its tests: " + error + "\n");
+        write_all(real_stderr_, "tend-batch: " + binary_ + " (" + driver_->framework() +
+                                    "): cannot list its tests: " + error + "\n");
         std::_Exit(3);
     }
     skip_.reserve(tests->size());
@@ -145,7 +153,11 @@ std::vector<TestDescription> BatchAdapter::list() {
 
 void BatchAdapter::run(const std::uint32_t* ids, std::size_t count, worker::TestSession& session) {
     const bool run_skipped = session.run_skipped();
-    bool alone = false;  // after a batch that ran none of its tests, or out of order
+    // After a batch that ran none of its tests, or stopped on a test out of
+    // its order, the next test runs alone; after three such in a row, the
+    // rest of the unit does.
+    bool alone_next = false;
+    std::size_t strikes = 0;
     std::size_t i = 0;
     while (i < count) {
         const std::size_t id = ids[i];
@@ -166,7 +178,7 @@ void BatchAdapter::run(const std::uint32_t* ids, std::size_t count, worker::Test
             continue;
         }
         std::vector<std::size_t> batch{id};
-        if (sel.in_batch && !alone) {
+        if (sel.in_batch && !alone_next && strikes < 3) {
             std::size_t bytes = name_bytes_[id];
             for (std::size_t j = i + 1; j < count && batch.size() < batch_size_; ++j) {
                 const std::size_t next = ids[j];
@@ -184,13 +196,22 @@ void BatchAdapter::run(const std::uint32_t* ids, std::size_t count, worker::Test
             session.begin(static_cast<std::uint32_t>(id));
             FailureDetail f;
             f.kind = "tend";
-            f.message = "the binary " + describe(r.wait_status) + " without running this test" +
-                        (r.err.empty() ? std::string() : ":\n" + tail(r.err));
+            if (!r.ran_instead.empty()) {
+                f.message =
+                    "asked for this test alone, the binary ran '" + r.ran_instead + "' first";
+            } else if (!r.parse_error.empty()) {
+                f.message = "tend could not read the binary's report: " + r.parse_error;
+            } else {
+                f.message = "the binary " + describe(r.wait_status) + " without running this test" +
+                            (r.err.empty() ? std::string() : ":\n" + tail(r.err));
+            }
             session.end(Outcome::failed, {std::move(f)});
             ++i;
             continue;
         }
-        if (r.mismatch || r.done == 0) alone = true;
+        const bool stumbled = r.mismatch || r.done == 0;
+        alone_next = stumbled;
+        strikes = stumbled ? strikes + 1 : 0;
         i += r.done;
     }
 }
@@ -254,8 +275,20 @@ BatchAdapter::BatchResult BatchAdapter::run_batch(const std::vector<std::size_t>
             if (open || r.done >= batch.size() ||
                 !same_test(self.driver_->key(batch[r.done]), key)) {
                 // Not the test due next: results must come in the request's
-                // order, so the batch stops here and the rest run alone.
+                // order, so the batch stops here and the next runs alone.
+                if (open) {
+                    // A start without the open test's end: it failed, as
+                    // far as can be told, and is not run again.
+                    FailureDetail f;
+                    f.kind = "tend";
+                    f.message = "the binary started '" + key.name + "' before this test ended";
+                    last_health = child.health().rss_bytes ? child.health() : last_health;
+                    session.end(Outcome::failed, {std::move(f)});
+                    open = false;
+                    ++r.done;
+                }
                 r.mismatch = true;
+                r.ran_instead = key.name;
                 child.kill();
                 return;
             }
@@ -317,9 +350,17 @@ BatchAdapter::BatchResult BatchAdapter::run_batch(const std::vector<std::size_t>
     if (child.peak_rss_bytes() > 0) last_health = peak;
     if (r.mismatch) return r;
     const int status = r.wait_status;
-    const bool abnormal =
-        WIFSIGNALED(status) ||
-        (WIFEXITED(status) && r.done == 0 && WEXITSTATUS(status) != 0 && !parser->error().empty());
+    r.parse_error = parser->error();
+    if (sink.open && !r.parse_error.empty() && WIFEXITED(status)) {
+        // The batch ended normally but its report broke off in this test:
+        // not a crash; the test failed as far as tend can tell.
+        FailureDetail f;
+        f.kind = "tend";
+        f.message = "tend could not read the binary's report: " + r.parse_error;
+        session.end(Outcome::failed, {std::move(f)});
+        ++r.done;
+        return r;
+    }
     if (sink.open) die_like(status);  // died in the test it had begun
     if (WIFSIGNALED(status) && r.done < batch.size()) {
         // Died between two tests, before the next began (a suite's set-up):
@@ -327,7 +368,6 @@ BatchAdapter::BatchResult BatchAdapter::run_batch(const std::vector<std::size_t>
         session.begin(static_cast<std::uint32_t>(batch[r.done]));
         die_like(status);
     }
-    (void)abnormal;
     if (r.done == batch.size() && r.done > 0) {
         const auto startup = sink.first_start - spawned;
         const auto tests = sink.last_end - sink.first_start;

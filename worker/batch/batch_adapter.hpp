@@ -25,7 +25,10 @@ class Child;
 
 class BatchAdapter final : public worker::Adapter {
   public:
-    BatchAdapter(std::unique_ptr<Driver> driver, std::string binary, std::vector<std::string> args);
+    /// `real_stderr`: tend-batch's own stderr, kept before the runtime
+    /// captures descriptor 2, for what must reach tend's stderr tail.
+    BatchAdapter(std::unique_ptr<Driver> driver, std::string binary, std::vector<std::string> args,
+                 int real_stderr);
     ~BatchAdapter() override;
 
     std::string framework() const override;
@@ -43,6 +46,7 @@ class BatchAdapter final : public worker::Adapter {
     [[noreturn]] void die_like(int wait_status);
     std::vector<std::string> command(const std::vector<std::string>& extra) const;
 
+    int real_stderr_;
     std::unique_ptr<Driver> driver_;
     std::string binary_;
     std::vector<std::string> args_;

@@ -205,8 +205,15 @@ class XmlProgress final : public ProgressParser {
         XML_SetUserData(parser_, this);
         XML_SetElementHandler(parser_, &XmlProgress::on_start, &XmlProgress::on_end);
         XML_SetCharacterDataHandler(parser_, &XmlProgress::on_text);
+#if XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 6)
+        // expat 2.6 may hold an incomplete token back until many more bytes
+        // come; a test's start tag must be seen as soon as Catch2 writes it.
+        XML_SetReparseDeferralEnabled(parser_, XML_FALSE);
+#endif
     }
-    ~XmlProgress() override { XML_ParserFree(parser_); }
+    ~XmlProgress() override {
+        XML_ParserFree(parser_);
+    }
     XmlProgress(const XmlProgress&) = delete;
     XmlProgress& operator=(const XmlProgress&) = delete;
 
@@ -229,7 +236,9 @@ class XmlProgress final : public ProgressParser {
     // was in stays open.
     void finish(ProgressSink&) override {}
 
-    std::string error() const override { return error_; }
+    std::string error() const override {
+        return error_;
+    }
 
   private:
     static const char* attribute(const XML_Char** attrs, const char* name) {

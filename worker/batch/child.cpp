@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -98,15 +99,19 @@ int Child::pump(const std::function<void(Stream, std::string_view)>& chunk) {
     static constexpr Stream kStreams[3] = {Stream::out, Stream::err, Stream::report};
     std::vector<char> buf(64 * 1024);
     bool exited = false;
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point exited_at{};
     for (;;) {
         pollfd polls[4];
         int map[4];
         nfds_t n = 0;
-        // The report first: a test's start is flushed to it before the test
-        // writes anything, so output read in the same wake-up is more
-        // likely the new test's than the last one's (the streams are three
-        // pipes: their relative order is lost, see docs/user-guide.md).
-        for (const int i : {2, 0, 1}) {
+        // The progress stream last: the report (doctest, Catch2) first, a
+        // test's start being flushed to it before the test writes anything;
+        // then stderr before stdout, gtest's progress, so that what a test
+        // wrote to stderr before its end line is read while it is open. The
+        // streams are three pipes: their relative order is lost, and this
+        // is the likelier one (docs/user-guide.md).
+        for (const int i : {2, 1, 0}) {
             if (fds_[i] < 0) continue;
             polls[n] = pollfd{fds_[i], POLLIN, 0};
             map[n++] = i;
@@ -125,7 +130,7 @@ int Child::pump(const std::function<void(Stream, std::string_view)>& chunk) {
             if (errno == EINTR) continue;
             break;
         }
-        if (!exited && (pidfd_ < 0 ? ready == 0 : false)) {
+        if (!exited && pidfd_ < 0) {
             int status = 0;
             rusage usage{};
             if (::wait4(pid_, &status, WNOHANG, &usage) == pid_) {
@@ -153,8 +158,11 @@ int Child::pump(const std::function<void(Stream, std::string_view)>& chunk) {
             progress = true;
             chunk(kStreams[i], std::string_view(buf.data(), static_cast<std::size_t>(got)));
         }
-        // Gone, and nothing more came at once: whatever still holds the
-        // pipes is not the binary.
+        // Gone, and nothing more came at once, or still coming after a
+        // tenth of a second: whatever still holds the pipes (a process the
+        // tests left behind) is not the binary.
+        if (exited && exited_at == Clock::time_point{}) exited_at = Clock::now();
+        if (exited && Clock::now() - exited_at > std::chrono::milliseconds(100)) break;
         if (exited && !progress && ready >= 0) {
             bool pending = false;
             for (nfds_t k = 0; k < n; ++k) {

@@ -3,6 +3,9 @@
 // Started by tend, as a worker, in place of a test binary that is not
 // linked with tend's worker library: serves the worker protocol and runs
 // the binary's tests in batches of fresh processes (batch_adapter.hpp).
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -47,7 +50,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     std::vector<std::string> args(argv + i + 1, argv + argc);
-    tend::batch::BatchAdapter adapter(std::move(driver), argv[i], std::move(args));
+    const int real_stderr = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
+    tend::batch::BatchAdapter adapter(std::move(driver), argv[i], std::move(args),
+                                      real_stderr >= 0 ? real_stderr : STDERR_FILENO);
     tend::worker::set_health_source(&tend::batch::BatchAdapter::health);
     return tend::worker::serve(adapter);
 }
