@@ -5,6 +5,8 @@
 // its console output says each test's start as it happens ("[ RUN      ]"),
 // each failure as it is raised ("file:line: Failure" and the message) and
 // each end; that stream is what a batch is read from.
+#include <sys/wait.h>
+
 #include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -217,8 +219,11 @@ class GtestDriver final : public Driver {
         const Captured got = run(args, true);
         const std::string what = "--gtest_list_tests --gtest_output=json";
         if (got.wait_status != 0) {
-            error = what + " failed (wait status " + std::to_string(got.wait_status) + ")" +
-                    (got.err.empty() ? std::string() : ": " + got.err);
+            const int w = got.wait_status;
+            error = what + " failed (" +
+                    (WIFSIGNALED(w) ? "killed by signal " + std::to_string(WTERMSIG(w))
+                                    : "exit status " + std::to_string(WEXITSTATUS(w))) +
+                    ")" + (got.err.empty() ? std::string() : ": " + got.err);
             return std::nullopt;
         }
         auto json = nlohmann::json::parse(got.report, nullptr, false);
