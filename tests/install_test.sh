@@ -31,5 +31,10 @@ if pkg-config --exists gtest; then
     c++ -std=c++14 -o "$root/outside_gtests" "$source/bench/gtest_noop_suite.cpp" "$main" $gflags
     TEND_BENCH_TESTS=20 "$tend" run "$root/outside_gtests" -q
     TEND_BENCH_TESTS=20 "$root/outside_gtests" --gtest_brief=1 >/dev/null  # and a plain gtest binary
+    # An unmodified gtest binary, run in batches by the installed tend-batch.
+    batch=$(find "$root" -type f -name tend-batch -perm -u+x | head -n 1)
+    [ -n "$batch" ] || { echo "tend-batch was not installed" >&2; exit 1; }
+    c++ -std=c++14 -o "$root/plain_gtests" "$source/bench/gtest_noop_suite.cpp" $(pkg-config --cflags --libs gtest_main)
+    TEND_BENCH_TESTS=20 "$tend" run "$root/plain_gtests" -q
 fi
-echo "install test: outside projects (doctest, gtest) built with pkg-config and run under the installed tend"
+echo "install test: outside projects (doctest, gtest, an unmodified gtest binary) built with pkg-config and run under the installed tend"

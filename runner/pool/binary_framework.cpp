@@ -200,10 +200,15 @@ const std::string& batch_worker_path() {
     static const std::string path = [] {
         std::error_code ec;
         const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-        if (!ec) {
-            const auto installed = self.parent_path().parent_path() / "libexec" / "tend-batch";
-            if (::access(installed.c_str(), X_OK) == 0) return installed.string();
-        }
+        // Installed: meson's libexecdir, relative to the prefix (tend is in
+        // its bindir, one level down) unless it is absolute.
+        const std::filesystem::path libexec(TEND_LIBEXECDIR);
+        const auto installed =
+            libexec.is_absolute()
+                ? libexec / "tend-batch"
+                : (ec ? std::filesystem::path() : self.parent_path().parent_path() / libexec) /
+                      "tend-batch";
+        if (!installed.empty() && ::access(installed.c_str(), X_OK) == 0) return installed.string();
         return std::string(TEND_BATCH_BUILD_PATH);
     }();
     return path;

@@ -205,7 +205,8 @@ std::shared_ptr<WorkerProcess> WorkerProcess::spawn(asio::io_context& io, const 
         ::close(res.read);
         ::close(err.read);
         if (status_map != MAP_FAILED) ::munmap(status_map, protocol::kStatusMapBytes);
-        error = binary + ": cannot start: " + ec.message();
+        error = binary + ": cannot start: " +
+                (exe == binary ? ec.message() : exe + ": " + ec.message());
         return nullptr;
     }
     std::shared_ptr<WorkerProcess> w(new WorkerProcess(io, binary, listener));
