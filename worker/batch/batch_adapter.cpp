@@ -1,5 +1,6 @@
 #include "batch_adapter.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -73,7 +74,9 @@ BatchAdapter::BatchAdapter(std::unique_ptr<Driver> driver, std::string binary,
       driver_(std::move(driver)),
       binary_(std::move(binary)),
       args_(std::move(args)),
-      batch_size_(kFirstBatch) {
+      batch_size_(kFirstBatch),
+      // The build that is listed is the build that runs (child.hpp).
+      exe_fd_(::open(binary_.c_str(), O_PATH | O_CLOEXEC)) {
     // The binary gets the worker's environment but tend's own descriptors'
     // names: were it a worker after all, it must not serve on them.
     for (char** e = environ; e && *e; ++e) {
@@ -97,7 +100,9 @@ BatchAdapter::BatchAdapter(std::unique_ptr<Driver> driver, std::string binary,
     }
 }
 
-BatchAdapter::~BatchAdapter() = default;
+BatchAdapter::~BatchAdapter() {
+    if (exe_fd_ >= 0) ::close(exe_fd_);
+}
 
 std::string BatchAdapter::framework() const {
     return driver_->framework() + "-batches";
@@ -115,7 +120,7 @@ std::vector<std::string> BatchAdapter::command(const std::vector<std::string>& e
 std::vector<TestDescription> BatchAdapter::list() {
     const RunBinary run = [this](const std::vector<std::string>& extra, bool report) {
         Captured got;
-        Child child(command(extra), env_, report);
+        Child child(command(extra), env_, report, exe_fd_);
         if (child.pid() < 0) {
             got.err = child.error();
             got.wait_status = 127 << 8;
@@ -228,7 +233,7 @@ BatchAdapter::BatchResult BatchAdapter::run_batch(const std::vector<std::size_t>
         env.insert(env.end(), extra_env.begin(), extra_env.end());
     }
     Child child(command(driver_->run_args(batch, run_skipped)), extra_env.empty() ? env_ : env,
-                driver_->uses_report_fd());
+                driver_->uses_report_fd(), exe_fd_);
     if (child.pid() < 0) {
         r.wait_status = 127 << 8;
         r.err = child.error();

@@ -54,6 +54,7 @@ class BatchAdapter final : public worker::Adapter {
     std::vector<bool> skip_;
     std::vector<std::size_t> name_bytes_;
     std::size_t batch_size_;
+    int exe_fd_;
 };
 
 }  // namespace tend::batch

@@ -33,7 +33,7 @@ std::vector<char*> pointers(const std::vector<std::string>& strings) {
 }  // namespace
 
 Child::Child(const std::vector<std::string>& argv, const std::vector<std::string>& envp,
-             bool report) {
+             bool report, int exe_fd) {
     int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
     const int streams = report ? 3 : 2;
     for (int i = 0; i < streams; ++i) {
@@ -58,10 +58,17 @@ Child::Child(const std::vector<std::string>& argv, const std::vector<std::string
         ::dup2(pipes[0][1], 1);
         ::dup2(pipes[1][1], 2);
         if (report) ::dup2(pipes[2][1], 3);
+        // The binary, on the first descriptor after those, close-on-exec.
+        const int exe = report ? 4 : 3;
+        if (exe_fd >= 0 && ::dup3(exe_fd, exe, O_CLOEXEC) < 0) ::_exit(127);
         // tend's descriptors (commands, results, the status page) are not
         // the binary's: everything above stays closed.
-        ::close_range(report ? 4 : 3, ~0U, 0);
-        ::execve(args[0], args.data(), env.data());
+        ::close_range(exe_fd >= 0 ? exe + 1 : exe, ~0U, 0);
+        if (exe_fd >= 0) {
+            ::fexecve(exe, args.data(), env.data());
+        } else {
+            ::execve(args[0], args.data(), env.data());
+        }
         const char msg[] = "tend-batch: cannot run the test binary\n";
         (void)!::write(2, msg, sizeof msg - 1);
         ::_exit(127);

@@ -22,7 +22,11 @@ class Child {
     /// Starts `argv` (argv[0] the binary's path) with `envp`; `report` opens
     /// a pipe on descriptor 3 (kReportFd). On failure pid() is -1 and
     /// error() says why.
-    Child(const std::vector<std::string>& argv, const std::vector<std::string>& envp, bool report);
+    /// `exe_fd` (>= 0): the binary, opened once (O_PATH), run with
+    /// fexecve(), so that every batch runs the build that was listed even
+    /// if the path is rebuilt meanwhile.
+    Child(const std::vector<std::string>& argv, const std::vector<std::string>& envp, bool report,
+          int exe_fd = -1);
     ~Child();
     Child(const Child&) = delete;
     Child& operator=(const Child&) = delete;
