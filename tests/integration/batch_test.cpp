@@ -2,6 +2,7 @@
 // tend reads what they are and runs them in batches through tend-batch.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <string>
 
 #include "run_tend.hpp"
@@ -254,5 +255,27 @@ TEST_SUITE("unmodified binaries") {
         CHECK(o.exit_code != 0);
         CHECK(o.out.find("cannot list its tests: --gtest_list_tests") != std::string::npos);
 #endif
+    }
+}
+
+TEST_SUITE("unmodified binaries") {
+    TEST_CASE("unmodified gtest: --failed runs again only what failed, and JUnit reports it") {
+        const std::string dir = "/tmp/tend-it-batch-state-" + std::to_string(::getpid());
+        std::filesystem::remove_all(dir);
+        std::filesystem::create_directories(dir);
+        const std::string env = "TEND_STATE_DIR=" + shell_quote(dir);
+        const std::string junit = dir + "/junit.xml";
+        auto first = run_tend({"run", fixture("plain_gtest"), "--junit", junit}, env);
+        CHECK(first.exit_code == 1);
+        const std::string xml = slurp(junit);
+        CHECK(xml.find("name=\"Fails\"") != std::string::npos);
+        CHECK(xml.find("<failure") != std::string::npos);
+        auto again = run_tend({"run", "--failed", fixture("plain_gtest"), "--json"}, env);
+        CHECK(again.exit_code == 1);
+        const auto tests = again.tests();
+        CHECK(tests.size() == 2);  // Plain/Fails and Inst/Param/Even/1
+        CHECK(only(tests, "Plain/Fails")["status"] == "failed");
+        CHECK(only(tests, "Inst/Param/Even/1")["status"] == "failed");
+        std::filesystem::remove_all(dir);
     }
 }
