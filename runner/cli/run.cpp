@@ -308,7 +308,12 @@ int run_command(const RunFlags& flags, FdLimit fd_limit) {
     // Recorded here, in the client, whether the tests run here or in a
     // daemon (which sends every event on).
     const auto history = open_history(flags, project, opts);
-    if (history) reporters.push_back(history.get());
+    if (history) {
+        reporters.push_back(history.get());
+        for (const auto& s : opts.selection) {
+            if (!s.all()) history->tests_only();
+        }
+    }
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> json_out(nullptr, std::fclose);
     std::unique_ptr<tend::JsonReporter> json_file_reporter;
     if (given("--json-file")) {

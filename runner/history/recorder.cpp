@@ -46,7 +46,7 @@ void HistoryRecorder::binary_done(const std::string& binary) {
     const auto& k = key(binary);
     for (auto it = units_.lower_bound({k, std::string()});
          it != units_.end() && it->first.first == k;) {
-        if (it->second.whole && it->second.tests > 0) {
+        if (it->second.whole && it->second.tests > 0 && !tests_only_) {
             held_.units.push_back(HistoryUnitRow{k, it->first.second, it->second.duration_s,
                                                  it->second.tests, it->second.failed});
         }

@@ -41,6 +41,11 @@ class HistoryRecorder final : public Reporter {
 
     /// Writes what is held. False (after the warning) once writing failed.
     bool flush();
+    /// The run selects tests (filters, --exact, --failed, --run-ignored
+    /// only): its units ran in part, so their sums would tell the scheduler
+    /// and the shards they are shorter than they are. Its tests are
+    /// recorded, its units are not.
+    void tests_only() { tests_only_ = true; }
 
   private:
     struct UnitSum {
@@ -57,6 +62,7 @@ class HistoryRecorder final : public Reporter {
     std::filesystem::path config_dir_;
     std::FILE* warn_;
     HistoryBatch held_;
+    bool tests_only_ = false;
     /// (binary key, unit) -> its sums, until the binary is done.
     std::map<std::pair<std::string, std::string>, UnitSum> units_;
     std::unordered_map<std::string, std::string> keys_;  ///< binary as given -> key

@@ -108,6 +108,22 @@ TEST_SUITE("history") {
         CHECK(people.out.find("Flakiest tests") != std::string::npos);
     }
 
+    TEST_CASE("a run that selects tests records them, not their units (they ran in part)") {
+        Dir dir;
+        const auto file = dir / "h.db";
+        run_tend({"run", fixture("basic"), "-j", "1", "--exact", "math/adds"},
+                 env("TEND_HISTORY", file));
+        CHECK(recorded(file).count("basic: math/adds") == 1);
+        const auto partial = history(file);
+        for (const auto& u : partial["slowest_units"]) CHECK(u["unit"] != "math");
+        // A whole run records the unit.
+        run_tend({"run", fixture("basic"), "-j", "1"}, env("TEND_HISTORY", file));
+        const auto whole = history(file);
+        bool math_unit = false;
+        for (const auto& u : whole["slowest_units"]) math_unit |= u["unit"] == "math";
+        CHECK(math_unit);
+    }
+
     TEST_CASE("a flaky test shows in the flakiest") {
         Dir dir;
         const auto file = dir / "h.db";
