@@ -71,7 +71,9 @@ int run_list(tend::PoolOptions opts, const tend::Selection& selection, bool as_j
     const auto& binaries = opts.binaries;
     opts.list_only = true;
     opts.limits = tend::WorkerLimits::unlimited();
-    opts.per_binary.clear();
+    // Each binary is listed as it runs (its args, cwd, env, framework), on
+    // workers nothing recycles.
+    for (auto& b : opts.per_binary) b.limits = tend::WorkerLimits::unlimited();
     tend::Pool pool(opts, nullptr);
     pool.run();
     // Interrupted: what was listed is printed, and the status says so.
@@ -121,6 +123,7 @@ CLI::App* add_list_command(CLI::App& app, ListFlags& flags) {
     add_selection_options(*list, flags.selection);
     list->add_flag("--json", flags.as_json, "One JSON object per test");
     add_startup_timeout_option(*list, flags.limits);
+    add_framework_option(*list, flags.limits);
     add_shard_option(*list, flags.shard);
     list->add_option("--history", flags.history_file,
                      "With --shard: the history whose durations balance the shards, as for "

@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "config/quantities.hpp"
-#include "pool/binary_framework.hpp"
 #include "daemon/server.hpp"
+#include "pool/binary_framework.hpp"
 #include "report/terminal.hpp"
 
 namespace tend::cli {
@@ -124,6 +124,15 @@ void add_startup_timeout_option(CLI::App& cmd, LimitFlags& flags) {
                    "Give up on a worker that has not said hello (or listed its tests) "
                    "after SECONDS: the binary is reported and tend exits 3. Default 60")
         ->type_name("SECONDS");
+}
+
+void add_framework_option(CLI::App& cmd, LimitFlags& flags) {
+    cmd.add_option("--framework", flags.framework,
+                   "What the binaries are: auto (read from each file, the default), tend (a "
+                   "worker: linked with tend's worker library), or gtest, doctest, catch2: an "
+                   "unmodified binary of that framework, run in batches of fresh processes")
+        ->type_name("auto|tend|gtest|doctest|catch2")
+        ->check(CLI::IsMember({"auto", "tend", "gtest", "doctest", "catch2"}));
 }
 
 bool parse_bound(const std::string& flag, const std::string& value,

@@ -88,6 +88,8 @@ struct LimitFlags {
 
 /// --startup-timeout (tend list, tend run).
 void add_startup_timeout_option(CLI::App& cmd, LimitFlags& flags);
+/// --framework (tend list, tend run).
+void add_framework_option(CLI::App& cmd, LimitFlags& flags);
 
 /// --startup-timeout/--teardown-timeout: positive seconds, no "none" (every
 /// wait is bounded). False with `error` set when the value is wrong.

@@ -146,12 +146,7 @@ CLI::App* add_run_command(CLI::App& app, RunFlags& flags) {
                     "suites known to leave no state behind")
         ->type_name("run|daemon")
         ->check(CLI::IsMember({"run", "daemon"}));
-    run->add_option("--framework", flags.limits.framework,
-                    "What the binaries are: auto (read from each file, the default), tend (a "
-                    "worker: linked with tend's worker library), or gtest, doctest, catch2: an "
-                    "unmodified binary of that framework, run in batches of fresh processes")
-        ->type_name("auto|tend|gtest|doctest|catch2")
-        ->check(CLI::IsMember({"auto", "tend", "gtest", "doctest", "catch2"}));
+    add_framework_option(*run, flags.limits);
     run->add_option("--grace", flags.limits.grace,
                     "After SIGINT/SIGTERM, let running units go on for SECONDS before killing "
                     "their workers; a second signal kills at once. Default 5")

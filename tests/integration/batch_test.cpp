@@ -279,3 +279,15 @@ TEST_SUITE("unmodified binaries") {
         std::filesystem::remove_all(dir);
     }
 }
+
+TEST_SUITE("unmodified binaries") {
+    TEST_CASE("tend list: an unmodified binary is listed by its framework; --framework is heard") {
+        auto o = run_tend({"list", fixture("plain_gtest")});
+        CHECK(o.exit_code == 0);
+        CHECK(o.out.find("Awkward/caf\xc3\xa9\n") != std::string::npos);
+        CHECK(o.out.find("Inst/Param/Even/1\n") != std::string::npos);
+        o = run_tend({"list", fixture("plain_gtest"), "--framework", "tend"});
+        CHECK(o.exit_code != 0);
+        CHECK(o.err.find("before saying hello") != std::string::npos);
+    }
+}
