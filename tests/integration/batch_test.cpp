@@ -11,14 +11,6 @@ using namespace tend_test;
 using nlohmann::json;
 
 namespace {
-const json& only(const std::map<std::string, std::vector<json>>& tests, const std::string& name) {
-    INFO(name);
-    static const json none;
-    auto it = tests.find(name);
-    REQUIRE(it != tests.end());
-    REQUIRE(it->second.size() == 1);
-    return it->second.front();
-}
 
 const char* const kAwkward[] = {"a:b",   "a-b",         "a?b",         "axb",        "star*",
                                 "starx", "caf\xc3\xa9", "back\\slash", "comma,name", "br[ack]et"};

@@ -23,13 +23,9 @@ std::string run_by_hand(const std::string& args, int* status = nullptr) {
 }
 
 /// Catch2 tests have no suite: tend keys them "/name".
-const json& only(const std::map<std::string, std::vector<json>>& tests, const std::string& name) {
-    INFO(name);
-    static const json none;
-    auto it = tests.find("/" + name);
-    REQUIRE(it != tests.end());
-    REQUIRE(it->second.size() == 1);
-    return it->second.front();
+/// Catch2 tests have no suite: "/name".
+const json& one(const std::map<std::string, std::vector<json>>& tests, const std::string& name) {
+    return only(tests, "/" + name);
 }
 
 bool ends_with(const std::string& s, const std::string& tail) {
@@ -45,12 +41,12 @@ TEST_CASE("catch2: every kind of test, its status and failures") {
         const auto tests = o.tests();
         CHECK(tests.size() == 14);
 
-        const json& passes = only(tests, "passes");
+        const json& passes = one(tests, "passes");
         CHECK(passes["status"] == "passed");
         CHECK(passes["stdout"] == "passes prints\n");
 
         // TEST_CASE at line L; the failing CHECK at L + 2, the REQUIRE at L + 2.
-        const json& check = only(tests, "check fails");
+        const json& check = one(tests, "check fails");
         CHECK(check["status"] == "failed");
         REQUIRE(check["failures"].size() == 1);
         const json& f = check["failures"][0];
@@ -61,47 +57,47 @@ TEST_CASE("catch2: every kind of test, its status and failures") {
         CHECK(f["expanded"] == "41 == 42");
 
         // REQUIRE stops the test: FAIL after it is not reached.
-        const json& require = only(tests, "require fails");
+        const json& require = one(tests, "require fails");
         CHECK(require["status"] == "failed");
         REQUIRE(require["failures"].size() == 1);
         CHECK(require["failures"][0]["kind"] == "REQUIRE");
         CHECK(require["failures"][0]["expanded"] == "4 == 5");
         CHECK(require["failures"][0]["line"] == require["line"].get<int>() + 2);
 
-        const json& sections = only(tests, "sections");
+        const json& sections = one(tests, "sections");
         CHECK(sections["status"] == "failed");
         REQUIRE(sections["failures"].size() == 1);
         CHECK(sections["failures"][0]["subcase"] == "outer / inner fails");
         CHECK(sections["failures"][0]["expanded"] == "2 == 3");
 
-        const json& context = only(tests, "context");
+        const json& context = one(tests, "context");
         REQUIRE(context["failures"].size() == 1);
         CHECK(context["failures"][0]["message"] == "the width is checked\nwidth := 7");
 
         // Generators run as Catch2 runs them: every value, in one test.
-        const json& generated = only(tests, "generated");
+        const json& generated = one(tests, "generated");
         CHECK(generated["status"] == "failed");
         CHECK(generated["stdout"] == "generated 1\ngenerated 2\ngenerated 3\n");
         REQUIRE(generated["failures"].size() == 1);
         CHECK(generated["failures"][0]["message"] == "i := 2");
 
-        const json& thrown = only(tests, "throws");
+        const json& thrown = one(tests, "throws");
         CHECK(thrown["status"] == "failed");
         REQUIRE(thrown["failures"].size() == 1);
         CHECK(thrown["failures"][0]["kind"] == "exception");
         CHECK(thrown["failures"][0]["message"] == "boom");
 
         // [!mayfail] and [!shouldfail] keep Catch2's meaning.
-        CHECK(only(tests, "may fail")["status"] == "passed");
-        CHECK(only(tests, "should fail and does")["status"] == "passed");
-        const json& should = only(tests, "should fail but passes");
+        CHECK(one(tests, "may fail")["status"] == "passed");
+        CHECK(one(tests, "should fail and does")["status"] == "passed");
+        const json& should = one(tests, "should fail but passes");
         CHECK(should["status"] == "failed");
         REQUIRE(should["failures"].size() == 1);
         CHECK(should["failures"][0]["kind"] == "shouldfail");
 
         // Hidden tests are listed, reported skipped, not run.
-        CHECK(only(tests, "hidden")["status"] == "skipped");
-        CHECK(only(tests, "hidden by !hide")["status"] == "skipped");
+        CHECK(one(tests, "hidden")["status"] == "skipped");
+        CHECK(one(tests, "hidden by !hide")["status"] == "skipped");
     }
 }
 
@@ -110,8 +106,8 @@ TEST_CASE("catch2: --run-ignored runs hidden tests") {
     CHECK(o.exit_code == 0);
     const auto tests = o.tests();
     CHECK(tests.size() == 2);
-    CHECK(only(tests, "hidden")["status"] == "passed");
-    CHECK(only(tests, "hidden by !hide")["status"] == "passed");
+    CHECK(one(tests, "hidden")["status"] == "passed");
+    CHECK(one(tests, "hidden by !hide")["status"] == "passed");
 }
 
 TEST_CASE("catch2: tags are tend tags") {
@@ -119,8 +115,8 @@ TEST_CASE("catch2: tags are tend tags") {
     CHECK(o.exit_code == 1);
     const auto tests = o.tests();
     CHECK(tests.size() == 2);
-    CHECK(only(tests, "passes")["status"] == "passed");
-    CHECK(only(tests, "check fails")["status"] == "failed");
+    CHECK(one(tests, "passes")["status"] == "passed");
+    CHECK(one(tests, "check fails")["status"] == "failed");
 
     auto list = run_tend({"list", fixture("catch2_basic"), "--json", "--exact", "hidden"});
     REQUIRE(list.events.size() == 1);
@@ -146,8 +142,8 @@ TEST_CASE("catch2: a crash costs one test; the unit's rest runs on a fresh worke
                  "CATCH2_BASIC_CRASH=1");
     CHECK(o.exit_code == 1);
     const auto tests = o.tests();
-    CHECK(only(tests, "crashes when asked")["status"] == "crashed");
-    CHECK(only(tests, "after the crash")["status"] == "passed");
+    CHECK(one(tests, "crashes when asked")["status"] == "crashed");
+    CHECK(one(tests, "after the crash")["status"] == "passed");
 }
 
 TEST_CASE("catch2: run by hand it is a normal Catch2 binary") {

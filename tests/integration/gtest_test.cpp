@@ -22,14 +22,6 @@ std::string run_by_hand(const std::string& args) {
     return out;
 }
 
-const json& only(const std::map<std::string, std::vector<json>>& tests, const std::string& name) {
-    INFO(name);
-    static const json none;
-    auto it = tests.find(name);
-    REQUIRE(it != tests.end());
-    REQUIRE(it->second.size() == 1);
-    return it->second.front();
-}
 }  // namespace
 
 TEST_CASE("gtest: every kind of test, its status, failures and names") {

@@ -2,6 +2,7 @@
 // binaries and read what it printed.
 #pragma once
 
+#include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -71,6 +72,17 @@ struct Outcome {
         return out;
     }
 };
+
+/// The one result of the test `name` ("suite/name") in `tests` (Outcome::tests()):
+/// fails the test case unless there is exactly one.
+inline const nlohmann::json& only(const std::map<std::string, std::vector<nlohmann::json>>& tests,
+                                  const std::string& name) {
+    INFO(name);
+    auto it = tests.find(name);
+    REQUIRE(it != tests.end());
+    REQUIRE(it->second.size() == 1);
+    return it->second.front();
+}
 
 inline std::string slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

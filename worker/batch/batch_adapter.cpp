@@ -287,7 +287,7 @@ BatchAdapter::BatchResult BatchAdapter::run_batch(const std::vector<std::size_t>
                     FailureDetail f;
                     f.kind = "tend";
                     f.message = "the binary started '" + key.name + "' before this test ended";
-                    last_health = child.health().rss_bytes ? child.health() : last_health;
+                    if (const auto now = child.health(); now.rss_bytes) last_health = now;
                     session.end(Outcome::failed, {std::move(f)});
                     open = false;
                     ++r.done;
