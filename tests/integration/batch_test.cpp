@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "run_tend.hpp"
@@ -281,5 +282,22 @@ TEST_SUITE("unmodified binaries") {
         o = run_tend({"list", fixture("plain_gtest"), "--framework", "tend"});
         CHECK(o.exit_code != 0);
         CHECK(o.err.find("before saying hello") != std::string::npos);
+    }
+}
+
+TEST_SUITE("unmodified binaries") {
+    TEST_CASE("framework in tend.toml decides what a binary is") {
+        const std::string dir = "/tmp/tend-it-batch-toml-" + std::to_string(::getpid());
+        std::filesystem::remove_all(dir);
+        std::filesystem::create_directories(dir);
+        {
+            std::ofstream toml(dir + "/tend.toml");
+            toml << "binaries = [\"" << fixture("plain_gtest") << "\"]\n"
+                 << "[[binary]]\nmatch = \"plain_*\"\nframework = \"tend\"\n";
+        }
+        auto o = run_tend({"run", "--config", dir + "/tend.toml"});
+        CHECK(o.exit_code != 0);
+        CHECK(o.out.find("framework = \"tend\"") != std::string::npos);
+        std::filesystem::remove_all(dir);
     }
 }

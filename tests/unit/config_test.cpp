@@ -199,6 +199,22 @@ startup-timeout = 120
               "tend.toml:1: 'env' must be a table of NAME = \"value\", not an array");
     }
 
+    TEST_CASE("framework, at the top and per binary; another word is an error") {
+        const auto c = parse_ok(
+            "framework = \"tend\"\n"
+            "[[binary]]\n"
+            "match = \"plain_*\"\n"
+            "framework = \"gtest\"\n");
+        CHECK(c.top.framework == std::string("tend"));
+        REQUIRE(c.overrides.size() == 1);
+        CHECK(c.overrides[0].settings.framework == std::string("gtest"));
+        CHECK(parse_error("framework = \"boost\"")
+                  .find("'framework': 'boost' is none of \"auto\", \"tend\", \"gtest\"") !=
+              std::string::npos);
+        CHECK(parse_error("framework = 1") ==
+              "tend.toml:1: 'framework' must be a string, not an integer");
+    }
+
     TEST_CASE("wrong types name the key, what it must be and what it is") {
         CHECK(parse_error("\n\njobs = \"four\"\n") ==
               "tend.toml:3: 'jobs' must be an integer, not a string");
